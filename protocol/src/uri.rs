@@ -1,0 +1,234 @@
+//! Command URIs: relative `/path?query` and absolute `lime://identity/path?query`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::node::Identity;
+
+/// A parsed command URI. The path keeps its percent-encoding; [`LimeUri::segments`] and
+/// [`LimeUri::query_pairs`] decode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimeUri {
+    /// The owner named by an absolute URI (`lime://owner/...`); `None` for relative URIs.
+    pub authority: Option<Identity>,
+    /// Always starts with `/`.
+    pub path: String,
+    /// Text after `?`, without it.
+    pub query: Option<String>,
+}
+
+/// Why a URI string could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidUri {
+    pub uri: String,
+    pub why: &'static str,
+}
+
+impl fmt::Display for InvalidUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid uri \"{}\": {}", self.uri, self.why)
+    }
+}
+
+impl std::error::Error for InvalidUri {}
+
+const SCHEME: &str = "lime://";
+
+impl FromStr for LimeUri {
+    type Err = InvalidUri;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why| InvalidUri {
+            uri: s.to_owned(),
+            why,
+        };
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("whitespace is not allowed"));
+        }
+        let (authority, rest) =
+            if s.len() >= SCHEME.len() && s[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+                let after = &s[SCHEME.len()..];
+                let slash = after.find('/').unwrap_or(after.len());
+                let authority = &after[..slash];
+                if authority.is_empty() {
+                    return Err(bad("an absolute uri needs an identity after lime://"));
+                }
+                let identity =
+                    Identity::from_str(&percent_decode(authority)).unwrap_or_else(|n| match n {});
+                (Some(identity), &after[slash..])
+            } else if s.contains("://") {
+                return Err(bad("only the lime:// scheme is supported"));
+            } else {
+                (None, s)
+            };
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q.to_owned())),
+            None => (rest, None),
+        };
+        let path = if path.is_empty() && authority.is_some() {
+            "/"
+        } else {
+            path
+        };
+        if !path.starts_with('/') {
+            return Err(bad("the path must start with /"));
+        }
+        if path.contains('#') || query.as_deref().is_some_and(|q| q.contains('#')) {
+            return Err(bad("fragments are not allowed"));
+        }
+        Ok(LimeUri {
+            authority,
+            path: path.to_owned(),
+            query,
+        })
+    }
+}
+
+impl LimeUri {
+    /// Decoded path segments, empty ones (from `//` or a trailing `/`) dropped.
+    pub fn segments(&self) -> Vec<Cow<'_, str>> {
+        self.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect()
+    }
+
+    /// Decoded `key=value` pairs of the query, in order. `+` is kept as is (RFC 3986),
+    /// so `created=2026-01-01T00:00:00+00:00` survives.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        let Some(q) = &self.query else {
+            return Vec::new();
+        };
+        q.split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (
+                    percent_decode(k).into_owned(),
+                    percent_decode(v).into_owned(),
+                ),
+                None => (percent_decode(p).into_owned(), String::new()),
+            })
+            .collect()
+    }
+
+    /// The absolute form `lime://owner/path?query`, as BLiP echoes it in `#command.uri`.
+    pub fn to_absolute(&self, owner: &Identity) -> String {
+        let owner = self.authority.as_ref().unwrap_or(owner);
+        match &self.query {
+            Some(q) => format!("{SCHEME}{owner}{}?{q}", self.path),
+            None => format!("{SCHEME}{owner}{}", self.path),
+        }
+    }
+}
+
+impl fmt::Display for LimeUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(a) = &self.authority {
+            write!(f, "{SCHEME}{a}")?;
+        }
+        f.write_str(&self.path)?;
+        if let Some(q) = &self.query {
+            write!(f, "?{q}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Decodes `%XX` escapes; malformed escapes and invalid UTF-8 are kept literally.
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(_) => Cow::Borrowed(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_uri_with_query() {
+        let u: LimeUri = "/campaigns/summaries?$skip=0&$take=10&created=2026-01-01T00:00:00+00:00"
+            .parse()
+            .unwrap();
+        assert_eq!(u.authority, None);
+        assert_eq!(u.segments(), vec!["campaigns", "summaries"]);
+        assert_eq!(
+            u.query_pairs(),
+            vec![
+                ("$skip".into(), "0".into()),
+                ("$take".into(), "10".into()),
+                ("created".into(), "2026-01-01T00:00:00+00:00".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn absolute_uri_keeps_owner_and_round_trips() {
+        let text = "lime://mybot@msging.net/campaign/full";
+        let u: LimeUri = text.parse().unwrap();
+        assert_eq!(
+            u.authority.as_ref().unwrap().to_string(),
+            "mybot@msging.net"
+        );
+        assert_eq!(u.path, "/campaign/full");
+        assert_eq!(u.to_string(), text);
+    }
+
+    #[test]
+    fn relative_uri_becomes_absolute_under_its_owner() {
+        let u: LimeUri = "/ping".parse().unwrap();
+        assert_eq!(
+            u.to_absolute(&"mybot@msging.net".parse().unwrap()),
+            "lime://mybot@msging.net/ping"
+        );
+    }
+
+    #[test]
+    fn segments_are_percent_decoded() {
+        let u: LimeUri = "/contexts/5531999990000%40wa.gw.msging.net/stateid%40abc"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            u.segments(),
+            vec!["contexts", "5531999990000@wa.gw.msging.net", "stateid@abc"]
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_lime_uri() {
+        for bad in [
+            "campaigns",
+            "http://x/y",
+            "lime:///x",
+            "/a b",
+            "/a#frag",
+            "",
+        ] {
+            assert!(bad.parse::<LimeUri>().is_err(), "{bad:?} should not parse");
+        }
+    }
+}

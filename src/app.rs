@@ -1,0 +1,47 @@
+//! The HTTP application: every path the one listening port serves.
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::state::AppState;
+use crate::transport::{http, json_error, ws};
+
+/// `/` (WebSocket), `/commands`, `/messages`, `/notifications`, `/health`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(ws::upgrade))
+        .route("/commands", post(http::commands))
+        .route("/messages", post(http::messages))
+        .route("/notifications", post(http::notifications))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// 200 once the gateway is serving.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn not_found(request: Request) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        format!("No route for {} {}", request.method(), request.uri().path()),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}

@@ -1,0 +1,483 @@
+//! The configuration file (TOML), its defaults, its validation and the development workspace.
+//!
+//! Every setting is documented with its default in the README ("Configuration").
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+/// The whole configuration. Unknown keys are errors, so that a typo never goes unnoticed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on when `--listen` is not given.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// LIME domain of the gateway's nodes (`postmaster@{domain}`, bots are `{identifier}@{domain}`).
+    #[serde(default = "defaults::domain")]
+    pub domain: String,
+    /// Instance name: responses come from `postmaster@…/#{instance}`.
+    #[serde(default = "defaults::instance")]
+    pub instance: String,
+    /// Country calling code applied to recipients written without one.
+    #[serde(default = "defaults::country_code")]
+    pub default_country_code: String,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// Every bound the gateway enforces. Over a limit the caller gets a clear failure
+/// (LIME 64/85, HTTP 413/429/503) or a close code; nothing already accepted is lost.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest envelope (WebSocket message) or HTTP body, in bytes.
+    pub max_envelope_bytes: usize,
+    /// Open WebSocket sessions at once; the next upgrade gets HTTP 503.
+    pub max_connections: usize,
+    /// Commands of one session being processed at once; the next gets failure 85.
+    pub max_inflight_per_session: usize,
+    /// Replies and server pings queued for one session; a client that lets it fill up
+    /// (does not read) is disconnected with close code 1008.
+    pub outbound_queue: usize,
+    /// Time from the WebSocket upgrade to `established`.
+    pub handshake_timeout_ms: u64,
+    /// Time an HTTP `POST /commands` waits for its answer before replying 504.
+    pub command_timeout_ms: u64,
+    /// A session silent for this long is sent `get /ping`.
+    pub idle_ping_ms: u64,
+    /// A pinged session that sends nothing for this long is closed.
+    pub ping_timeout_ms: u64,
+    /// A write to a client that does not complete in this time closes the connection.
+    pub write_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_envelope_bytes: 4 * 1024 * 1024,
+            max_connections: 10_000,
+            max_inflight_per_session: 256,
+            outbound_queue: 1024,
+            handshake_timeout_ms: 10_000,
+            command_timeout_ms: 60_000,
+            idle_ping_ms: 120_000,
+            ping_timeout_ms: 30_000,
+            write_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_millis(self.command_timeout_ms)
+    }
+    pub fn idle_ping(&self) -> Duration {
+        Duration::from_millis(self.idle_ping_ms)
+    }
+    pub fn ping_timeout(&self) -> Duration {
+        Duration::from_millis(self.ping_timeout_ms)
+    }
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
+    }
+}
+
+/// One workspace: a bot identity on the LIME face and API keys on the REST face.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// LIME identity name: the bot is `{identifier}@{domain}`.
+    pub identifier: String,
+    /// BLiP-style access key (base64 text, compared as given or decoded).
+    pub access_key: String,
+    /// REST `X-API-Key` values.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// Plan features; without `campaigns`, writes are refused (LIME 31, REST 403).
+    #[serde(default = "defaults::features")]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+    #[serde(default)]
+    pub templates: Vec<TemplateConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelType {
+    Whatsapp,
+    GoogleRcs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Simulator,
+}
+
+/// A channel of a tenant (a WhatsApp number, an RCS agent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub channel_type: ChannelType,
+    #[serde(default = "defaults::provider")]
+    pub provider: ProviderKind,
+    /// The tenant's channel for this type on the LIME face.
+    #[serde(default)]
+    pub default: bool,
+    /// Display name (REST `GET /channels`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Simulator: delay before the delivered receipt.
+    #[serde(default = "defaults::delivered_after_ms")]
+    pub delivered_after_ms: u64,
+    /// Simulator: delay before the read receipt.
+    #[serde(default = "defaults::read_after_ms")]
+    pub read_after_ms: u64,
+}
+
+/// A message template registered on a channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    pub id: String,
+    /// Id of the channel the template belongs to.
+    pub channel: String,
+    pub name: String,
+    #[serde(default = "defaults::language")]
+    pub language: String,
+    #[serde(default = "defaults::template_status")]
+    pub status: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Header text (its `{{n}}` count as parameters).
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub body: String,
+    /// Number of parameters when the template's text is not given in full (media headers,
+    /// carousels, URL buttons). Defaults to the number of distinct `{{n}}` in header and body.
+    #[serde(default)]
+    pub parameters: Option<usize>,
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn domain() -> String {
+        "msging.net".into()
+    }
+    pub fn instance() -> String {
+        "irisgate1".into()
+    }
+    pub fn country_code() -> String {
+        "55".into()
+    }
+    pub fn features() -> Vec<String> {
+        vec!["campaigns".into()]
+    }
+    pub fn provider() -> super::ProviderKind {
+        super::ProviderKind::Simulator
+    }
+    pub fn delivered_after_ms() -> u64 {
+        50
+    }
+    pub fn read_after_ms() -> u64 {
+        200
+    }
+    pub fn language() -> String {
+        "pt_BR".into()
+    }
+    pub fn template_status() -> String {
+        "APPROVED".into()
+    }
+}
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|(key, message)| ConfigError::Invalid {
+            path: path.display().to_string(),
+            key,
+            message,
+        })
+    }
+
+    /// Parses and validates TOML text; the error names the key (dotted path) and the problem.
+    pub fn parse(text: &str) -> Result<Config, (String, String)> {
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| ("(file)".to_owned(), one_line(&e.to_string())))?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                "(top level)".to_owned()
+            } else {
+                path
+            };
+            (key, one_line(&e.into_inner().to_string()))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rules serde cannot express: uniqueness, references, formats.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |key: String, msg: String| Err((key, msg));
+        if self.domain.is_empty() || self.domain.contains(['@', '/', ' ']) {
+            return err(
+                "domain".into(),
+                format!("\"{}\" is not a domain name", self.domain),
+            );
+        }
+        if self.instance.is_empty() || self.instance.contains(['@', '/', ' ']) {
+            return err(
+                "instance".into(),
+                format!("\"{}\" is not a valid instance name", self.instance),
+            );
+        }
+        if self.default_country_code.is_empty()
+            || self.default_country_code.len() > 3
+            || !self
+                .default_country_code
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            || self.default_country_code.starts_with('0')
+        {
+            return err(
+                "default_country_code".into(),
+                format!(
+                    "\"{}\" is not a country calling code (1 to 3 digits, e.g. \"55\")",
+                    self.default_country_code
+                ),
+            );
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("max_envelope_bytes", l.max_envelope_bytes as u64),
+            ("max_connections", l.max_connections as u64),
+            (
+                "max_inflight_per_session",
+                l.max_inflight_per_session as u64,
+            ),
+            ("outbound_queue", l.outbound_queue as u64),
+            ("handshake_timeout_ms", l.handshake_timeout_ms),
+            ("command_timeout_ms", l.command_timeout_ms),
+            ("idle_ping_ms", l.idle_ping_ms),
+            ("ping_timeout_ms", l.ping_timeout_ms),
+            ("write_timeout_ms", l.write_timeout_ms),
+        ] {
+            if value == 0 {
+                return err(format!("limits.{name}"), "must be greater than 0".into());
+            }
+        }
+        let mut identifiers = HashSet::new();
+        let mut api_keys = HashSet::new();
+        for (t, tenant) in self.tenants.iter().enumerate() {
+            let key = |k: &str| format!("tenants[{t}].{k}");
+            if tenant.identifier.is_empty()
+                || !tenant
+                    .identifier
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+            {
+                return err(
+                    key("identifier"),
+                    format!(
+                        "\"{}\" is not a valid identifier (letters, digits, - _ .)",
+                        tenant.identifier
+                    ),
+                );
+            }
+            if !identifiers.insert(tenant.identifier.to_ascii_lowercase()) {
+                return err(
+                    key("identifier"),
+                    format!("\"{}\" is used by another tenant", tenant.identifier),
+                );
+            }
+            if tenant.access_key.is_empty() || decode_base64(&tenant.access_key).is_none() {
+                return err(
+                    key("access_key"),
+                    "must be base64 text, as the BLiP portal shows access keys".into(),
+                );
+            }
+            for (i, api_key) in tenant.api_keys.iter().enumerate() {
+                if api_key.len() < 8 {
+                    return err(
+                        key(&format!("api_keys[{i}]")),
+                        "must be at least 8 characters".into(),
+                    );
+                }
+                if !api_keys.insert(api_key.as_str()) {
+                    return err(
+                        key(&format!("api_keys[{i}]")),
+                        "is used by another tenant or twice".into(),
+                    );
+                }
+            }
+            for (i, feature) in tenant.features.iter().enumerate() {
+                if feature != "campaigns" {
+                    return err(
+                        key(&format!("features[{i}]")),
+                        format!("unknown feature \"{feature}\" (known: \"campaigns\")"),
+                    );
+                }
+            }
+            let mut channel_ids = HashSet::new();
+            let mut defaults = HashSet::new();
+            for (c, channel) in tenant.channels.iter().enumerate() {
+                if channel.id.is_empty() {
+                    return err(
+                        key(&format!("channels[{c}].id")),
+                        "must not be empty".into(),
+                    );
+                }
+                if !channel_ids.insert(channel.id.as_str()) {
+                    return err(
+                        key(&format!("channels[{c}].id")),
+                        format!("\"{}\" is used twice", channel.id),
+                    );
+                }
+                if channel.default && !defaults.insert(channel.channel_type) {
+                    return err(
+                        key(&format!("channels[{c}].default")),
+                        format!(
+                            "another {:?} channel is already the default",
+                            channel.channel_type
+                        ),
+                    );
+                }
+            }
+            let mut template_ids = HashSet::new();
+            for (i, template) in tenant.templates.iter().enumerate() {
+                if !template_ids.insert(template.id.as_str()) {
+                    return err(
+                        key(&format!("templates[{i}].id")),
+                        format!("\"{}\" is used twice", template.id),
+                    );
+                }
+                if !channel_ids.contains(template.channel.as_str()) {
+                    return err(
+                        key(&format!("templates[{i}].channel")),
+                        format!("no channel with id \"{}\" in this tenant", template.channel),
+                    );
+                }
+                if template.name.is_empty() {
+                    return err(
+                        key(&format!("templates[{i}].name")),
+                        "must not be empty".into(),
+                    );
+                }
+                const STATUSES: [&str; 5] =
+                    ["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"];
+                if !STATUSES
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(&template.status))
+                {
+                    return err(
+                        key(&format!("templates[{i}].status")),
+                        format!(
+                            "unknown status \"{}\" (expected one of {})",
+                            template.status,
+                            STATUSES.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration used when no file is given: one development workspace with a
+    /// simulator channel of each type and a few templates, so that every flow can be tried.
+    pub fn development() -> Config {
+        let text = include_str!("../irisgate.example.toml");
+        Config::parse(text).expect("the bundled example configuration is valid")
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Decodes standard or URL-safe base64, with or without padding.
+pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let s = s.trim();
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(s).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_is_valid_and_complete() {
+        let c = Config::development();
+        assert_eq!(c.domain, "msging.net");
+        assert!(!c.tenants.is_empty());
+        assert!(c.tenants[0].channels.iter().any(|ch| ch.default));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let (key, msg) = Config::parse("listen = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        assert!(msg.contains("lisen"), "{key}: {msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_nested_key() {
+        let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.channels]]\nid = \"c\"\ntype = \"sms\"\n";
+        let (key, msg) = Config::parse(text).unwrap_err();
+        assert_eq!(key, "tenants[0].channels[0].type");
+        assert!(msg.contains("sms"), "{msg}");
+    }
+
+    #[test]
+    fn template_on_unknown_channel_is_refused() {
+        let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.templates]]\nid = \"t\"\nchannel = \"nope\"\nname = \"x\"\n";
+        let (key, msg) = Config::parse(text).unwrap_err();
+        assert_eq!(key, "tenants[0].templates[0].channel");
+        assert!(msg.contains("nope"));
+    }
+}

@@ -1,0 +1,237 @@
+//! The one routing table: every (node, method, URI) the gateway answers, and its fallbacks.
+//!
+//! WebSocket sessions and `POST /commands` both call [`route`]. Fallbacks, in order:
+//! 42 unknown `to`, 27 unknown method or unparseable uri, 62 unknown uri on a served node,
+//! 63 known uri with a method it does not take, 21 `set`/`merge` without a resource,
+//! then whatever the handler answers (64 bad argument, 67 not found, …).
+
+use lime_protocol::{Command, Identity, LimeUri, Method, Node};
+use serde_json::Value;
+
+use crate::caller::Caller;
+use crate::error::{Error, Result};
+use crate::handlers;
+use crate::reply::Reply;
+use crate::state::AppState;
+use crate::trace;
+
+/// The nodes of lime.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// `postmaster@{domain}` or no `to`: server commands and contexts.
+    Server,
+    /// `postmaster@activecampaign.{domain}`: the campaign extension.
+    Campaigns,
+    /// `postmaster@crm.{domain}`: contacts.
+    Crm,
+}
+
+/// A handler of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    SetPresence,
+    SetReceipt,
+    Ping,
+}
+
+use Method::{Get, Set};
+use Served::Server;
+
+/// Top to bottom: node, method, uri pattern (`{name}` matches one segment), handler.
+static TABLE: &[(Served, Method, &str, Route)] = &[
+    (Server, Set, "/presence", Route::SetPresence),
+    (Server, Set, "/receipt", Route::SetReceipt),
+    (Server, Get, "/ping", Route::Ping),
+    // The campaign node (`Served::Campaigns`) and the CRM node (`Served::Crm`) have no
+    // routes yet: every command to them is answered 62.
+];
+
+/// Answers one request command. `None` for `observe`, which is never answered.
+pub async fn route(state: &AppState, caller: &Caller, command: &Command) -> Option<Command> {
+    if command.method == Method::Observe {
+        return None;
+    }
+    let served = served_node(state, command.to.as_ref());
+    let answering = match served {
+        Ok(Served::Campaigns) => &state.nodes.campaigns,
+        Ok(Served::Crm) => &state.nodes.crm,
+        _ => &state.nodes.server,
+    };
+    let uri = command.uri.as_deref().map(str::parse::<LimeUri>);
+    let outcome = match served {
+        Err(e) => Err(e),
+        Ok(served) => dispatch(state, caller, command, served, uri.as_ref()).await,
+    };
+    let absolute_uri = match &uri {
+        Some(Ok(u)) => Some(u.to_absolute(&caller.tenant.identity)),
+        Some(Err(_)) => command.uri.clone(),
+        None => None,
+    };
+    Some(respond(
+        state,
+        caller,
+        command,
+        answering,
+        absolute_uri,
+        outcome,
+    ))
+}
+
+/// Builds the response envelope: `from` = answering node, `to` = caller, metadata with the
+/// absolute uri and a traceparent.
+fn respond(
+    state: &AppState,
+    caller: &Caller,
+    command: &Command,
+    answering: &Identity,
+    absolute_uri: Option<String>,
+    outcome: Result<Reply>,
+) -> Command {
+    let mut response = match outcome {
+        Ok(reply) => command.success(reply.media_type, reply.resource),
+        Err(e) => {
+            if e.is_server_fault() {
+                tracing::warn!(tenant = %caller.tenant.id, id = ?command.id, uri = ?command.uri, error = %e, "command failed");
+            } else {
+                tracing::debug!(tenant = %caller.tenant.id, id = ?command.id, uri = ?command.uri, error = %e, "command refused");
+            }
+            command.failure(e.to_reason())
+        }
+    };
+    response.from = Some(state.nodes.answering(answering));
+    response.to = Some(caller.node.clone());
+    let mut metadata = serde_json::Map::with_capacity(2);
+    if let Some(uri) = absolute_uri {
+        metadata.insert("#command.uri".to_owned(), Value::String(uri));
+    }
+    let incoming = command
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("traceparent"))
+        .and_then(Value::as_str);
+    metadata.insert(
+        "traceparent".to_owned(),
+        Value::String(trace::traceparent(incoming)),
+    );
+    response.metadata = Some(metadata);
+    response
+}
+
+/// Which served node `to` names; no `to` is the server itself.
+fn served_node(state: &AppState, to: Option<&Node>) -> Result<Served> {
+    let Some(to) = to else {
+        return Ok(Served::Server);
+    };
+    let nodes = &state.nodes;
+    if to.identity.eq_ignore_case(&nodes.server) {
+        Ok(Served::Server)
+    } else if to.identity.eq_ignore_case(&nodes.campaigns) {
+        Ok(Served::Campaigns)
+    } else if to.identity.eq_ignore_case(&nodes.crm) {
+        Ok(Served::Crm)
+    } else {
+        Err(Error::UnknownDestination(format!(
+            "The destination {to} is not served by this gateway"
+        )))
+    }
+}
+
+async fn dispatch(
+    _state: &AppState,
+    caller: &Caller,
+    command: &Command,
+    served: Served,
+    uri: Option<&Result<LimeUri, lime_protocol::uri::InvalidUri>>,
+) -> Result<Reply> {
+    if let Method::Other(m) = &command.method {
+        return Err(Error::InvalidUriOrMethod(format!("Unknown method \"{m}\"")));
+    }
+    let uri = match uri {
+        None => return Err(Error::Validation("The command uri is required".into())),
+        Some(Err(e)) => return Err(Error::InvalidUriOrMethod(e.to_string())),
+        Some(Ok(u)) => u,
+    };
+    if let Some(owner) = &uri.authority {
+        if !owner.eq_ignore_case(&caller.tenant.identity) {
+            return Err(Error::Forbidden(format!(
+                "The uri names {owner}, not the authenticated identity"
+            )));
+        }
+    }
+    let segments = uri.segments();
+    let segments: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
+    let mut uri_known = false;
+    let mut found = None;
+    for (node, method, pattern, route) in TABLE {
+        if *node != served {
+            continue;
+        }
+        if let Some(params) = match_pattern(pattern, &segments) {
+            uri_known = true;
+            if *method == command.method {
+                found = Some((*route, params));
+                break;
+            }
+        }
+    }
+    let Some((route, _params)) = found else {
+        return Err(if uri_known {
+            Error::UnsupportedMethod(format!(
+                "The method {} is not supported on {}",
+                command.method, uri.path
+            ))
+        } else {
+            Error::UnsupportedResource(format!("The resource {} is not supported", uri.path))
+        });
+    };
+    if matches!(command.method, Method::Set | Method::Merge) && command.resource.is_none() {
+        return Err(Error::Validation(format!(
+            "A {} command needs a resource",
+            command.method
+        )));
+    }
+    let resource = command.resource.as_ref();
+    match route {
+        Route::SetPresence => handlers::server::set_presence(resource).await,
+        Route::SetReceipt => handlers::server::set_receipt(resource).await,
+        Route::Ping => handlers::server::ping().await,
+    }
+}
+
+/// Matches decoded segments against a pattern; `{name}` captures one segment.
+fn match_pattern<'a>(pattern: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
+    let mut params = Vec::new();
+    let mut pattern_segments = pattern.split('/').filter(|s| !s.is_empty());
+    for segment in segments {
+        let p = pattern_segments.next()?;
+        if p.starts_with('{') {
+            params.push(*segment);
+        } else if !p.eq_ignore_ascii_case(segment) {
+            return None;
+        }
+    }
+    pattern_segments.next().is_none().then_some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_whole_paths_only() {
+        assert_eq!(match_pattern("/ping", &["ping"]), Some(vec![]));
+        assert_eq!(match_pattern("/ping", &["ping", "x"]), None);
+        assert_eq!(match_pattern("/campaigns/{id}", &["campaigns"]), None);
+        assert_eq!(
+            match_pattern("/campaigns/{id}", &["campaigns", "abc"]),
+            Some(vec!["abc"])
+        );
+        assert_eq!(
+            match_pattern(
+                "/campaigns/{id}/summaries",
+                &["Campaigns", "abc", "summaries"]
+            ),
+            Some(vec!["abc"])
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! The shared state handle every transport and handler receives: cheap to clone.
+
+use std::sync::Arc;
+
+use lime_protocol::{Identity, Node};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::tenant::Tenants;
+
+/// A clone is a new reference to the same state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub tenants: Tenants,
+    /// The nodes the gateway answers as, with the configured instance.
+    pub nodes: ServedNodes,
+    /// One permit per open WebSocket session (`limits.max_connections`).
+    pub connections: Arc<Semaphore>,
+    /// Cancelled once, when the process is asked to stop.
+    pub shutdown: CancellationToken,
+}
+
+/// The three nodes of lime.md, precomputed once.
+pub struct ServedNodes {
+    /// `postmaster@{domain}`: server commands and contexts.
+    pub server: Identity,
+    /// `postmaster@activecampaign.{domain}`: the campaign extension.
+    pub campaigns: Identity,
+    /// `postmaster@crm.{domain}`: contacts.
+    pub crm: Identity,
+    instance: String,
+}
+
+impl ServedNodes {
+    fn new(config: &Config) -> ServedNodes {
+        ServedNodes {
+            server: Identity::new("postmaster", config.domain.clone()),
+            campaigns: Identity::new("postmaster", format!("activecampaign.{}", config.domain)),
+            crm: Identity::new("postmaster", format!("crm.{}", config.domain)),
+            instance: format!("#{}", config.instance),
+        }
+    }
+
+    /// `identity` on the gateway's instance, as it appears in `from`.
+    pub fn answering(&self, identity: &Identity) -> Node {
+        identity.with_instance(Some(&self.instance))
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, shutdown: CancellationToken) -> AppState {
+        let tenants = Tenants::from_config(&config);
+        let nodes = ServedNodes::new(&config);
+        let connections = Arc::new(Semaphore::new(config.limits.max_connections));
+        AppState(Arc::new(Inner {
+            config,
+            tenants,
+            nodes,
+            connections,
+            shutdown,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,64 @@
+//! W3C `traceparent` values for response metadata: a caller's trace is continued, else one starts.
+
+use std::fmt::Write as _;
+
+/// A new `traceparent` in the caller's trace when `incoming` is a valid one, else in a new trace.
+pub fn traceparent(incoming: Option<&str>) -> String {
+    let trace_id = incoming
+        .and_then(trace_id_of)
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut id = hex(fastrand::u128(1..));
+            id.truncate(32);
+            id
+        });
+    let span = hex(fastrand::u64(1..) as u128);
+    let mut out = String::with_capacity(55);
+    let _ = write!(out, "00-{trace_id}-{}-01", &span[16..]);
+    out
+}
+
+fn hex(v: u128) -> String {
+    format!("{v:032x}")
+}
+
+/// The trace id of a well-formed version-00 traceparent.
+fn trace_id_of(tp: &str) -> Option<&str> {
+    let parts: Vec<&str> = tp.split('-').collect();
+    let [version, trace, span, flags] = parts.as_slice() else {
+        return None;
+    };
+    let is_hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
+    (is_hex(version, 2)
+        && is_hex(trace, 32)
+        && is_hex(span, 16)
+        && is_hex(flags, 2)
+        && trace.bytes().any(|b| b != b'0'))
+    .then_some(*trace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_traceparent_is_well_formed() {
+        let tp = traceparent(None);
+        assert_eq!(tp.len(), 55, "{tp}");
+        assert!(trace_id_of(&tp).is_some(), "{tp}");
+        assert_ne!(traceparent(None), tp);
+    }
+
+    #[test]
+    fn continues_the_callers_trace_with_a_new_span() {
+        let incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let tp = traceparent(Some(incoming));
+        assert!(tp.starts_with("00-0af7651916cd43dd8448eb211c80319c-"));
+        assert_ne!(tp, incoming);
+        assert!(!traceparent(Some("garbage")).contains("garbage"));
+    }
+}

@@ -1,0 +1,178 @@
+//! The HTTP face of the LIME router: `POST /commands`, `/messages`, `/notifications`.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lime_protocol::{Command, Envelope, EnvelopeError};
+
+use crate::caller::Caller;
+use crate::router;
+use crate::state::AppState;
+use crate::tenant::{AuthError, Tenant};
+use crate::transport::json_error;
+
+/// `POST /commands`: one command in, its response envelope out (HTTP 200 for success and
+/// failure alike, as BLiP answers).
+pub async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let tenant = match authenticate(&state, &headers) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let envelope = match read_envelope(&state, body).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let mut command = match envelope {
+        Envelope::Command(c) if !c.is_response() => c,
+        Envelope::Command(_) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "This is a command response (it has a status): send a request",
+            )
+        }
+        other => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                format!("Expected a command envelope, got {}", kind(&other)),
+            )
+        }
+    };
+    // HTTP correlates by the exchange itself, so a missing id is given one instead of refused.
+    if command.id.is_none() {
+        command.id = Some(uuid::Uuid::new_v4().to_string());
+    }
+    let instance = command
+        .from
+        .as_ref()
+        .filter(|f| f.identity.eq_ignore_case(&tenant.identity))
+        .and_then(|f| f.instance.clone());
+    let caller = Arc::new(Caller::new(tenant, instance.as_deref()));
+    let task = tokio::spawn({
+        let state = state.clone();
+        async move { router::route(&state, &caller, &command).await }
+    });
+    // The task is not cancelled on timeout: a command that was accepted finishes anyway.
+    let command_timeout = state.config.limits.command_timeout();
+    match tokio::time::timeout(command_timeout, task).await {
+        Ok(Ok(Some(response))) => json_response(StatusCode::OK, Envelope::Command(response).to_json()),
+        Ok(Ok(None)) => StatusCode::ACCEPTED.into_response(),
+        Ok(Err(join_error)) => {
+            tracing::error!(error = %join_error, "command task failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "The command failed unexpectedly; it has been logged")
+        }
+        Err(_) => json_error(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "The command was not answered within {} ms (limits.command_timeout_ms); it may still complete",
+                command_timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+/// `POST /messages`: accepted (202) and not delivered anywhere yet.
+pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    accept_kind(&state, &headers, body, "message").await
+}
+
+/// `POST /notifications`: accepted (202).
+pub async fn notifications(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    accept_kind(&state, &headers, body, "notification").await
+}
+
+async fn accept_kind(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    expected: &str,
+) -> Response {
+    if let Err(r) = authenticate(state, headers) {
+        return r;
+    }
+    match read_envelope(state, body).await {
+        Ok(envelope) if kind(&envelope) == expected => StatusCode::ACCEPTED.into_response(),
+        Ok(other) => json_error(
+            StatusCode::BAD_REQUEST,
+            format!("Expected a {expected} envelope, got {}", kind(&other)),
+        ),
+        Err(r) => r,
+    }
+}
+
+fn kind(envelope: &Envelope) -> &'static str {
+    match envelope {
+        Envelope::Message(_) => "message",
+        Envelope::Notification(_) => "notification",
+        Envelope::Command(_) => "command",
+        Envelope::Session(_) => "session",
+    }
+}
+
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Response> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state
+        .tenants
+        .authenticate_http(header)
+        .map_err(|e: AuthError| {
+            let mut response = json_error(StatusCode::UNAUTHORIZED, e.to_string());
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Key realm=\"irisgate\""),
+            );
+            response
+        })
+}
+
+async fn read_envelope(state: &AppState, body: Body) -> Result<Envelope, Response> {
+    let limit = state.config.limits.max_envelope_bytes;
+    let bytes = to_bytes(body, limit).await.map_err(|_| {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The body is over the limit of {limit} bytes (limits.max_envelope_bytes)"),
+        )
+    })?;
+    Envelope::parse_slice(&bytes).map_err(|e| {
+        let message = match &e {
+            EnvelopeError::InvalidField {
+                kind,
+                field,
+                message,
+                ..
+            } => format!("Invalid {kind}: field '{field}': {message}"),
+            other => other.to_string(),
+        };
+        json_error(StatusCode::BAD_REQUEST, message)
+    })
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Used by tests and tools: a response body that is a command envelope.
+pub fn is_command(body: &str) -> bool {
+    matches!(
+        Envelope::parse(body),
+        Ok(Envelope::Command(Command {
+            status: Some(_),
+            ..
+        }))
+    )
+}

@@ -1,0 +1,278 @@
+//! Test support: a gateway on 127.0.0.1:0 and real WebSocket / HTTP clients talking to it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use irisgate::Config;
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for something the gateway should send before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The development tenant of `irisgate.example.toml`.
+pub const BOT: &str = "mybot";
+pub const ACCESS_KEY: &str = "c2VjcmV0";
+pub const SECRET: &str = "secret";
+
+/// A gateway running in this process on an ephemeral port.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    /// The development configuration (`irisgate.example.toml`).
+    pub async fn start() -> Gateway {
+        Gateway::start_with(Config::development()).await
+    }
+
+    pub async fn start_with(config: Config) -> Gateway {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(irisgate::run(listener, config, shutdown.clone()));
+        Gateway {
+            addr,
+            shutdown,
+            handle,
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Cancels the shutdown token and waits for `run` to return.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT * 3, self.handle)
+            .await
+            .expect("gateway stops")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// An established session of the development bot.
+    pub async fn session(&self) -> Ws {
+        Ws::established(self, BOT, ACCESS_KEY).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> HttpReply {
+        http_request(self.addr, "POST", path, headers, body.into()).await
+    }
+
+    /// `POST /commands` as the development bot.
+    pub async fn command(&self, command: Value) -> HttpReply {
+        let auth = key_header(BOT, SECRET);
+        self.post(
+            "/commands",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            command.to_string(),
+        )
+        .await
+    }
+}
+
+/// `Key base64(identifier:secret)`.
+pub fn key_header(identifier: &str, secret: &str) -> String {
+    format!(
+        "Key {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{identifier}:{secret}"))
+    )
+}
+
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl HttpReply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> HttpReply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = tokio::time::timeout(
+        WAIT,
+        sender.send_request(request.body(Full::new(body)).unwrap()),
+    )
+    .await
+    .expect("HTTP response in time")
+    .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    HttpReply {
+        status,
+        headers,
+        body,
+    }
+}
+
+type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A raw LIME-over-WebSocket client.
+pub struct Ws {
+    pub ws: Stream,
+    pub session_id: Option<String>,
+    pub protocol: Option<String>,
+}
+
+impl Ws {
+    /// Opens the socket offering the `lime` subprotocol; no LIME handshake yet.
+    pub async fn connect(gw: &Gateway) -> Ws {
+        let mut request = gw.ws_url().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", "lime".parse().unwrap());
+        let (ws, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket upgrade");
+        let protocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Ws {
+            ws,
+            session_id: None,
+            protocol,
+        }
+    }
+
+    /// Connects and runs the key-scheme handshake to `established`.
+    pub async fn established(gw: &Gateway, identifier: &str, key: &str) -> Ws {
+        let mut c = Ws::connect(gw).await;
+        c.send(json!({"state": "new"})).await;
+        let auth = c.recv().await;
+        assert_eq!(auth["state"], "authenticating", "{auth}");
+        let sid = auth["id"].as_str().unwrap().to_owned();
+        c.send(json!({
+            "id": sid, "state": "authenticating", "from": format!("{identifier}@msging.net/default"),
+            "scheme": "key", "authentication": {"key": key, "scheme": "key"}
+        }))
+        .await;
+        let established = c.recv().await;
+        assert_eq!(established["state"], "established", "{established}");
+        c.session_id = Some(sid);
+        c
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.ws
+            .send(Message::Text(text.into().into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.ws.send(m).await.unwrap();
+    }
+
+    /// The next text frame as JSON; panics on close or after [`WAIT`].
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame from the gateway in time")
+                .expect("socket open")
+                .expect("no socket error");
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                Message::Close(c) => panic!("socket closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Sends a command and returns the response with the same id, skipping anything else.
+    pub async fn call(&mut self, command: Value) -> Value {
+        let id = command["id"].clone();
+        self.send(command).await;
+        loop {
+            let v = self.recv().await;
+            if v["id"] == id && v.get("status").is_some() {
+                return v;
+            }
+        }
+    }
+
+    /// Waits for the close frame; returns its code and reason (`None` if the TCP connection
+    /// ended without one). Text frames before it are returned too.
+    pub async fn closed(&mut self) -> (Vec<Value>, Option<(u16, String)>) {
+        let mut frames = Vec::new();
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close in time")
+            {
+                Some(Ok(Message::Text(t))) => frames.push(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(c))) => {
+                    return (frames, c.map(|c| (u16::from(c.code), c.reason.to_string())));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return (frames, None),
+            }
+        }
+    }
+}
+
+pub fn close_code(code: u16) -> CloseCode {
+    CloseCode::from(code)
+}
+
+/// A unique command id.
+pub fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
