@@ -261,7 +261,12 @@ pub struct Ws {
 impl Ws {
     /// Opens the socket offering the `lime` subprotocol; no LIME handshake yet.
     pub async fn connect(gw: &Gateway) -> Ws {
-        let mut request = gw.ws_url().into_client_request().unwrap();
+        Ws::connect_url(&gw.ws_url()).await
+    }
+
+    /// Opens a socket to `url` (a gateway not started by this process) offering `lime`.
+    pub async fn connect_url(url: &str) -> Ws {
+        let mut request = url.into_client_request().unwrap();
         request
             .headers_mut()
             .insert("sec-websocket-protocol", "lime".parse().unwrap());
@@ -281,7 +286,12 @@ impl Ws {
 
     /// Connects and runs the key-scheme handshake to `established`.
     pub async fn established(gw: &Gateway, identifier: &str, key: &str) -> Ws {
-        let mut c = Ws::connect(gw).await;
+        Ws::established_at(&gw.ws_url(), identifier, key).await
+    }
+
+    /// [`Ws::established`] on the gateway at `url`.
+    pub async fn established_at(url: &str, identifier: &str, key: &str) -> Ws {
+        let mut c = Ws::connect_url(url).await;
         c.send(json!({"state": "new"})).await;
         let auth = c.recv().await;
         assert_eq!(auth["state"], "authenticating", "{auth}");
