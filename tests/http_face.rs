@@ -380,6 +380,28 @@ async fn chunked_body_under_the_limit_is_served() {
     );
 }
 
+#[tokio::test]
+#[ignore = "BUG: a body that fails to read for any reason (bad chunk framing, connection half-closed mid-body) is answered 413 'over the limit' instead of 400"]
+async fn malformed_or_truncated_body_is_400_not_413() {
+    let gw = Gateway::start().await;
+    let bad_chunk = format!(
+        "POST /commands HTTP/1.1\r\nhost: x\r\nauthorization: {}\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        auth()
+    );
+    let (status, _, body) = raw_exchange(gw.addr, bad_chunk.as_bytes()).await;
+    assert_eq!(status, 400, "bad chunk size: {body}");
+
+    let truncated = format!(
+        "POST /commands HTTP/1.1\r\nhost: x\r\nauthorization: {}\r\ncontent-length: 100\r\n\r\n{{\"id\"",
+        auth()
+    );
+    let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
+    tcp.write_all(truncated.as_bytes()).await.unwrap();
+    tcp.shutdown().await.unwrap();
+    let (status, _, body) = read_response(&mut tcp).await;
+    assert_eq!(status, 400, "body shorter than content-length: {body}");
+}
+
 // ---------------------------------------------------------------- /commands specifics
 
 #[tokio::test]
