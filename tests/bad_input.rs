@@ -264,6 +264,22 @@ async fn wrongly_typed_fields_fail_with_21_naming_the_field_and_the_session_goes
 }
 
 #[tokio::test]
+async fn duplicate_keys_fail_with_21_naming_the_key() {
+    let gw = Gateway::start().await;
+    let mut ws = gw.session().await;
+    ws.send_text(r#"{"id": "dup", "method": "get", "uri": "/ping", "uri": "/presence"}"#)
+        .await;
+    let r = ws.recv().await;
+    assert_eq!(r["id"], "dup", "{r}");
+    let description = validation_failure(&r);
+    assert!(
+        description.contains("duplicate") && description.contains("uri"),
+        "{description}"
+    );
+    ws.assert_alive().await;
+}
+
+#[tokio::test]
 async fn wrongly_typed_id_closes_with_1007_naming_the_field() {
     text_closes(
         r#"{"id": 5, "method": "get", "uri": "/ping"}"#,
