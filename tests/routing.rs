@@ -92,6 +92,13 @@ impl Faces {
                 "{} a failure carries no type/resource: {r}",
                 a.face
             );
+            let allowed =
+                BTreeSet::from(["id", "from", "to", "method", "status", "reason", "metadata"]);
+            assert!(
+                keys(r).is_subset(&allowed),
+                "{} only command-response keys in a failure: {r}",
+                a.face
+            );
             let description = r["reason"]["description"].as_str().unwrap_or_else(|| {
                 panic!("{} failure without a description: {r}", a.face);
             });
