@@ -127,34 +127,126 @@ pub async fn http_request(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> HttpReply {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (k, v) in headers {
-        request = request.header(*k, *v);
+    HttpConn::open(addr)
+        .await
+        .request(method, path, headers, body)
+        .await
+        .expect("an HTTP response")
+}
+
+/// One HTTP/1.1 connection that can carry several requests in turn (keep-alive).
+pub struct HttpConn {
+    addr: SocketAddr,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    /// Ends when the connection does.
+    pub conn: JoinHandle<hyper::Result<()>>,
+}
+
+impl HttpConn {
+    pub async fn open(addr: SocketAddr) -> HttpConn {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        HttpConn {
+            addr,
+            sender,
+            conn: tokio::spawn(conn),
+        }
     }
-    let response = tokio::time::timeout(
-        WAIT,
-        sender.send_request(request.body(Full::new(body)).unwrap()),
+
+    /// Sends one request and reads the whole response; `Err` if the connection failed.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> hyper::Result<HttpReply> {
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request.body(Full::new(body.into())).unwrap();
+        tokio::time::timeout(WAIT, async {
+            self.sender.ready().await?;
+            let response = self.sender.send_request(request).await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok(HttpReply {
+                status,
+                headers,
+                body,
+            })
+        })
+        .await
+        .expect("HTTP response in time")
+    }
+
+    /// `POST /commands` as the development bot on this connection.
+    pub async fn command(&mut self, command: Value) -> hyper::Result<HttpReply> {
+        let auth = key_header(BOT, SECRET);
+        self.request(
+            "POST",
+            "/commands",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            command.to_string(),
+        )
+        .await
+    }
+}
+
+/// A WebSocket upgrade request on `/` as a plain HTTP exchange, to see refusals (426, 503).
+pub async fn upgrade_attempt(addr: SocketAddr) -> HttpReply {
+    http_request(
+        addr,
+        "GET",
+        "/",
+        &[
+            ("connection", "upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-protocol", "lime"),
+        ],
+        Bytes::new(),
     )
     .await
-    .expect("HTTP response in time")
-    .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    HttpReply {
-        status,
-        headers,
-        body,
-    }
+}
+
+/// Checks a W3C `traceparent` of version 00 and returns its (trace id, parent id).
+pub fn parse_traceparent(tp: &str) -> (String, String) {
+    let parts: Vec<&str> = tp.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    assert!(
+        parts.len() == 4
+            && parts[0] == "00"
+            && hex(parts[1], 32)
+            && hex(parts[2], 16)
+            && hex(parts[3], 2),
+        "not a version-00 traceparent: {tp:?}"
+    );
+    assert!(
+        parts[1].bytes().any(|b| b != b'0'),
+        "all-zero trace id: {tp}"
+    );
+    assert!(
+        parts[2].bytes().any(|b| b != b'0'),
+        "all-zero parent id: {tp}"
+    );
+    (parts[1].to_owned(), parts[2].to_owned())
 }
 
 type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -169,7 +261,12 @@ pub struct Ws {
 impl Ws {
     /// Opens the socket offering the `lime` subprotocol; no LIME handshake yet.
     pub async fn connect(gw: &Gateway) -> Ws {
-        let mut request = gw.ws_url().into_client_request().unwrap();
+        Ws::connect_url(&gw.ws_url()).await
+    }
+
+    /// Opens a socket to `url` (a gateway not started by this process) offering `lime`.
+    pub async fn connect_url(url: &str) -> Ws {
+        let mut request = url.into_client_request().unwrap();
         request
             .headers_mut()
             .insert("sec-websocket-protocol", "lime".parse().unwrap());
@@ -189,7 +286,12 @@ impl Ws {
 
     /// Connects and runs the key-scheme handshake to `established`.
     pub async fn established(gw: &Gateway, identifier: &str, key: &str) -> Ws {
-        let mut c = Ws::connect(gw).await;
+        Ws::established_at(&gw.ws_url(), identifier, key).await
+    }
+
+    /// [`Ws::established`] on the gateway at `url`.
+    pub async fn established_at(url: &str, identifier: &str, key: &str) -> Ws {
+        let mut c = Ws::connect_url(url).await;
         c.send(json!({"state": "new"})).await;
         let auth = c.recv().await;
         assert_eq!(auth["state"], "authenticating", "{auth}");
@@ -266,6 +368,41 @@ impl Ws {
             }
         }
     }
+}
+
+impl Ws {
+    /// Reads (and drops) everything until the TCP connection ends: after a close frame this
+    /// sends our close reply and returns once the gateway has let go of the connection.
+    pub async fn until_eof(&mut self) {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("the connection ends in time")
+            {
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return,
+            }
+        }
+    }
+
+    /// Sends `get /ping` and checks the success, proving the session is still served.
+    pub async fn assert_alive(&mut self) {
+        let ping = self
+            .call(json!({"id": id(), "method": "get", "uri": "/ping"}))
+            .await;
+        assert_eq!(ping["status"], "success", "{ping}");
+    }
+}
+
+/// A fresh session still gets `get /ping` answered: the gateway survived what came before.
+pub async fn assert_gateway_serves(gw: &Gateway) {
+    let mut ws = gw.session().await;
+    ws.assert_alive().await;
+    let reply = gw
+        .command(json!({"id": id(), "method": "get", "uri": "/ping"}))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["status"], "success", "{}", reply.json());
 }
 
 pub fn close_code(code: u16) -> CloseCode {
