@@ -29,19 +29,12 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn not_found(request: Request) -> Response {
-    json_error(
-        StatusCode::NOT_FOUND,
-        format!("No route for {} {}", request.method(), request.uri().path()),
-    )
+    json_error(StatusCode::NOT_FOUND, format!("No route for {} {}", request.method(), request.uri().path()))
 }
 
 async fn method_not_allowed(request: Request) -> Response {
     json_error(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
     )
 }

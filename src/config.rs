@@ -212,25 +212,16 @@ mod defaults {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: {key}: {message}")]
-    Invalid {
-        path: String,
-        key: String,
-        message: String,
-    },
+    Invalid { path: String, key: String, message: String },
 }
 
 impl Config {
     /// Reads and validates a TOML file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         Config::parse(&text).map_err(|(key, message)| ConfigError::Invalid {
             path: path.display().to_string(),
             key,
@@ -240,15 +231,10 @@ impl Config {
 
     /// Parses and validates TOML text; the error names the key (dotted path) and the problem.
     pub fn parse(text: &str) -> Result<Config, (String, String)> {
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| ("(file)".to_owned(), one_line(&e.to_string())))?;
+        let de = toml::Deserializer::parse(text).map_err(|e| ("(file)".to_owned(), one_line(&e.to_string())))?;
         let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." {
-                "(top level)".to_owned()
-            } else {
-                path
-            };
+            let key = if path == "." { "(top level)".to_owned() } else { path };
             (key, one_line(&e.into_inner().to_string()))
         })?;
         config.validate()?;
@@ -259,41 +245,26 @@ impl Config {
     fn validate(&self) -> Result<(), (String, String)> {
         let err = |key: String, msg: String| Err((key, msg));
         if self.domain.is_empty() || self.domain.contains(['@', '/', ' ']) {
-            return err(
-                "domain".into(),
-                format!("\"{}\" is not a domain name", self.domain),
-            );
+            return err("domain".into(), format!("\"{}\" is not a domain name", self.domain));
         }
         if self.instance.is_empty() || self.instance.contains(['@', '/', ' ']) {
-            return err(
-                "instance".into(),
-                format!("\"{}\" is not a valid instance name", self.instance),
-            );
+            return err("instance".into(), format!("\"{}\" is not a valid instance name", self.instance));
         }
         if self.default_country_code.is_empty()
             || self.default_country_code.len() > 3
-            || !self
-                .default_country_code
-                .bytes()
-                .all(|b| b.is_ascii_digit())
+            || !self.default_country_code.bytes().all(|b| b.is_ascii_digit())
             || self.default_country_code.starts_with('0')
         {
             return err(
                 "default_country_code".into(),
-                format!(
-                    "\"{}\" is not a country calling code (1 to 3 digits, e.g. \"55\")",
-                    self.default_country_code
-                ),
+                format!("\"{}\" is not a country calling code (1 to 3 digits, e.g. \"55\")", self.default_country_code),
             );
         }
         let l = &self.limits;
         for (name, value) in [
             ("max_envelope_bytes", l.max_envelope_bytes as u64),
             ("max_connections", l.max_connections as u64),
-            (
-                "max_inflight_per_session",
-                l.max_inflight_per_session as u64,
-            ),
+            ("max_inflight_per_session", l.max_inflight_per_session as u64),
             ("outbound_queue", l.outbound_queue as u64),
             ("handshake_timeout_ms", l.handshake_timeout_ms),
             ("command_timeout_ms", l.command_timeout_ms),
@@ -305,48 +276,46 @@ impl Config {
                 return err(format!("limits.{name}"), "must be greater than 0".into());
             }
         }
+        // Bounds that keep every limit representable (semaphores, queues, timers).
+        for (name, value, max) in [
+            ("max_envelope_bytes", l.max_envelope_bytes as u64, 1u64 << 30),
+            ("max_connections", l.max_connections as u64, 1_000_000),
+            ("max_inflight_per_session", l.max_inflight_per_session as u64, 1_000_000),
+            ("outbound_queue", l.outbound_queue as u64, 1_000_000),
+            ("handshake_timeout_ms", l.handshake_timeout_ms, DAY_MS),
+            ("command_timeout_ms", l.command_timeout_ms, DAY_MS),
+            ("idle_ping_ms", l.idle_ping_ms, DAY_MS),
+            ("ping_timeout_ms", l.ping_timeout_ms, DAY_MS),
+            ("write_timeout_ms", l.write_timeout_ms, DAY_MS),
+        ] {
+            if value > max {
+                return err(format!("limits.{name}"), format!("must be at most {max}"));
+            }
+        }
         let mut identifiers = HashSet::new();
         let mut api_keys = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {
             let key = |k: &str| format!("tenants[{t}].{k}");
             if tenant.identifier.is_empty()
-                || !tenant
-                    .identifier
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+                || !tenant.identifier.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
             {
                 return err(
                     key("identifier"),
-                    format!(
-                        "\"{}\" is not a valid identifier (letters, digits, - _ .)",
-                        tenant.identifier
-                    ),
+                    format!("\"{}\" is not a valid identifier (letters, digits, - _ .)", tenant.identifier),
                 );
             }
             if !identifiers.insert(tenant.identifier.to_ascii_lowercase()) {
-                return err(
-                    key("identifier"),
-                    format!("\"{}\" is used by another tenant", tenant.identifier),
-                );
+                return err(key("identifier"), format!("\"{}\" is used by another tenant", tenant.identifier));
             }
             if tenant.access_key.is_empty() || decode_base64(&tenant.access_key).is_none() {
-                return err(
-                    key("access_key"),
-                    "must be base64 text, as the BLiP portal shows access keys".into(),
-                );
+                return err(key("access_key"), "must be base64 text, as the BLiP portal shows access keys".into());
             }
             for (i, api_key) in tenant.api_keys.iter().enumerate() {
                 if api_key.len() < 8 {
-                    return err(
-                        key(&format!("api_keys[{i}]")),
-                        "must be at least 8 characters".into(),
-                    );
+                    return err(key(&format!("api_keys[{i}]")), "must be at least 8 characters".into());
                 }
                 if !api_keys.insert(api_key.as_str()) {
-                    return err(
-                        key(&format!("api_keys[{i}]")),
-                        "is used by another tenant or twice".into(),
-                    );
+                    return err(key(&format!("api_keys[{i}]")), "is used by another tenant or twice".into());
                 }
             }
             for (i, feature) in tenant.features.iter().enumerate() {
@@ -361,34 +330,22 @@ impl Config {
             let mut defaults = HashSet::new();
             for (c, channel) in tenant.channels.iter().enumerate() {
                 if channel.id.is_empty() {
-                    return err(
-                        key(&format!("channels[{c}].id")),
-                        "must not be empty".into(),
-                    );
+                    return err(key(&format!("channels[{c}].id")), "must not be empty".into());
                 }
                 if !channel_ids.insert(channel.id.as_str()) {
-                    return err(
-                        key(&format!("channels[{c}].id")),
-                        format!("\"{}\" is used twice", channel.id),
-                    );
+                    return err(key(&format!("channels[{c}].id")), format!("\"{}\" is used twice", channel.id));
                 }
                 if channel.default && !defaults.insert(channel.channel_type) {
                     return err(
                         key(&format!("channels[{c}].default")),
-                        format!(
-                            "another {:?} channel is already the default",
-                            channel.channel_type
-                        ),
+                        format!("another {:?} channel is already the default", channel.channel_type),
                     );
                 }
             }
             let mut template_ids = HashSet::new();
             for (i, template) in tenant.templates.iter().enumerate() {
                 if !template_ids.insert(template.id.as_str()) {
-                    return err(
-                        key(&format!("templates[{i}].id")),
-                        format!("\"{}\" is used twice", template.id),
-                    );
+                    return err(key(&format!("templates[{i}].id")), format!("\"{}\" is used twice", template.id));
                 }
                 if !channel_ids.contains(template.channel.as_str()) {
                     return err(
@@ -397,24 +354,13 @@ impl Config {
                     );
                 }
                 if template.name.is_empty() {
-                    return err(
-                        key(&format!("templates[{i}].name")),
-                        "must not be empty".into(),
-                    );
+                    return err(key(&format!("templates[{i}].name")), "must not be empty".into());
                 }
-                const STATUSES: [&str; 5] =
-                    ["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"];
-                if !STATUSES
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(&template.status))
-                {
+                const STATUSES: [&str; 5] = ["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"];
+                if !STATUSES.iter().any(|s| s.eq_ignore_ascii_case(&template.status)) {
                     return err(
                         key(&format!("templates[{i}].status")),
-                        format!(
-                            "unknown status \"{}\" (expected one of {})",
-                            template.status,
-                            STATUSES.join(", ")
-                        ),
+                        format!("unknown status \"{}\" (expected one of {})", template.status, STATUSES.join(", ")),
                     );
                 }
             }
@@ -430,21 +376,17 @@ impl Config {
     }
 }
 
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
 fn one_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" | ")
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
 }
 
 /// Decodes standard or URL-safe base64, with or without padding.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let s = s.trim();
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|e| e.decode(s).ok())
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(s).ok())
 }
 
 #[cfg(test)]

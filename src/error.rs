@@ -71,13 +71,9 @@ impl Error {
     /// The HTTP status the REST face answers with.
     pub fn to_http_status(&self) -> StatusCode {
         match self {
-            Error::Validation(_) | Error::InvalidUriOrMethod(_) | Error::InvalidArgument(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Error::Validation(_) | Error::InvalidUriOrMethod(_) | Error::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::UnknownDestination(_) | Error::UnsupportedResource(_) | Error::NotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+            Error::UnknownDestination(_) | Error::UnsupportedResource(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::UnsupportedMethod(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAllowed(_) => StatusCode::CONFLICT,
             Error::LimitReached(_) => StatusCode::TOO_MANY_REQUESTS,

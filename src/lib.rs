@@ -39,11 +39,7 @@ pub use state::AppState;
 
 /// Serves `config` on `listener` until `shutdown` is cancelled, then stops accepting,
 /// lets in-flight commands finish and closes every session with `finished`.
-pub async fn run(
-    listener: TcpListener,
-    config: Config,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let state = AppState::new(config, shutdown.clone());
     let app = app::router(state.clone());
@@ -51,17 +47,12 @@ pub async fn run(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await?;
     // Upgraded WebSocket connections are not tracked by the HTTP server: wait for the
     // sessions to close themselves (each holds one connection permit).
     let all = state.config.limits.max_connections as u32;
     let grace = state.config.limits.command_timeout() + Duration::from_secs(2);
-    if tokio::time::timeout(grace, state.connections.acquire_many(all))
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(grace, state.connections.acquire_many(all)).await.is_err() {
         tracing::warn!("some sessions did not close in time");
     }
     tracing::info!("irisgate stopped");

@@ -8,11 +8,7 @@ use irisgate::Config;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(
-    name = "irisgate",
-    version,
-    about = "Campaign gateway for BLiP LIME clients"
-)]
+#[command(name = "irisgate", version, about = "Campaign gateway for BLiP LIME clients")]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -46,10 +42,9 @@ fn main() -> ExitCode {
         None => Config::development(),
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let addr = listen.unwrap_or(config.listen);
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -61,11 +56,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        let shutdown = CancellationToken::new();
+        if let Err(e) = irisgate::shutdown::on_signals(shutdown.clone()) {
+            eprintln!("irisgate: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
         if development {
             print_development_banner(&config, listener.local_addr().unwrap_or(addr));
         }
-        let shutdown = CancellationToken::new();
-        irisgate::shutdown::on_signals(shutdown.clone());
         match irisgate::run(listener, config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -85,10 +83,7 @@ fn print_development_banner(config: &Config, addr: std::net::SocketAddr) {
     token.extend_from_slice(&secret);
     let token = base64::engine::general_purpose::STANDARD.encode(token);
     println!("No --config given: running the development workspace (irisgate.example.toml).");
-    println!(
-        "  WebSocket:  ws://{addr}  identifier {}  access key {}",
-        tenant.identifier, tenant.access_key
-    );
+    println!("  WebSocket:  ws://{addr}  identifier {}  access key {}", tenant.identifier, tenant.access_key);
     println!("  HTTP:       POST http://{addr}/commands  with  Authorization: Key {token}");
     if let Some(key) = tenant.api_keys.first() {
         println!("  REST:       http://{addr}/api/v1  with  X-API-Key: {key}");

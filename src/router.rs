@@ -67,14 +67,7 @@ pub async fn route(state: &AppState, caller: &Caller, command: &Command) -> Opti
         Some(Err(_)) => command.uri.clone(),
         None => None,
     };
-    Some(respond(
-        state,
-        caller,
-        command,
-        answering,
-        absolute_uri,
-        outcome,
-    ))
+    Some(respond(state, caller, command, answering, absolute_uri, outcome))
 }
 
 /// Builds the response envelope: `from` = answering node, `to` = caller, metadata with the
@@ -104,15 +97,8 @@ fn respond(
     if let Some(uri) = absolute_uri {
         metadata.insert("#command.uri".to_owned(), Value::String(uri));
     }
-    let incoming = command
-        .metadata
-        .as_ref()
-        .and_then(|m| m.get("traceparent"))
-        .and_then(Value::as_str);
-    metadata.insert(
-        "traceparent".to_owned(),
-        Value::String(trace::traceparent(incoming)),
-    );
+    let incoming = command.metadata.as_ref().and_then(|m| m.get("traceparent")).and_then(Value::as_str);
+    metadata.insert("traceparent".to_owned(), Value::String(trace::traceparent(incoming)));
     response.metadata = Some(metadata);
     response
 }
@@ -130,9 +116,7 @@ fn served_node(state: &AppState, to: Option<&Node>) -> Result<Served> {
     } else if to.identity.eq_ignore_case(&nodes.crm) {
         Ok(Served::Crm)
     } else {
-        Err(Error::UnknownDestination(format!(
-            "The destination {to} is not served by this gateway"
-        )))
+        Err(Error::UnknownDestination(format!("The destination {to} is not served by this gateway")))
     }
 }
 
@@ -153,9 +137,7 @@ async fn dispatch(
     };
     if let Some(owner) = &uri.authority {
         if !owner.eq_ignore_case(&caller.tenant.identity) {
-            return Err(Error::Forbidden(format!(
-                "The uri names {owner}, not the authenticated identity"
-            )));
+            return Err(Error::Forbidden(format!("The uri names {owner}, not the authenticated identity")));
         }
     }
     let segments = uri.segments();
@@ -176,19 +158,13 @@ async fn dispatch(
     }
     let Some((route, _params)) = found else {
         return Err(if uri_known {
-            Error::UnsupportedMethod(format!(
-                "The method {} is not supported on {}",
-                command.method, uri.path
-            ))
+            Error::UnsupportedMethod(format!("The method {} is not supported on {}", command.method, uri.path))
         } else {
             Error::UnsupportedResource(format!("The resource {} is not supported", uri.path))
         });
     };
     if matches!(command.method, Method::Set | Method::Merge) && command.resource.is_none() {
-        return Err(Error::Validation(format!(
-            "A {} command needs a resource",
-            command.method
-        )));
+        return Err(Error::Validation(format!("A {} command needs a resource", command.method)));
     }
     let resource = command.resource.as_ref();
     match route {
@@ -222,16 +198,7 @@ mod tests {
         assert_eq!(match_pattern("/ping", &["ping"]), Some(vec![]));
         assert_eq!(match_pattern("/ping", &["ping", "x"]), None);
         assert_eq!(match_pattern("/campaigns/{id}", &["campaigns"]), None);
-        assert_eq!(
-            match_pattern("/campaigns/{id}", &["campaigns", "abc"]),
-            Some(vec!["abc"])
-        );
-        assert_eq!(
-            match_pattern(
-                "/campaigns/{id}/summaries",
-                &["Campaigns", "abc", "summaries"]
-            ),
-            Some(vec!["abc"])
-        );
+        assert_eq!(match_pattern("/campaigns/{id}", &["campaigns", "abc"]), Some(vec!["abc"]));
+        assert_eq!(match_pattern("/campaigns/{id}/summaries", &["Campaigns", "abc", "summaries"]), Some(vec!["abc"]));
     }
 }

@@ -56,13 +56,7 @@ impl AppState {
         let tenants = Tenants::from_config(&config);
         let nodes = ServedNodes::new(&config);
         let connections = Arc::new(Semaphore::new(config.limits.max_connections));
-        AppState(Arc::new(Inner {
-            config,
-            tenants,
-            nodes,
-            connections,
-            shutdown,
-        }))
+        AppState(Arc::new(Inner { config, tenants, nodes, connections, shutdown }))
     }
 }
 

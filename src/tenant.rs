@@ -71,9 +71,7 @@ impl Tenants {
                 campaigns_enabled: t.features.iter().any(|f| f == "campaigns"),
                 config: t.clone(),
             });
-            tenants
-                .by_identifier
-                .insert(t.identifier.to_ascii_lowercase(), tenant.clone());
+            tenants.by_identifier.insert(t.identifier.to_ascii_lowercase(), tenant.clone());
             for key in &t.api_keys {
                 tenants.by_api_key.insert(key.clone(), tenant.clone());
             }
@@ -105,12 +103,8 @@ impl Tenants {
             .ok()
             .or_else(|| decode_base64(token))
             .ok_or(AuthError::Malformed)?;
-        let colon = decoded
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(AuthError::Malformed)?;
-        let identifier =
-            std::str::from_utf8(&decoded[..colon]).map_err(|_| AuthError::Malformed)?;
+        let colon = decoded.iter().position(|&b| b == b':').ok_or(AuthError::Malformed)?;
+        let identifier = std::str::from_utf8(&decoded[..colon]).map_err(|_| AuthError::Malformed)?;
         let secret = &decoded[colon + 1..];
         match self.by_identifier(identifier) {
             Some(t) if t.secret_matches(secret) => Ok(t.clone()),
@@ -144,23 +138,11 @@ mod tests {
         let good = format!("Key {}", STANDARD.encode("mybot:secret"));
         assert_eq!(t.authenticate_http(Some(&good)).unwrap().id, "mybot");
         let wrong = format!("Key {}", STANDARD.encode("mybot:nope"));
-        assert_eq!(
-            t.authenticate_http(Some(&wrong)).unwrap_err(),
-            AuthError::Rejected
-        );
+        assert_eq!(t.authenticate_http(Some(&wrong)).unwrap_err(), AuthError::Rejected);
         assert_eq!(t.authenticate_http(None).unwrap_err(), AuthError::Missing);
-        assert_eq!(
-            t.authenticate_http(Some("Bearer abc")).unwrap_err(),
-            AuthError::WrongScheme
-        );
-        assert_eq!(
-            t.authenticate_http(Some("Key !!!")).unwrap_err(),
-            AuthError::Malformed
-        );
+        assert_eq!(t.authenticate_http(Some("Bearer abc")).unwrap_err(), AuthError::WrongScheme);
+        assert_eq!(t.authenticate_http(Some("Key !!!")).unwrap_err(), AuthError::Malformed);
         let no_colon = format!("Key {}", STANDARD.encode("mybot"));
-        assert_eq!(
-            t.authenticate_http(Some(&no_colon)).unwrap_err(),
-            AuthError::Malformed
-        );
+        assert_eq!(t.authenticate_http(Some(&no_colon)).unwrap_err(), AuthError::Malformed);
     }
 }

@@ -4,14 +4,11 @@ use std::fmt::Write as _;
 
 /// A new `traceparent` in the caller's trace when `incoming` is a valid one, else in a new trace.
 pub fn traceparent(incoming: Option<&str>) -> String {
-    let trace_id = incoming
-        .and_then(trace_id_of)
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let mut id = hex(fastrand::u128(1..));
-            id.truncate(32);
-            id
-        });
+    let trace_id = incoming.and_then(trace_id_of).map(str::to_owned).unwrap_or_else(|| {
+        let mut id = hex(fastrand::u128(1..));
+        id.truncate(32);
+        id
+    });
     let span = hex(fastrand::u64(1..) as u128);
     let mut out = String::with_capacity(55);
     let _ = write!(out, "00-{trace_id}-{}-01", &span[16..]);
@@ -28,16 +25,16 @@ fn trace_id_of(tp: &str) -> Option<&str> {
     let [version, trace, span, flags] = parts.as_slice() else {
         return None;
     };
-    let is_hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
+    let is_hex =
+        |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
     (is_hex(version, 2)
+        && *version != "ff"
         && is_hex(trace, 32)
         && is_hex(span, 16)
         && is_hex(flags, 2)
-        && trace.bytes().any(|b| b != b'0'))
+        && nonzero(trace)
+        && nonzero(span))
     .then_some(*trace)
 }
 

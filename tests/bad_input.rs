@@ -15,9 +15,8 @@ use tokio_tungstenite::tungstenite::Message;
 async fn expect_close(ws: &mut Ws, code: u16, mentions: &str) -> String {
     let (frames, close) = ws.closed().await;
     assert!(frames.is_empty(), "nothing but the close: {frames:?}");
-    let (got, reason) = close.unwrap_or_else(|| {
-        panic!("a close frame with {code} ({mentions}), not a dropped connection")
-    });
+    let (got, reason) =
+        close.unwrap_or_else(|| panic!("a close frame with {code} ({mentions}), not a dropped connection"));
     assert_eq!(got, code, "close reason: {reason:?}");
     assert!(
         reason.to_lowercase().contains(&mentions.to_lowercase()),
@@ -29,19 +28,11 @@ async fn expect_close(ws: &mut Ws, code: u16, mentions: &str) -> String {
 
 /// A text frame with these exact bytes, UTF-8 or not.
 fn raw_text(bytes: &[u8], fin: bool) -> Message {
-    Message::Frame(Frame::message(
-        bytes.to_vec(),
-        OpCode::Data(Data::Text),
-        fin,
-    ))
+    Message::Frame(Frame::message(bytes.to_vec(), OpCode::Data(Data::Text), fin))
 }
 
 fn continuation(bytes: &[u8], fin: bool) -> Message {
-    Message::Frame(Frame::message(
-        bytes.to_vec(),
-        OpCode::Data(Data::Continue),
-        fin,
-    ))
+    Message::Frame(Frame::message(bytes.to_vec(), OpCode::Data(Data::Continue), fin))
 }
 
 /// Sends `text` on a fresh session and expects the close `code` mentioning `mentions`;
@@ -60,25 +51,14 @@ fn validation_failure(r: &Value) -> String {
     assert_eq!(r["reason"]["code"], 21, "{r}");
     assert_eq!(r["from"], "postmaster@msging.net/#irisgate1", "{r}");
     assert_eq!(r["to"], "mybot@msging.net/default", "{r}");
-    assert!(
-        r["method"].is_string(),
-        "every response carries a method: {r}"
-    );
-    assert!(
-        r.get("type").is_none() && r.get("resource").is_none(),
-        "{r}"
-    );
+    assert!(r["method"].is_string(), "every response carries a method: {r}");
+    assert!(r.get("type").is_none() && r.get("resource").is_none(), "{r}");
     r["reason"]["description"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn malformed_json_closes_with_1007_naming_json() {
-    text_closes(
-        r#"{"id": "1", "method": "get", "uri": "/ping""#,
-        1007,
-        "JSON",
-    )
-    .await;
+    text_closes(r#"{"id": "1", "method": "get", "uri": "/ping""#, 1007, "JSON").await;
 }
 
 #[tokio::test]
@@ -88,12 +68,7 @@ async fn empty_text_frame_closes_with_1007() {
 
 #[tokio::test]
 async fn json_array_closes_with_1007_naming_the_object_rule() {
-    text_closes(
-        r#"[{"id": "1", "method": "get", "uri": "/ping"}]"#,
-        1007,
-        "object",
-    )
-    .await;
+    text_closes(r#"[{"id": "1", "method": "get", "uri": "/ping"}]"#, 1007, "object").await;
 }
 
 #[tokio::test]
@@ -112,13 +87,8 @@ async fn object_that_is_no_envelope_closes_with_1007_naming_the_keys() {
 async fn binary_frame_closes_with_1003() {
     let gw = Gateway::start().await;
     let mut ws = gw.session().await;
-    ws.send_raw(Message::Binary(
-        json!({"id": "1", "method": "get", "uri": "/ping"})
-            .to_string()
-            .into_bytes()
-            .into(),
-    ))
-    .await;
+    ws.send_raw(Message::Binary(json!({"id": "1", "method": "get", "uri": "/ping"}).to_string().into_bytes().into()))
+        .await;
     expect_close(&mut ws, 1003, "binary").await;
     assert_gateway_serves(&gw).await;
 }
@@ -140,10 +110,8 @@ async fn invalid_utf8_split_across_fragments_closes_with_1007() {
     let gw = Gateway::start().await;
     let mut ws = gw.session().await;
     // A 3-byte sequence cut after its first byte, then continued with an invalid byte.
-    ws.send_raw(raw_text(b"{\"id\": \"1\", \"x\": \"\xe2", false))
-        .await;
-    ws.send_raw(continuation(b"\x28\xa1\", \"method\": \"get\"}", true))
-        .await;
+    ws.send_raw(raw_text(b"{\"id\": \"1\", \"x\": \"\xe2", false)).await;
+    ws.send_raw(continuation(b"\x28\xa1\", \"method\": \"get\"}", true)).await;
     expect_close(&mut ws, 1007, "UTF-8").await;
     assert_gateway_serves(&gw).await;
 }
@@ -155,8 +123,7 @@ fn small_limit() -> irisgate::Config {
 }
 
 fn padded_presence(size: usize) -> String {
-    let empty = json!({"id": "big", "method": "set", "uri": "/presence", "resource": {"pad": ""}})
-        .to_string();
+    let empty = json!({"id": "big", "method": "set", "uri": "/presence", "resource": {"pad": ""}}).to_string();
     let text = json!({"id": "big", "method": "set", "uri": "/presence",
         "resource": {"pad": "x".repeat(size - empty.len())}})
     .to_string();
@@ -254,10 +221,7 @@ async fn wrongly_typed_fields_fail_with_21_naming_the_field_and_the_session_goes
         let r = ws.recv().await;
         assert_eq!(r["id"], format!("typed-{i}"), "{command} → {r}");
         let description = validation_failure(&r);
-        assert!(
-            description.contains(&format!("'{field}'")),
-            "{command} → {description}"
-        );
+        assert!(description.contains(&format!("'{field}'")), "{command} → {description}");
     }
     ws.assert_alive().await;
     assert_gateway_serves(&gw).await;
@@ -267,26 +231,17 @@ async fn wrongly_typed_fields_fail_with_21_naming_the_field_and_the_session_goes
 async fn duplicate_keys_fail_with_21_naming_the_key() {
     let gw = Gateway::start().await;
     let mut ws = gw.session().await;
-    ws.send_text(r#"{"id": "dup", "method": "get", "uri": "/ping", "uri": "/presence"}"#)
-        .await;
+    ws.send_text(r#"{"id": "dup", "method": "get", "uri": "/ping", "uri": "/presence"}"#).await;
     let r = ws.recv().await;
     assert_eq!(r["id"], "dup", "{r}");
     let description = validation_failure(&r);
-    assert!(
-        description.contains("duplicate") && description.contains("uri"),
-        "{description}"
-    );
+    assert!(description.contains("duplicate") && description.contains("uri"), "{description}");
     ws.assert_alive().await;
 }
 
 #[tokio::test]
 async fn wrongly_typed_id_closes_with_1007_naming_the_field() {
-    text_closes(
-        r#"{"id": 5, "method": "get", "uri": "/ping"}"#,
-        1007,
-        "'id'",
-    )
-    .await;
+    text_closes(r#"{"id": 5, "method": "get", "uri": "/ping"}"#, 1007, "'id'").await;
 }
 
 #[tokio::test]
@@ -307,17 +262,10 @@ async fn deep_nesting_closes_with_1007_naming_the_problem() {
 
 #[tokio::test]
 async fn huge_number_closes_with_1007_naming_the_number() {
+    text_closes(r#"{"id": "huge", "method": "set", "uri": "/presence", "resource": {"n": 1e999}}"#, 1007, "number")
+        .await;
     text_closes(
-        r#"{"id": "huge", "method": "set", "uri": "/presence", "resource": {"n": 1e999}}"#,
-        1007,
-        "number",
-    )
-    .await;
-    text_closes(
-        &format!(
-            r#"{{"id": "huge", "method": "set", "uri": "/presence", "resource": {{"n": 1{}}}}}"#,
-            "0".repeat(400)
-        ),
+        &format!(r#"{{"id": "huge", "method": "set", "uri": "/presence", "resource": {{"n": 1{}}}}}"#, "0".repeat(400)),
         1007,
         "number",
     )
@@ -353,11 +301,9 @@ async fn session_envelope_other_than_finishing_fails_the_established_session_wit
 async fn messages_and_notifications_on_a_session_are_accepted_silently() {
     let gw = Gateway::start().await;
     let mut ws = gw.session().await;
-    ws.send(json!({"id": "m1", "to": "5511999990000@wa.gw.msging.net", "type": "text/plain", "content": "oi"}))
-        .await;
+    ws.send(json!({"id": "m1", "to": "5511999990000@wa.gw.msging.net", "type": "text/plain", "content": "oi"})).await;
     ws.send(json!({"id": "m1", "event": "received"})).await;
-    ws.send(json!({"id": "after", "method": "get", "uri": "/ping"}))
-        .await;
+    ws.send(json!({"id": "after", "method": "get", "uri": "/ping"})).await;
     assert_eq!(ws.recv().await["id"], "after", "nothing answers them");
 }
 

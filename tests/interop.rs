@@ -56,10 +56,7 @@ struct Unavailable(String);
 /// Without `CI=true`, explains why the test does not run; with it, fails.
 fn skip_or_fail(sdk: &str, why: &Unavailable) {
     if in_ci() {
-        panic!(
-            "the {sdk} interop test cannot run (CI=true, so this is a failure): {}",
-            why.0
-        );
+        panic!("the {sdk} interop test cannot run (CI=true, so this is a failure): {}", why.0);
     }
     eprintln!(
         "SKIPPED: the {sdk} interop test cannot run here: {}\n\
@@ -99,11 +96,7 @@ impl Output {
 /// pid). `Err` only when the program cannot be started at all.
 fn run(mut cmd: Command, deadline: Duration) -> std::io::Result<Output> {
     let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let reader = |pipe: Option<Box<dyn Read + Send>>| {
         thread::spawn(move || {
             let mut text = Vec::new();
@@ -139,10 +132,9 @@ fn install_step(what: &str, cmd: Command) -> Result<(), Unavailable> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     match run(cmd, INSTALL_DEADLINE) {
         Err(e) => Err(Unavailable(format!("{what}: cannot run {program}: {e}"))),
-        Ok(out) if !out.success() => Err(Unavailable(format!(
-            "{what} failed (no network or registry?): {}",
-            out.describe()
-        ))),
+        Ok(out) if !out.success() => {
+            Err(Unavailable(format!("{what} failed (no network or registry?): {}", out.describe())))
+        }
         Ok(out) => {
             eprintln!("{what}: done in {:.1} s", out.elapsed.as_secs_f64());
             Ok(())
@@ -177,10 +169,7 @@ fn js_sdk() -> Result<PathBuf, Unavailable> {
             cmd.arg("--version");
             match run(cmd, Duration::from_secs(30)) {
                 Ok(out) if out.success() => Ok(out.stdout.trim().to_owned()),
-                Ok(out) => Err(Unavailable(format!(
-                    "{program} --version failed: {}",
-                    out.describe()
-                ))),
+                Ok(out) => Err(Unavailable(format!("{program} --version failed: {}", out.describe()))),
                 Err(e) => Err(Unavailable(format!("{program} is not installed: {e}"))),
             }
         };
@@ -206,8 +195,7 @@ fn js_sdk() -> Result<PathBuf, Unavailable> {
             ])
             .current_dir(&dir);
             install_step("npm ci (tests/interop/js)", cmd)?;
-            fs::write(&marker, &stamp)
-                .map_err(|e| Unavailable(format!("writing {marker:?}: {e}")))?;
+            fs::write(&marker, &stamp).map_err(|e| Unavailable(format!("writing {marker:?}: {e}")))?;
         }
         Ok(dir)
     })
@@ -220,11 +208,7 @@ fn python_sdk() -> Result<PathBuf, Unavailable> {
     PY.get_or_init(|| {
         let requirements = interop_dir().join("python/requirements.txt");
         let venv = target_dir().join("interop/venv");
-        let python = if cfg!(windows) {
-            venv.join("Scripts/python.exe")
-        } else {
-            venv.join("bin/python")
-        };
+        let python = if cfg!(windows) { venv.join("Scripts/python.exe") } else { venv.join("bin/python") };
         let stamp = fingerprint(std::slice::from_ref(&requirements));
         let marker = venv.join(".irisgate-requirements");
         if python.exists() && installed(&marker, &stamp) {
@@ -271,29 +255,17 @@ async fn run_script(sdk: &'static str, mut cmd: Command) {
     cmd.arg(gw.addr.to_string())
         .env("IRISGATE_IDLE_PING_MS", IDLE_PING_MS.to_string())
         .env("IRISGATE_PING_TIMEOUT_MS", PING_TIMEOUT_MS.to_string())
-        .env(
-            "INTEROP_TIMEOUT_MS",
-            SCRIPT_DEADLINE.as_millis().to_string(),
-        );
+        .env("INTEROP_TIMEOUT_MS", SCRIPT_DEADLINE.as_millis().to_string());
     // The script blocks a thread for seconds; the gateway keeps running on the runtime.
-    let out =
-        tokio::task::spawn_blocking(move || run(cmd, SCRIPT_DEADLINE + Duration::from_secs(10)))
-            .await
-            .expect("script runner")
-            .unwrap_or_else(|e| panic!("cannot start the {sdk} interop script: {e}"));
-    assert!(
-        out.success(),
-        "the {sdk} interop script failed: {}",
-        out.describe()
-    );
+    let out = tokio::task::spawn_blocking(move || run(cmd, SCRIPT_DEADLINE + Duration::from_secs(10)))
+        .await
+        .expect("script runner")
+        .unwrap_or_else(|e| panic!("cannot start the {sdk} interop script: {e}"));
+    assert!(out.success(), "the {sdk} interop script failed: {}", out.describe());
     eprintln!(
         "{sdk} interop script passed in {:.1} s:\n{}",
         out.elapsed.as_secs_f64(),
-        out.stdout
-            .lines()
-            .filter(|l| l.starts_with("ok - ") || l.starts_with("all "))
-            .collect::<Vec<_>>()
-            .join("\n")
+        out.stdout.lines().filter(|l| l.starts_with("ok - ") || l.starts_with("all ")).collect::<Vec<_>>().join("\n")
     );
     gw.stop().await;
 }
@@ -316,8 +288,6 @@ async fn blip_sdk_python() {
         Err(why) => return skip_or_fail("Python SDK", &why),
     };
     let mut cmd = Command::new(python);
-    cmd.arg("interop.py")
-        .current_dir(interop_dir().join("python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd.arg("interop.py").current_dir(interop_dir().join("python")).env("PYTHONDONTWRITEBYTECODE", "1");
     run_script("Python SDK", cmd).await;
 }

@@ -42,9 +42,7 @@ async fn upgrade_over_max_connections_gets_503_json_naming_the_limit() {
 
     // What a WebSocket client library sees: the upgrade fails with that status.
     let mut request = gw.ws_url().into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", "lime".parse().unwrap());
+    request.headers_mut().insert("sec-websocket-protocol", "lime".parse().unwrap());
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 503)
@@ -71,9 +69,7 @@ async fn http_commands_are_served_while_websocket_connections_are_at_the_limit()
     let gw = Gateway::start_with(config(|l| l.max_connections = 1)).await;
     let _a = gw.session().await;
     assert_eq!(upgrade_attempt(gw.addr).await.status, 503);
-    let reply = gw
-        .command(json!({"id": id(), "method": "get", "uri": "/ping"}))
-        .await;
+    let reply = gw.command(json!({"id": id(), "method": "get", "uri": "/ping"})).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["status"], "success");
     let health = http_request(gw.addr, "GET", "/health", &[], bytes::Bytes::new()).await;
@@ -95,11 +91,9 @@ async fn finished_and_failed_sessions_give_their_connection_back() {
         let mut ws = Ws::connect(&gw).await;
         ws.send(json!({"state": "new"})).await;
         let sid = ws.recv().await["id"].clone();
-        ws.send(
-            json!({"id": sid, "state": "authenticating", "from": "mybot@msging.net/default",
-            "scheme": "key", "authentication": {"key": "d3Jvbmc="}}),
-        )
-        .await;
+        ws.send(json!({"id": sid, "state": "authenticating", "from": "mybot@msging.net/default",
+            "scheme": "key", "authentication": {"key": "d3Jvbmc="}}))
+            .await;
         let (frames, _) = ws.closed().await;
         assert_eq!(frames[0]["state"], "failed");
         ws.until_eof().await;
@@ -137,10 +131,7 @@ async fn vanished_clients_give_their_connection_back() {
             break;
         }
         assert_eq!(attempt.status, 503);
-        assert!(
-            started.elapsed() < WAIT,
-            "the connection of a vanished client was never given back"
-        );
+        assert!(started.elapsed() < WAIT, "the connection of a vanished client was never given back");
         tokio::task::yield_now().await;
     }
 }
@@ -152,11 +143,7 @@ async fn commands_answered_at_once_do_not_count_against_max_inflight() {
     let n = 300;
     for i in 0..n {
         ws.ws
-            .feed(Message::Text(
-                json!({"id": format!("b{i}"), "method": "get", "uri": "/ping"})
-                    .to_string()
-                    .into(),
-            ))
+            .feed(Message::Text(json!({"id": format!("b{i}"), "method": "get", "uri": "/ping"}).to_string().into()))
             .await
             .unwrap();
     }
@@ -185,12 +172,7 @@ async fn client_that_stops_reading_is_dropped_after_the_write_timeout() {
     let sent = tokio::time::timeout(WAIT, async {
         let mut sent = 0u64;
         loop {
-            if ws
-                .ws
-                .send(Message::Text(ping.clone().into()))
-                .await
-                .is_err()
-            {
+            if ws.ws.send(Message::Text(ping.clone().into())).await.is_err() {
                 return sent;
             }
             sent += 1;
@@ -199,11 +181,7 @@ async fn client_that_stops_reading_is_dropped_after_the_write_timeout() {
     .await
     .expect("the gateway drops a client that does not read");
     assert!(sent > 0);
-    assert!(
-        started.elapsed() < WAIT,
-        "dropped after {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < WAIT, "dropped after {:?}", started.elapsed());
     // The connection was given back (max_connections = 1) and the gateway still serves.
     assert_gateway_serves(&gw).await;
 }

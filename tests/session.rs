@@ -25,10 +25,7 @@ async fn new_session_goes_straight_to_authenticating_with_plain_and_key() {
     assert_eq!(reply["from"], "postmaster@msging.net/#irisgate1");
     assert_eq!(reply["schemeOptions"], json!(["plain", "key"]));
     assert!(reply["id"].as_str().is_some_and(|s| !s.is_empty()));
-    assert!(
-        reply.get("encryptionOptions").is_none(),
-        "no negotiation on WebSocket: {reply}"
-    );
+    assert!(reply.get("encryptionOptions").is_none(), "no negotiation on WebSocket: {reply}");
 }
 
 #[tokio::test]
@@ -45,11 +42,9 @@ async fn key_scheme_establishes_with_to_set_to_the_client_node() {
     let mut c = Ws::connect(&gw).await;
     c.send(json!({"state": "new"})).await;
     let sid = c.recv().await["id"].as_str().unwrap().to_owned();
-    c.send(
-        json!({"id": sid, "state": "authenticating", "from": "mybot@msging.net/default",
-        "scheme": "key", "authentication": {"key": ACCESS_KEY, "scheme": "key"}}),
-    )
-    .await;
+    c.send(json!({"id": sid, "state": "authenticating", "from": "mybot@msging.net/default",
+        "scheme": "key", "authentication": {"key": ACCESS_KEY, "scheme": "key"}}))
+        .await;
     let est = c.recv().await;
     assert_eq!(
         est,
@@ -64,11 +59,9 @@ async fn plain_scheme_with_base64_password_establishes() {
     let mut c = Ws::connect(&gw).await;
     c.send(json!({"state": "new"})).await;
     let sid = c.recv().await["id"].as_str().unwrap().to_owned();
-    c.send(
-        json!({"id": sid, "state": "authenticating", "from": "mybot@msging.net/web",
-        "scheme": "plain", "authentication": {"password": ACCESS_KEY}}),
-    )
-    .await;
+    c.send(json!({"id": sid, "state": "authenticating", "from": "mybot@msging.net/web",
+        "scheme": "plain", "authentication": {"password": ACCESS_KEY}}))
+        .await;
     let est = c.recv().await;
     assert_eq!(est["state"], "established");
     assert_eq!(est["to"], "mybot@msging.net/web");
@@ -76,9 +69,7 @@ async fn plain_scheme_with_base64_password_establishes() {
 
 async fn expect_failed(c: &mut Ws, code: i64) -> String {
     let (frames, close) = c.closed().await;
-    let failed = frames
-        .last()
-        .unwrap_or_else(|| panic!("a failed session envelope, got close {close:?}"));
+    let failed = frames.last().unwrap_or_else(|| panic!("a failed session envelope, got close {close:?}"));
     assert_eq!(failed["state"], "failed", "{failed}");
     assert_eq!(failed["reason"]["code"], code, "{failed}");
     assert!(close.is_some(), "the socket is closed with a close frame");
@@ -89,47 +80,28 @@ async fn authenticate(gw: &Gateway, from: &str, scheme: &str, auth: serde_json::
     let mut c = Ws::connect(gw).await;
     c.send(json!({"state": "new"})).await;
     let sid = c.recv().await["id"].as_str().unwrap().to_owned();
-    c.send(json!({"id": sid, "state": "authenticating", "from": from, "scheme": scheme, "authentication": auth}))
-        .await;
+    c.send(json!({"id": sid, "state": "authenticating", "from": from, "scheme": scheme, "authentication": auth})).await;
     c
 }
 
 #[tokio::test]
 async fn wrong_key_fails_with_13_and_closes() {
     let gw = Gateway::start().await;
-    let mut c = authenticate(
-        &gw,
-        "mybot@msging.net/default",
-        "key",
-        json!({"key": "d3Jvbmc="}),
-    )
-    .await;
+    let mut c = authenticate(&gw, "mybot@msging.net/default", "key", json!({"key": "d3Jvbmc="})).await;
     expect_failed(&mut c, 13).await;
 }
 
 #[tokio::test]
 async fn unknown_identifier_fails_with_13() {
     let gw = Gateway::start().await;
-    let mut c = authenticate(
-        &gw,
-        "nobody@msging.net/default",
-        "key",
-        json!({"key": ACCESS_KEY}),
-    )
-    .await;
+    let mut c = authenticate(&gw, "nobody@msging.net/default", "key", json!({"key": ACCESS_KEY})).await;
     expect_failed(&mut c, 13).await;
 }
 
 #[tokio::test]
 async fn identity_of_another_domain_fails_with_13() {
     let gw = Gateway::start().await;
-    let mut c = authenticate(
-        &gw,
-        "mybot@example.com/default",
-        "key",
-        json!({"key": ACCESS_KEY}),
-    )
-    .await;
+    let mut c = authenticate(&gw, "mybot@example.com/default", "key", json!({"key": ACCESS_KEY})).await;
     let description = expect_failed(&mut c, 13).await;
     assert!(description.contains("msging.net"), "{description}");
 }
@@ -158,8 +130,7 @@ async fn authenticating_with_another_session_id_fails_with_11() {
 async fn a_command_before_established_fails_with_11() {
     let gw = Gateway::start().await;
     let mut c = Ws::connect(&gw).await;
-    c.send(json!({"id": "1", "method": "get", "uri": "/ping"}))
-        .await;
+    c.send(json!({"id": "1", "method": "get", "uri": "/ping"})).await;
     expect_failed(&mut c, 11).await;
 }
 
@@ -169,8 +140,7 @@ async fn a_command_instead_of_authenticating_fails_with_11() {
     let mut c = Ws::connect(&gw).await;
     c.send(json!({"state": "new"})).await;
     c.recv().await;
-    c.send(json!({"id": "1", "method": "get", "uri": "/ping"}))
-        .await;
+    c.send(json!({"id": "1", "method": "get", "uri": "/ping"})).await;
     expect_failed(&mut c, 11).await;
 }
 
@@ -206,8 +176,7 @@ async fn finishing_waits_for_commands_already_sent() {
     let gw = Gateway::start().await;
     let mut c = gw.session().await;
     let sid = c.session_id.clone().unwrap();
-    c.send(json!({"id": "p1", "method": "get", "uri": "/ping"}))
-        .await;
+    c.send(json!({"id": "p1", "method": "get", "uri": "/ping"})).await;
     c.send(json!({"id": sid, "state": "finishing"})).await;
     let (frames, _) = c.closed().await;
     let ids: Vec<_> = frames.iter().map(|f| f["id"].clone()).collect();
@@ -242,18 +211,14 @@ async fn idle_session_is_pinged_and_the_answer_keeps_it_open() {
     assert_eq!(ping["method"], "get");
     assert_eq!(ping["uri"], "/ping");
     assert_eq!(ping["to"], "mybot@msging.net/default");
-    c.send(
-        json!({"id": ping["id"], "method": "get", "status": "success",
-        "type": "application/vnd.lime.ping+json", "resource": {}}),
-    )
-    .await;
+    c.send(json!({"id": ping["id"], "method": "get", "status": "success",
+        "type": "application/vnd.lime.ping+json", "resource": {}}))
+        .await;
     // Still served after answering: a second ping comes after another idle period.
     let again = c.recv().await;
     assert_eq!(again["uri"], "/ping");
     assert_ne!(again["id"], ping["id"]);
-    let pong = c
-        .call(json!({"id": "x", "method": "get", "uri": "/ping"}))
-        .await;
+    let pong = c.call(json!({"id": "x", "method": "get", "uri": "/ping"})).await;
     assert_eq!(pong["status"], "success");
 }
 
@@ -265,11 +230,7 @@ async fn session_that_stops_answering_pings_is_closed() {
     let gw = Gateway::start_with(config).await;
     let mut c = gw.session().await;
     let (frames, close) = c.closed().await;
-    assert_eq!(
-        frames.len(),
-        1,
-        "exactly one ping before the close: {frames:?}"
-    );
+    assert_eq!(frames.len(), 1, "exactly one ping before the close: {frames:?}");
     assert_eq!(frames[0]["uri"], "/ping");
     let (code, reason) = close.expect("close frame");
     assert_eq!(code, 1001);
@@ -282,10 +243,7 @@ async fn websocket_level_pings_are_answered() {
     let mut c = gw.session().await;
     c.send_raw(Message::Ping(vec![1, 2, 3].into())).await;
     loop {
-        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut c.ws))
-            .await
-            .unwrap()
-        {
+        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut c.ws)).await.unwrap() {
             Some(Ok(Message::Pong(p))) => {
                 assert_eq!(&p[..], &[1, 2, 3]);
                 break;

@@ -17,21 +17,13 @@ const PROMPTLY: Duration = Duration::from_secs(3);
 async fn stop_promptly(gw: Gateway) {
     let started = Instant::now();
     gw.stop().await;
-    assert!(
-        started.elapsed() < PROMPTLY,
-        "run returned after {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < PROMPTLY, "run returned after {:?}", started.elapsed());
 }
 
 /// Checks the shutdown goodbye of a session: `finished`, then close 1001.
 async fn expect_goodbye(ws: &mut Ws, to: &str) {
     let (frames, close) = ws.closed().await;
-    assert_eq!(
-        frames.len(),
-        1,
-        "only finished before the close: {frames:?}"
-    );
+    assert_eq!(frames.len(), 1, "only finished before the close: {frames:?}");
     let finished = &frames[0];
     assert_eq!(finished["state"], "finished", "{finished}");
     assert_eq!(finished["id"], json!(ws.session_id), "{finished}");
@@ -48,16 +40,11 @@ async fn assert_not_served(addr: SocketAddr) {
     let Ok(mut tcp) = TcpStream::connect(addr).await else {
         return;
     };
-    let _ = tcp
-        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await;
+    let _ = tcp.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await;
     let mut buf = [0u8; 256];
     match tokio::time::timeout(WAIT, tcp.read(&mut buf)).await {
         Ok(Ok(0)) | Ok(Err(_)) => {}
-        Ok(Ok(n)) => panic!(
-            "a new connection was served during shutdown: {:?}",
-            String::from_utf8_lossy(&buf[..n])
-        ),
+        Ok(Ok(n)) => panic!("a new connection was served during shutdown: {:?}", String::from_utf8_lossy(&buf[..n])),
         Err(_) => panic!("a new connection was left hanging during shutdown"),
     }
 }
@@ -66,11 +53,9 @@ async fn established_as(gw: &Gateway, instance: &str) -> Ws {
     let mut c = Ws::connect(gw).await;
     c.send(json!({"state": "new"})).await;
     let sid = c.recv().await["id"].as_str().unwrap().to_owned();
-    c.send(
-        json!({"id": sid, "state": "authenticating", "from": format!("mybot@msging.net/{instance}"),
-        "scheme": "key", "authentication": {"key": ACCESS_KEY}}),
-    )
-    .await;
+    c.send(json!({"id": sid, "state": "authenticating", "from": format!("mybot@msging.net/{instance}"),
+        "scheme": "key", "authentication": {"key": ACCESS_KEY}}))
+        .await;
     assert_eq!(c.recv().await["state"], "established");
     c.session_id = Some(sid);
     c
@@ -95,12 +80,7 @@ async fn every_session_gets_finished_and_close_1001_and_run_returns() {
 #[tokio::test]
 async fn without_sessions_run_returns_at_once() {
     let gw = Gateway::start().await;
-    assert_eq!(
-        http_request(gw.addr, "GET", "/health", &[], bytes::Bytes::new())
-            .await
-            .status,
-        200
-    );
+    assert_eq!(http_request(gw.addr, "GET", "/health", &[], bytes::Bytes::new()).await.status, 200);
     stop_promptly(gw).await;
 }
 
@@ -113,10 +93,7 @@ async fn new_connections_are_refused_once_shutdown_began_and_after_run_returned(
     expect_goodbye(&mut ws, "mybot@msging.net/default").await;
     assert_not_served(addr).await;
     stop_promptly(gw).await;
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "nothing listens once run returned"
-    );
+    assert!(TcpStream::connect(addr).await.is_err(), "nothing listens once run returned");
 }
 
 #[tokio::test]
@@ -150,15 +127,11 @@ async fn http_request_in_flight_completes_during_shutdown() {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().unwrap())
+            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().unwrap())
         })
         .expect("content-length");
     let mut reply = vec![0u8; length];
-    tokio::time::timeout(WAIT, tcp.read_exact(&mut reply))
-        .await
-        .expect("body in time")
-        .unwrap();
+    tokio::time::timeout(WAIT, tcp.read_exact(&mut reply)).await.expect("body in time").unwrap();
     let reply: Value = serde_json::from_slice(&reply).unwrap();
     assert_eq!(reply["id"], "in-flight");
     assert_eq!(reply["status"], "success", "{reply}");
@@ -170,15 +143,8 @@ async fn read_head(tcp: &mut TcpStream) -> String {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
-        let n = tokio::time::timeout(WAIT, tcp.read(&mut byte))
-            .await
-            .expect("a response in time")
-            .unwrap();
-        assert!(
-            n == 1,
-            "connection closed after {:?}",
-            String::from_utf8_lossy(&head)
-        );
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut byte)).await.expect("a response in time").unwrap();
+        assert!(n == 1, "connection closed after {:?}", String::from_utf8_lossy(&head));
         head.push(byte[0]);
     }
     String::from_utf8(head).unwrap()
@@ -188,10 +154,7 @@ async fn read_head(tcp: &mut TcpStream) -> String {
 async fn idle_keep_alive_connection_does_not_delay_shutdown() {
     let gw = Gateway::start().await;
     let mut conn = HttpConn::open(gw.addr).await;
-    let reply = conn
-        .command(json!({"id": "k", "method": "get", "uri": "/ping"}))
-        .await
-        .unwrap();
+    let reply = conn.command(json!({"id": "k", "method": "get", "uri": "/ping"})).await.unwrap();
     assert_eq!(reply.status, 200);
     stop_promptly(gw).await;
     tokio::time::timeout(WAIT, &mut conn.conn)
@@ -202,7 +165,6 @@ async fn idle_keep_alive_connection_does_not_delay_shutdown() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: a session still in its handshake ignores shutdown: it is only closed by the handshake timeout, and run waits for it"]
 async fn session_still_in_its_handshake_is_closed_at_shutdown() {
     let gw = Gateway::start().await;
     let mut ws = Ws::connect(&gw).await;
@@ -211,11 +173,7 @@ async fn session_still_in_its_handshake_is_closed_at_shutdown() {
     let started = Instant::now();
     gw.shutdown.cancel();
     let (_, close) = ws.closed().await;
-    assert!(
-        started.elapsed() < PROMPTLY,
-        "closed only after {:?} (handshake timeout is 10 s)",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < PROMPTLY, "closed only after {:?} (handshake timeout is 10 s)", started.elapsed());
     let (code, reason) = close.expect("a close frame");
     assert_eq!(code, 1001, "{reason}");
     ws.until_eof().await;

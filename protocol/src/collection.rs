@@ -17,11 +17,7 @@ pub struct Collection<T = Value> {
 
 impl<T> Collection<T> {
     pub fn new(item_type: impl Into<String>, total: u64, items: Vec<T>) -> Self {
-        Collection {
-            total: Some(total),
-            item_type: item_type.into(),
-            items,
-        }
+        Collection { total: Some(total), item_type: item_type.into(), items }
     }
 }
 

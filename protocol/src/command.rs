@@ -106,9 +106,7 @@ impl Serialize for CommandStatus {
 
 impl<'de> Deserialize<'de> for CommandStatus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(CommandStatus::parse(&std::borrow::Cow::<str>::deserialize(
-            d,
-        )?))
+        Ok(CommandStatus::parse(&std::borrow::Cow::<str>::deserialize(d)?))
     }
 }
 

@@ -38,13 +38,7 @@ pub enum EnvelopeError {
     UnknownKind,
     /// An object of a known kind with a field of the wrong type. `id` is the envelope's id
     /// when it could be read, so that the failure can be answered.
-    InvalidField {
-        id: Option<String>,
-        kind: &'static str,
-        method: Option<String>,
-        field: String,
-        message: String,
-    },
+    InvalidField { id: Option<String>, kind: &'static str, method: Option<String>, field: String, message: String },
 }
 
 impl fmt::Display for EnvelopeError {
@@ -52,9 +46,9 @@ impl fmt::Display for EnvelopeError {
         match self {
             EnvelopeError::Json(e) => write!(f, "invalid JSON: {e}"),
             EnvelopeError::NotAnObject => f.write_str("an envelope must be a JSON object"),
-            EnvelopeError::UnknownKind => f.write_str(
-                "not an envelope: expected one of the keys content, event, method or state",
-            ),
+            EnvelopeError::UnknownKind => {
+                f.write_str("not an envelope: expected one of the keys content, event, method or state")
+            }
             EnvelopeError::InvalidField { field, message, .. } => {
                 write!(f, "field '{field}': {message}")
             }
@@ -70,9 +64,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 }
 
 /// `Some(None)` for a key present with `null`, so that presence still decides the kind.
-fn present_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn present_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -111,46 +103,22 @@ struct Wire {
 
 impl Wire {
     fn into_envelope(self) -> Result<Envelope, EnvelopeError> {
-        let null_kind =
-            |id: Option<String>, kind: &'static str, field: &str| EnvelopeError::InvalidField {
-                id,
-                kind,
-                method: None,
-                field: field.to_owned(),
-                message: "expected a string, not null".to_owned(),
-            };
-        let Wire {
+        let null_kind = |id: Option<String>, kind: &'static str, field: &str| EnvelopeError::InvalidField {
             id,
-            from,
-            to,
-            pp,
-            metadata,
-            ..
-        } = self;
+            kind,
+            method: None,
+            field: field.to_owned(),
+            message: "expected a string, not null".to_owned(),
+        };
+        let Wire { id, from, to, pp, metadata, .. } = self;
         if let Some(content) = self.content {
-            return Ok(Envelope::Message(Message {
-                id,
-                from,
-                to,
-                pp,
-                media_type: self.media_type,
-                content,
-                metadata,
-            }));
+            return Ok(Envelope::Message(Message { id, from, to, pp, media_type: self.media_type, content, metadata }));
         }
         if let Some(event) = self.event {
             let Some(event) = event else {
                 return Err(null_kind(id, "notification", "event"));
             };
-            return Ok(Envelope::Notification(Notification {
-                id,
-                from,
-                to,
-                pp,
-                event,
-                reason: self.reason,
-                metadata,
-            }));
+            return Ok(Envelope::Notification(Notification { id, from, to, pp, event, reason: self.reason, metadata }));
         }
         if let Some(method) = self.method {
             let Some(method) = method else {
@@ -211,9 +179,7 @@ impl Envelope {
             Err(_) => Err(EnvelopeError::Json(
                 serde_json::from_slice::<Value>(bytes)
                     .err()
-                    .unwrap_or_else(|| {
-                        <serde_json::Error as serde::de::Error>::custom("invalid UTF-8")
-                    }),
+                    .unwrap_or_else(|| <serde_json::Error as serde::de::Error>::custom("invalid UTF-8")),
             )),
         }
     }
@@ -242,15 +208,12 @@ fn explain(text: &str, original: serde_json::Error) -> EnvelopeError {
     let Value::Object(map) = value else {
         return EnvelopeError::NotAnObject;
     };
-    let kind = ["content", "event", "method", "state"]
-        .into_iter()
-        .find(|k| map.contains_key(*k))
-        .map(|k| match k {
-            "content" => "message",
-            "event" => "notification",
-            "method" => "command",
-            _ => "session",
-        });
+    let kind = ["content", "event", "method", "state"].into_iter().find(|k| map.contains_key(*k)).map(|k| match k {
+        "content" => "message",
+        "event" => "notification",
+        "method" => "command",
+        _ => "session",
+    });
     let Some(kind) = kind else {
         return EnvelopeError::UnknownKind;
     };
@@ -258,35 +221,21 @@ fn explain(text: &str, original: serde_json::Error) -> EnvelopeError {
     let method = map.get("method").and_then(Value::as_str).map(str::to_owned);
     for (key, v) in &map {
         if let Some(expected) = expected_type(key, v) {
-            return EnvelopeError::InvalidField {
-                id,
-                kind,
-                method,
-                field: key.clone(),
-                message: expected.to_owned(),
-            };
+            return EnvelopeError::InvalidField { id, kind, method, field: key.clone(), message: expected.to_owned() };
         }
     }
-    EnvelopeError::InvalidField {
-        id,
-        kind,
-        method,
-        field: "(envelope)".into(),
-        message: original.to_string(),
-    }
+    EnvelopeError::InvalidField { id, kind, method, field: "(envelope)".into(), message: original.to_string() }
 }
 
 /// What a known key must hold, when `v` does not hold it.
 fn expected_type(key: &str, v: &Value) -> Option<&'static str> {
     let string_list = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
     let ok = match key {
-        "id" | "from" | "to" | "pp" | "type" | "event" | "method" | "uri" | "status" | "state"
-        | "encryption" | "compression" | "scheme" => v.is_string() || v.is_null(),
+        "id" | "from" | "to" | "pp" | "type" | "event" | "method" | "uri" | "status" | "state" | "encryption"
+        | "compression" | "scheme" => v.is_string() || v.is_null(),
         "metadata" => v.is_object() || v.is_null(),
         "reason" => v.is_null() || serde_json::from_value::<Reason>(v.clone()).is_ok(),
-        "encryptionOptions" | "compressionOptions" | "schemeOptions" => {
-            v.is_null() || string_list(v)
-        }
+        "encryptionOptions" | "compressionOptions" | "schemeOptions" => v.is_null() || string_list(v),
         _ => true,
     };
     if ok {
@@ -295,9 +244,7 @@ fn expected_type(key: &str, v: &Value) -> Option<&'static str> {
     Some(match key {
         "metadata" => "expected an object",
         "reason" => "expected {\"code\": <integer>, \"description\": <string>}",
-        "encryptionOptions" | "compressionOptions" | "schemeOptions" => {
-            "expected an array of strings"
-        }
+        "encryptionOptions" | "compressionOptions" | "schemeOptions" => "expected an array of strings",
         _ => "expected a string",
     })
 }
@@ -315,9 +262,7 @@ impl Serialize for Envelope {
 
 impl<'de> Deserialize<'de> for Envelope {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Wire::deserialize(d)?
-            .into_envelope()
-            .map_err(serde::de::Error::custom)
+        Wire::deserialize(d)?.into_envelope().map_err(serde::de::Error::custom)
     }
 }
 

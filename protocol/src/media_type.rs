@@ -19,11 +19,7 @@ pub struct InvalidMediaType(pub String);
 
 impl fmt::Display for InvalidMediaType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "\"{}\" is not a media type (expected type/subtype)",
-            self.0
-        )
+        write!(f, "\"{}\" is not a media type (expected type/subtype)", self.0)
     }
 }
 
@@ -44,10 +40,7 @@ impl MediaType {
     /// not a JSON string.
     pub fn is_json(&self) -> bool {
         self.subtype.eq_ignore_ascii_case("json")
-            || self
-                .suffix
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("json"))
+            || self.suffix.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("json"))
     }
 
     /// Same type, subtype and suffix as `other` (parameters ignored).
@@ -68,9 +61,7 @@ impl MediaType {
 }
 
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
 }
 
 impl FromStr for MediaType {
@@ -125,27 +116,19 @@ mod tests {
 
     #[test]
     fn parses_vendor_json_types() {
-        let t: MediaType = "application/vnd.iris.activecampaign.full-campaign+json"
-            .parse()
-            .unwrap();
+        let t: MediaType = "application/vnd.iris.activecampaign.full-campaign+json".parse().unwrap();
         assert_eq!(t.kind, "application");
         assert_eq!(t.subtype, "vnd.iris.activecampaign.full-campaign");
         assert_eq!(t.suffix.as_deref(), Some("json"));
         assert!(t.is_json());
-        assert_eq!(
-            t.to_string(),
-            "application/vnd.iris.activecampaign.full-campaign+json"
-        );
+        assert_eq!(t.to_string(), "application/vnd.iris.activecampaign.full-campaign+json");
     }
 
     #[test]
     fn plain_text_is_not_json_and_keeps_parameters() {
         let t: MediaType = "text/plain; charset=utf-8".parse().unwrap();
         assert!(!t.is_json());
-        assert_eq!(
-            t.parameters,
-            vec![("charset".to_owned(), "utf-8".to_owned())]
-        );
+        assert_eq!(t.parameters, vec![("charset".to_owned(), "utf-8".to_owned())]);
         assert!(t.essence_eq("TEXT/PLAIN"));
         assert!("application/json".parse::<MediaType>().unwrap().is_json());
     }

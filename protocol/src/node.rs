@@ -22,18 +22,12 @@ pub struct Node {
 
 impl Identity {
     pub fn new(name: impl Into<String>, domain: impl Into<String>) -> Self {
-        Identity {
-            name: Some(name.into()),
-            domain: domain.into(),
-        }
+        Identity { name: Some(name.into()), domain: domain.into() }
     }
 
     /// The node of this identity on the given instance.
     pub fn with_instance(&self, instance: Option<&str>) -> Node {
-        Node {
-            identity: self.clone(),
-            instance: instance.map(str::to_owned),
-        }
+        Node { identity: self.clone(), instance: instance.map(str::to_owned) }
     }
 
     /// Case-insensitive comparison, as LIME addresses are case-insensitive.
@@ -59,14 +53,8 @@ impl FromStr for Identity {
     /// Everything before the first `@` is the name; a string without `@` is a bare domain.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.split_once('@') {
-            Some((name, domain)) => Identity {
-                name: Some(name.to_owned()),
-                domain: domain.to_owned(),
-            },
-            None => Identity {
-                name: None,
-                domain: s.to_owned(),
-            },
+            Some((name, domain)) => Identity { name: Some(name.to_owned()), domain: domain.to_owned() },
+            None => Identity { name: None, domain: s.to_owned() },
         })
     }
 }
@@ -81,10 +69,7 @@ impl FromStr for Node {
             Some(slash) => (&s[..at + slash], Some(s[at + slash + 1..].to_owned())),
             None => (s, None),
         };
-        Ok(Node {
-            identity: identity.parse()?,
-            instance,
-        })
+        Ok(Node { identity: identity.parse()?, instance })
     }
 }
 
@@ -157,9 +142,7 @@ mod tests {
 
     #[test]
     fn node_parts_are_split_at_the_right_places() {
-        let node: Node = "postmaster@activecampaign.msging.net/#irisgate1"
-            .parse()
-            .unwrap();
+        let node: Node = "postmaster@activecampaign.msging.net/#irisgate1".parse().unwrap();
         assert_eq!(node.identity.name.as_deref(), Some("postmaster"));
         assert_eq!(node.identity.domain, "activecampaign.msging.net");
         assert_eq!(node.instance.as_deref(), Some("#irisgate1"));
@@ -179,10 +162,7 @@ mod tests {
     #[test]
     fn node_serialises_as_a_json_string() {
         let node: Node = serde_json::from_str("\"mybot@msging.net/default\"").unwrap();
-        assert_eq!(
-            serde_json::to_string(&node).unwrap(),
-            "\"mybot@msging.net/default\""
-        );
+        assert_eq!(serde_json::to_string(&node).unwrap(), "\"mybot@msging.net/default\"");
         assert!(serde_json::from_str::<Node>("5").is_err());
     }
 }

@@ -12,10 +12,7 @@ pub struct Reason {
 
 impl Reason {
     pub fn new(code: i64, description: impl Into<String>) -> Self {
-        Reason {
-            code,
-            description: Some(description.into()),
-        }
+        Reason { code, description: Some(description.into()) }
     }
 }
 

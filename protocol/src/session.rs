@@ -64,9 +64,7 @@ impl Serialize for SessionState {
 
 impl<'de> Deserialize<'de> for SessionState {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(SessionState::parse(&std::borrow::Cow::<str>::deserialize(
-            d,
-        )?))
+        Ok(SessionState::parse(&std::borrow::Cow::<str>::deserialize(d)?))
     }
 }
 

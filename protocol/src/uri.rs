@@ -39,60 +39,43 @@ impl FromStr for LimeUri {
     type Err = InvalidUri;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |why| InvalidUri {
-            uri: s.to_owned(),
-            why,
-        };
+        let bad = |why| InvalidUri { uri: s.to_owned(), why };
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("whitespace is not allowed"));
         }
-        let (authority, rest) =
-            if s.len() >= SCHEME.len() && s[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
-                let after = &s[SCHEME.len()..];
-                let slash = after.find('/').unwrap_or(after.len());
-                let authority = &after[..slash];
-                if authority.is_empty() {
-                    return Err(bad("an absolute uri needs an identity after lime://"));
-                }
-                let identity =
-                    Identity::from_str(&percent_decode(authority)).unwrap_or_else(|n| match n {});
-                (Some(identity), &after[slash..])
-            } else if s.contains("://") {
-                return Err(bad("only the lime:// scheme is supported"));
-            } else {
-                (None, s)
-            };
+        let (authority, rest) = if s.len() >= SCHEME.len() && s[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+            let after = &s[SCHEME.len()..];
+            let slash = after.find('/').unwrap_or(after.len());
+            let authority = &after[..slash];
+            if authority.is_empty() {
+                return Err(bad("an absolute uri needs an identity after lime://"));
+            }
+            let identity = Identity::from_str(&percent_decode(authority)).unwrap_or_else(|n| match n {});
+            (Some(identity), &after[slash..])
+        } else if s.contains("://") {
+            return Err(bad("only the lime:// scheme is supported"));
+        } else {
+            (None, s)
+        };
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p, Some(q.to_owned())),
             None => (rest, None),
         };
-        let path = if path.is_empty() && authority.is_some() {
-            "/"
-        } else {
-            path
-        };
+        let path = if path.is_empty() && authority.is_some() { "/" } else { path };
         if !path.starts_with('/') {
             return Err(bad("the path must start with /"));
         }
         if path.contains('#') || query.as_deref().is_some_and(|q| q.contains('#')) {
             return Err(bad("fragments are not allowed"));
         }
-        Ok(LimeUri {
-            authority,
-            path: path.to_owned(),
-            query,
-        })
+        Ok(LimeUri { authority, path: path.to_owned(), query })
     }
 }
 
 impl LimeUri {
     /// Decoded path segments, empty ones (from `//` or a trailing `/`) dropped.
     pub fn segments(&self) -> Vec<Cow<'_, str>> {
-        self.path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(percent_decode)
-            .collect()
+        self.path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
     }
 
     /// Decoded `key=value` pairs of the query, in order. `+` is kept as is (RFC 3986),
@@ -104,10 +87,7 @@ impl LimeUri {
         q.split('&')
             .filter(|p| !p.is_empty())
             .map(|p| match p.split_once('=') {
-                Some((k, v)) => (
-                    percent_decode(k).into_owned(),
-                    percent_decode(v).into_owned(),
-                ),
+                Some((k, v)) => (percent_decode(k).into_owned(), percent_decode(v).into_owned()),
                 None => (percent_decode(p).into_owned(), String::new()),
             })
             .collect()
@@ -168,9 +148,7 @@ mod tests {
 
     #[test]
     fn relative_uri_with_query() {
-        let u: LimeUri = "/campaigns/summaries?$skip=0&$take=10&created=2026-01-01T00:00:00+00:00"
-            .parse()
-            .unwrap();
+        let u: LimeUri = "/campaigns/summaries?$skip=0&$take=10&created=2026-01-01T00:00:00+00:00".parse().unwrap();
         assert_eq!(u.authority, None);
         assert_eq!(u.segments(), vec!["campaigns", "summaries"]);
         assert_eq!(
@@ -187,10 +165,7 @@ mod tests {
     fn absolute_uri_keeps_owner_and_round_trips() {
         let text = "lime://mybot@msging.net/campaign/full";
         let u: LimeUri = text.parse().unwrap();
-        assert_eq!(
-            u.authority.as_ref().unwrap().to_string(),
-            "mybot@msging.net"
-        );
+        assert_eq!(u.authority.as_ref().unwrap().to_string(), "mybot@msging.net");
         assert_eq!(u.path, "/campaign/full");
         assert_eq!(u.to_string(), text);
     }
@@ -198,21 +173,13 @@ mod tests {
     #[test]
     fn relative_uri_becomes_absolute_under_its_owner() {
         let u: LimeUri = "/ping".parse().unwrap();
-        assert_eq!(
-            u.to_absolute(&"mybot@msging.net".parse().unwrap()),
-            "lime://mybot@msging.net/ping"
-        );
+        assert_eq!(u.to_absolute(&"mybot@msging.net".parse().unwrap()), "lime://mybot@msging.net/ping");
     }
 
     #[test]
     fn segments_are_percent_decoded() {
-        let u: LimeUri = "/contexts/5531999990000%40wa.gw.msging.net/stateid%40abc"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            u.segments(),
-            vec!["contexts", "5531999990000@wa.gw.msging.net", "stateid@abc"]
-        );
+        let u: LimeUri = "/contexts/5531999990000%40wa.gw.msging.net/stateid%40abc".parse().unwrap();
+        assert_eq!(u.segments(), vec!["contexts", "5531999990000@wa.gw.msging.net", "stateid@abc"]);
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("a%2"), "a%2");
@@ -220,14 +187,7 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_lime_uri() {
-        for bad in [
-            "campaigns",
-            "http://x/y",
-            "lime:///x",
-            "/a b",
-            "/a#frag",
-            "",
-        ] {
+        for bad in ["campaigns", "http://x/y", "lime:///x", "/a b", "/a#frag", ""] {
             assert!(bad.parse::<LimeUri>().is_err(), "{bad:?} should not parse");
         }
     }

@@ -57,14 +57,9 @@ fn kind_of(envelope: &Envelope) -> &'static str {
 /// Parses `text`, checks the kind against the keys and that both `to_json` and `Serialize`
 /// give back a JSON value equal to the input. Returns the envelope.
 fn assert_lossless(name: &str, text: &str) -> Envelope {
-    let input: Value =
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: fixture is not JSON: {e}"));
+    let input: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{name}: fixture is not JSON: {e}"));
     let envelope = Envelope::parse(text).unwrap_or_else(|e| panic!("{name}: does not parse: {e}"));
-    assert_eq!(
-        kind_of(&envelope),
-        kind_by_keys(&input),
-        "{name}: wrong kind"
-    );
+    assert_eq!(kind_of(&envelope), kind_by_keys(&input), "{name}: wrong kind");
 
     let back: Value = serde_json::from_str(&envelope.to_json()).expect("to_json emits JSON");
     assert_eq!(back, input, "{name}: to_json is not lossless");
@@ -72,8 +67,7 @@ fn assert_lossless(name: &str, text: &str) -> Envelope {
     assert_eq!(via_serde, input, "{name}: Serialize is not lossless");
 
     // A second pass is stable too.
-    let again =
-        Envelope::parse(&envelope.to_json()).unwrap_or_else(|e| panic!("{name}: re-parse: {e}"));
+    let again = Envelope::parse(&envelope.to_json()).unwrap_or_else(|e| panic!("{name}: re-parse: {e}"));
     assert_eq!(again, envelope, "{name}: re-parsed envelope differs");
     envelope
 }
@@ -155,13 +149,7 @@ fn unknown_keys_nested_objects_numbers_and_booleans_survive_inside_resource_and_
     assert_lossless("synthetic message", &message.to_string());
 
     // Content that is a bare JSON value of each type.
-    for content in [
-        json!("text"),
-        json!(42),
-        json!(true),
-        json!([1, "two"]),
-        json!(null),
-    ] {
+    for content in [json!("text"), json!(42), json!(true), json!([1, "two"]), json!(null)] {
         let m = json!({"id": "m2", "type": "text/plain", "content": content});
         assert_lossless("bare content", &m.to_string());
     }
@@ -178,8 +166,7 @@ fn unknown_keys_nested_objects_numbers_and_booleans_survive_inside_resource_and_
 
 #[test]
 fn content_wins_over_method_so_the_envelope_is_a_message() {
-    let e =
-        Envelope::parse(r#"{"id":"1","method":"get","content":"hi","type":"text/plain"}"#).unwrap();
+    let e = Envelope::parse(r#"{"id":"1","method":"get","content":"hi","type":"text/plain"}"#).unwrap();
     assert!(matches!(e, Envelope::Message(_)), "{e:?}");
 }
 
@@ -197,8 +184,7 @@ fn method_wins_over_state_so_the_envelope_is_a_command() {
 
 #[test]
 fn content_wins_over_event_method_and_state_together() {
-    let e = Envelope::parse(r#"{"state":"new","method":"get","event":"received","content":{}}"#)
-        .unwrap();
+    let e = Envelope::parse(r#"{"state":"new","method":"get","event":"received","content":{}}"#).unwrap();
     assert!(matches!(e, Envelope::Message(_)), "{e:?}");
 }
 
@@ -230,26 +216,12 @@ fn a_null_event_method_or_state_key_still_decides_the_kind() {
     );
     let not_session = Envelope::parse(r#"{"id":"c1","method":null,"state":"new"}"#);
     assert!(
-        matches!(
-            not_session,
-            Ok(Envelope::Command(_))
-                | Err(EnvelopeError::InvalidField {
-                    kind: "command",
-                    ..
-                })
-        ),
+        matches!(not_session, Ok(Envelope::Command(_)) | Err(EnvelopeError::InvalidField { kind: "command", .. })),
         "method key present: expected a command (or an invalid command), got {not_session:?}"
     );
     let not_unknown = Envelope::parse(r#"{"id":"s1","state":null}"#);
     assert!(
-        matches!(
-            not_unknown,
-            Ok(Envelope::Session(_))
-                | Err(EnvelopeError::InvalidField {
-                    kind: "session",
-                    ..
-                })
-        ),
+        matches!(not_unknown, Ok(Envelope::Session(_)) | Err(EnvelopeError::InvalidField { kind: "session", .. })),
         "state key present: expected a session (or an invalid session), got {not_unknown:?}"
     );
 }
@@ -260,58 +232,29 @@ fn a_null_event_method_or_state_key_still_decides_the_kind() {
 
 #[test]
 fn malformed_json_is_a_json_error() {
-    for text in [
-        "",
-        "{",
-        r#"{"id":"1","method":"get""#,
-        r#"{"id":"1",}"#,
-        "{'id':'1'}",
-        "nul",
-        r#"{"a":1} x"#,
-    ] {
-        assert!(
-            matches!(parse_err(text), EnvelopeError::Json(_)),
-            "{text:?}"
-        );
+    for text in ["", "{", r#"{"id":"1","method":"get""#, r#"{"id":"1",}"#, "{'id':'1'}", "nul", r#"{"a":1} x"#] {
+        assert!(matches!(parse_err(text), EnvelopeError::Json(_)), "{text:?}");
     }
 }
 
 #[test]
 fn json_that_is_not_an_object_is_not_an_object_error() {
     for text in ["[1]", "\"x\"", "5", "null", "true", "[]"] {
-        assert!(
-            matches!(parse_err(text), EnvelopeError::NotAnObject),
-            "{text:?}: {:?}",
-            parse_err(text)
-        );
+        assert!(matches!(parse_err(text), EnvelopeError::NotAnObject), "{text:?}: {:?}", parse_err(text));
     }
 }
 
 #[test]
 fn objects_without_a_kind_key_are_unknown_kind() {
-    for text in [
-        "{}",
-        r#"{"id":"1"}"#,
-        r#"{"id":"1","from":"a@b/c","uri":"/x","resource":{}}"#,
-    ] {
-        assert!(
-            matches!(parse_err(text), EnvelopeError::UnknownKind),
-            "{text:?}: {:?}",
-            parse_err(text)
-        );
+    for text in ["{}", r#"{"id":"1"}"#, r#"{"id":"1","from":"a@b/c","uri":"/x","resource":{}}"#] {
+        assert!(matches!(parse_err(text), EnvelopeError::UnknownKind), "{text:?}: {:?}", parse_err(text));
     }
 }
 
 #[test]
 fn a_numeric_uri_is_an_invalid_field_naming_the_id_and_uri() {
     match parse_err(r#"{"id":"a","method":"get","uri":5}"#) {
-        EnvelopeError::InvalidField {
-            id,
-            kind,
-            method,
-            field,
-            ..
-        } => {
+        EnvelopeError::InvalidField { id, kind, method, field, .. } => {
             assert_eq!(id.as_deref(), Some("a"));
             assert_eq!(kind, "command");
             assert_eq!(method.as_deref(), Some("get"));
@@ -335,35 +278,20 @@ fn a_numeric_from_is_an_invalid_field_naming_from() {
 #[test]
 fn invalid_fields_of_other_kinds_are_reported_with_their_kind() {
     match parse_err(r#"{"id":"s","state":"authenticating","schemeOptions":"key"}"#) {
-        EnvelopeError::InvalidField {
-            id, kind, field, ..
-        } => {
-            assert_eq!(
-                (id.as_deref(), kind, field.as_str()),
-                (Some("s"), "session", "schemeOptions")
-            );
+        EnvelopeError::InvalidField { id, kind, field, .. } => {
+            assert_eq!((id.as_deref(), kind, field.as_str()), (Some("s"), "session", "schemeOptions"));
         }
         other => panic!("expected InvalidField, got {other:?}"),
     }
     match parse_err(r#"{"id":"n","event":"failed","reason":{"code":"x"}}"#) {
-        EnvelopeError::InvalidField {
-            id, kind, field, ..
-        } => {
-            assert_eq!(
-                (id.as_deref(), kind, field.as_str()),
-                (Some("n"), "notification", "reason")
-            );
+        EnvelopeError::InvalidField { id, kind, field, .. } => {
+            assert_eq!((id.as_deref(), kind, field.as_str()), (Some("n"), "notification", "reason"));
         }
         other => panic!("expected InvalidField, got {other:?}"),
     }
     match parse_err(r#"{"id":"m","content":"x","metadata":[]}"#) {
-        EnvelopeError::InvalidField {
-            id, kind, field, ..
-        } => {
-            assert_eq!(
-                (id.as_deref(), kind, field.as_str()),
-                (Some("m"), "message", "metadata")
-            );
+        EnvelopeError::InvalidField { id, kind, field, .. } => {
+            assert_eq!((id.as_deref(), kind, field.as_str()), (Some("m"), "message", "metadata"));
         }
         other => panic!("expected InvalidField, got {other:?}"),
     }
@@ -372,27 +300,18 @@ fn invalid_fields_of_other_kinds_are_reported_with_their_kind() {
 #[test]
 fn ten_thousand_deep_nesting_in_resource_is_an_error_not_a_crash() {
     const DEPTH: usize = 10_000;
-    let arrays = format!(
-        r#"{{"id":"a","method":"set","uri":"/x","resource":{}{}}}"#,
-        "[".repeat(DEPTH),
-        "]".repeat(DEPTH)
-    );
+    let arrays =
+        format!(r#"{{"id":"a","method":"set","uri":"/x","resource":{}{}}}"#, "[".repeat(DEPTH), "]".repeat(DEPTH));
     let objects = format!(
         r#"{{"id":"a","method":"set","uri":"/x","resource":{}1{}}}"#,
         r#"{"k":"#.repeat(DEPTH),
         "}".repeat(DEPTH)
     );
     // Unbalanced too: the parser must stop on depth before it notices the missing closers.
-    let unclosed = format!(
-        r#"{{"id":"a","method":"set","resource":{}"#,
-        "[".repeat(DEPTH)
-    );
+    let unclosed = format!(r#"{{"id":"a","method":"set","resource":{}"#, "[".repeat(DEPTH));
     for text in [arrays, objects, unclosed] {
         assert!(matches!(parse_err(&text), EnvelopeError::Json(_)));
-        assert!(matches!(
-            Envelope::parse_slice(text.as_bytes()),
-            Err(EnvelopeError::Json(_))
-        ));
+        assert!(matches!(Envelope::parse_slice(text.as_bytes()), Err(EnvelopeError::Json(_))));
     }
 }
 
@@ -400,10 +319,7 @@ fn ten_thousand_deep_nesting_in_resource_is_an_error_not_a_crash() {
 fn a_number_out_of_range_in_resource_is_an_error() {
     for number in ["1e999", "-1e999", "1.5e400"] {
         let text = format!(r#"{{"id":"a","method":"set","uri":"/x","resource":{{"n":{number}}}}}"#);
-        assert!(
-            matches!(parse_err(&text), EnvelopeError::Json(_)),
-            "{number}"
-        );
+        assert!(matches!(parse_err(&text), EnvelopeError::Json(_)), "{number}");
     }
     let text = r#"{"id":"a","content":[1e999]}"#;
     assert!(matches!(parse_err(text), EnvelopeError::Json(_)));
@@ -418,10 +334,7 @@ fn invalid_utf8_bytes_are_a_json_error() {
         b"{\"id\":\"1\",\"method\":\"get\"}\xff",
     ];
     for bytes in inputs {
-        assert!(
-            matches!(Envelope::parse_slice(bytes), Err(EnvelopeError::Json(_))),
-            "{bytes:?}"
-        );
+        assert!(matches!(Envelope::parse_slice(bytes), Err(EnvelopeError::Json(_))), "{bytes:?}");
     }
 }
 
@@ -443,12 +356,7 @@ fn parse_slice_reads_valid_utf8_like_parse() {
 // ---------------------------------------------------------------------------------------------
 
 fn keys(value: &Value) -> Vec<&str> {
-    value
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect()
+    value.as_object().expect("object").keys().map(String::as_str).collect()
 }
 
 #[test]
@@ -458,18 +366,12 @@ fn the_success_response_serialises_with_no_key_of_another_kind() {
     let out: Value = serde_json::from_str(&envelope.to_json()).unwrap();
     let keys = keys(&out);
     for foreign in ["state", "content", "event"] {
-        assert!(
-            !keys.contains(&foreign),
-            "response carries '{foreign}': {out}"
-        );
+        assert!(!keys.contains(&foreign), "response carries '{foreign}': {out}");
     }
     assert_eq!(out["method"], "set");
     assert_eq!(out["status"], "success");
     assert!(out["resource"].is_object());
-    assert_eq!(
-        out["metadata"]["#command.uri"],
-        "lime://mybot@msging.net/campaign/full"
-    );
+    assert_eq!(out["metadata"]["#command.uri"], "lime://mybot@msging.net/campaign/full");
 }
 
 #[test]
@@ -494,24 +396,15 @@ fn a_failure_built_with_command_failure_has_no_type_and_no_resource() {
         })
     );
     // And it reads back as the same command.
-    assert_eq!(
-        Envelope::parse(&out.to_string()).unwrap(),
-        Envelope::Command(failure)
-    );
+    assert_eq!(Envelope::parse(&out.to_string()).unwrap(), Envelope::Command(failure));
 }
 
 #[test]
 fn the_failure_response_of_lime_md_matches_what_command_failure_builds() {
     let text = read(&Path::new(LIME_DIR).join("command-response-failure.json"));
-    let Envelope::Command(parsed) = Envelope::parse(&text).unwrap() else {
-        panic!("not a command")
-    };
-    let mut built = Command::request(
-        "9b8c7d6e-5f4a-4b3c-8d2e-1f0a9b8c7d6e",
-        Method::Get,
-        "/campaigns/nope/summaries",
-    )
-    .failure(Reason::new(67, "The requested resource was not found"));
+    let Envelope::Command(parsed) = Envelope::parse(&text).unwrap() else { panic!("not a command") };
+    let mut built = Command::request("9b8c7d6e-5f4a-4b3c-8d2e-1f0a9b8c7d6e", Method::Get, "/campaigns/nope/summaries")
+        .failure(Reason::new(67, "The requested resource was not found"));
     built.from = parsed.from.clone();
     built.to = parsed.to.clone();
     assert_eq!(built, parsed);

@@ -26,8 +26,6 @@ pub async fn ping() -> Result<Reply> {
 fn expect_object(what: &str, resource: Option<&Value>) -> Result<()> {
     match resource {
         Some(Value::Object(_)) => Ok(()),
-        _ => Err(Error::InvalidArgument(format!(
-            "The {what} resource must be a JSON object"
-        ))),
+        _ => Err(Error::InvalidArgument(format!("The {what} resource must be a JSON object"))),
     }
 }

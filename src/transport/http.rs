@@ -28,27 +28,18 @@ pub async fn commands(State(state): State<AppState>, headers: HeaderMap, body: B
     let mut command = match envelope {
         Envelope::Command(c) if !c.is_response() => c,
         Envelope::Command(_) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "This is a command response (it has a status): send a request",
-            )
+            return json_error(StatusCode::BAD_REQUEST, "This is a command response (it has a status): send a request")
         }
         other => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                format!("Expected a command envelope, got {}", kind(&other)),
-            )
+            return json_error(StatusCode::BAD_REQUEST, format!("Expected a command envelope, got {}", kind(&other)))
         }
     };
     // HTTP correlates by the exchange itself, so a missing id is given one instead of refused.
     if command.id.is_none() {
         command.id = Some(uuid::Uuid::new_v4().to_string());
     }
-    let instance = command
-        .from
-        .as_ref()
-        .filter(|f| f.identity.eq_ignore_case(&tenant.identity))
-        .and_then(|f| f.instance.clone());
+    let instance =
+        command.from.as_ref().filter(|f| f.identity.eq_ignore_case(&tenant.identity)).and_then(|f| f.instance.clone());
     let caller = Arc::new(Caller::new(tenant, instance.as_deref()));
     let task = tokio::spawn({
         let state = state.clone();
@@ -79,29 +70,19 @@ pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: B
 }
 
 /// `POST /notifications`: accepted (202).
-pub async fn notifications(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn notifications(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     accept_kind(&state, &headers, body, "notification").await
 }
 
-async fn accept_kind(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-    expected: &str,
-) -> Response {
+async fn accept_kind(state: &AppState, headers: &HeaderMap, body: Body, expected: &str) -> Response {
     if let Err(r) = authenticate(state, headers) {
         return r;
     }
     match read_envelope(state, body).await {
         Ok(envelope) if kind(&envelope) == expected => StatusCode::ACCEPTED.into_response(),
-        Ok(other) => json_error(
-            StatusCode::BAD_REQUEST,
-            format!("Expected a {expected} envelope, got {}", kind(&other)),
-        ),
+        Ok(other) => {
+            json_error(StatusCode::BAD_REQUEST, format!("Expected a {expected} envelope, got {}", kind(&other)))
+        }
         Err(r) => r,
     }
 }
@@ -116,38 +97,33 @@ fn kind(envelope: &Envelope) -> &'static str {
 }
 
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Response> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    state
-        .tenants
-        .authenticate_http(header)
-        .map_err(|e: AuthError| {
-            let mut response = json_error(StatusCode::UNAUTHORIZED, e.to_string());
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Key realm=\"irisgate\""),
-            );
-            response
-        })
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.tenants.authenticate_http(header).map_err(|e: AuthError| {
+        let mut response = json_error(StatusCode::UNAUTHORIZED, e.to_string());
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Key realm=\"irisgate\""));
+        response
+    })
 }
 
 async fn read_envelope(state: &AppState, body: Body) -> Result<Envelope, Response> {
     let limit = state.config.limits.max_envelope_bytes;
-    let bytes = to_bytes(body, limit).await.map_err(|_| {
-        json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The body is over the limit of {limit} bytes (limits.max_envelope_bytes)"),
-        )
+    let bytes = to_bytes(body, limit).await.map_err(|e| {
+        let over_limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.into_inner().is::<http_body_util::LengthLimitError>();
+        if over_limit {
+            json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The body is over the limit of {limit} bytes (limits.max_envelope_bytes)"),
+            )
+        } else {
+            json_error(StatusCode::BAD_REQUEST, "The request body could not be read (malformed or incomplete)")
+        }
     })?;
     Envelope::parse_slice(&bytes).map_err(|e| {
         let message = match &e {
-            EnvelopeError::InvalidField {
-                kind,
-                field,
-                message,
-                ..
-            } => format!("Invalid {kind}: field '{field}': {message}"),
+            EnvelopeError::InvalidField { kind, field, message, .. } => {
+                format!("Invalid {kind}: field '{field}': {message}")
+            }
             other => other.to_string(),
         };
         json_error(StatusCode::BAD_REQUEST, message)
@@ -155,24 +131,10 @@ async fn read_envelope(state: &AppState, body: Body) -> Result<Envelope, Respons
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// Used by tests and tools: a response body that is a command envelope.
 pub fn is_command(body: &str) -> bool {
-    matches!(
-        Envelope::parse(body),
-        Ok(Envelope::Command(Command {
-            status: Some(_),
-            ..
-        }))
-    )
+    matches!(Envelope::parse(body), Ok(Envelope::Command(Command { status: Some(_), .. })))
 }

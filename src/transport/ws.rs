@@ -16,9 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::{FutureExt, SinkExt};
 use lime_protocol::reason::codes;
-use lime_protocol::{
-    Command, Envelope, EnvelopeError, Method, Node, Reason, Session, SessionState,
-};
+use lime_protocol::{Command, Envelope, EnvelopeError, Method, Node, Reason, Session, SessionState};
 use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, timeout, Instant};
@@ -63,11 +61,7 @@ pub async fn upgrade(
         .max_message_size(limits.max_envelope_bytes)
         .max_frame_size(limits.max_envelope_bytes)
         .on_upgrade(move |socket| async move {
-            let mut conn = Connection {
-                socket,
-                state,
-                session_id: uuid::Uuid::new_v4().to_string(),
-            };
+            let mut conn = Connection { socket, state, session_id: uuid::Uuid::new_v4().to_string() };
             conn.run().await;
             drop(permit);
         })
@@ -107,16 +101,19 @@ struct Session2 {
 impl Connection {
     async fn run(&mut self) {
         let handshake_timeout = self.state.config.limits.handshake_timeout();
-        let outcome = match timeout(handshake_timeout, self.handshake()).await {
-            Ok(Ok(caller)) => self.established(caller).await,
-            Ok(Err(end)) => end,
-            Err(_) => End::Fail(Reason::new(
+        let shutdown = self.state.shutdown.clone();
+        let handshake = tokio::select! {
+            r = timeout(handshake_timeout, self.handshake()) => Some(r),
+            _ = shutdown.cancelled() => None,
+        };
+        let outcome = match handshake {
+            Some(Ok(Ok(caller))) => self.established(caller).await,
+            Some(Ok(Err(end))) => end,
+            Some(Err(_)) => End::Fail(Reason::new(
                 codes::SESSION_ERROR,
-                format!(
-                    "The session handshake did not complete within {} ms",
-                    handshake_timeout.as_millis()
-                ),
+                format!("The session handshake did not complete within {} ms", handshake_timeout.as_millis()),
             )),
+            None => End::Close(close::GOING_AWAY, "The server is shutting down".into()),
         };
         self.finish(outcome).await;
     }
@@ -136,18 +133,9 @@ impl Connection {
                 (close::NORMAL, String::new())
             }
         };
-        let frame = CloseFrame {
-            code,
-            reason: truncate_reason(&reason).into(),
-        };
+        let frame = CloseFrame { code, reason: truncate_reason(&reason).into() };
         let write_timeout = self.state.config.limits.write_timeout();
-        if timeout(
-            write_timeout,
-            self.socket.send(WsMessage::Close(Some(frame))),
-        )
-        .await
-        .is_err()
-        {
+        if timeout(write_timeout, self.socket.send(WsMessage::Close(Some(frame)))).await.is_err() {
             return;
         }
         // Give the peer a moment to answer the close, so that it sees a clean close.
@@ -173,12 +161,7 @@ impl Connection {
 
     async fn feed(&mut self, text: String) -> Result<(), End> {
         let write_timeout = self.state.config.limits.write_timeout();
-        match timeout(
-            write_timeout,
-            self.socket.feed(WsMessage::Text(text.into())),
-        )
-        .await
-        {
+        match timeout(write_timeout, self.socket.feed(WsMessage::Text(text.into()))).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(End::Gone),
         }
@@ -199,10 +182,7 @@ impl Connection {
             match frame_text(frame)? {
                 Some(text) => {
                     return Envelope::parse(&text).map_err(|e| {
-                        End::Fail(Reason::new(
-                            codes::SESSION_ERROR,
-                            format!("Invalid session envelope: {e}"),
-                        ))
+                        End::Fail(Reason::new(codes::SESSION_ERROR, format!("Invalid session envelope: {e}")))
                     })
                 }
                 None => continue,
@@ -214,36 +194,21 @@ impl Connection {
     async fn handshake(&mut self) -> Result<Arc<Caller>, End> {
         match self.next_envelope().await? {
             Envelope::Session(s) if s.state == SessionState::New => {}
-            other => {
-                return Err(End::Fail(unexpected(
-                    &other,
-                    "a session envelope with state \"new\"",
-                )))
-            }
+            other => return Err(End::Fail(unexpected(&other, "a session envelope with state \"new\""))),
         }
-        let mut authenticating =
-            Session::new(Some(self.session_id.clone()), SessionState::Authenticating);
+        let mut authenticating = Session::new(Some(self.session_id.clone()), SessionState::Authenticating);
         authenticating.from = Some(self.server_node());
         authenticating.scheme_options = Some(vec!["plain".into(), "key".into()]);
         self.send(&authenticating.into()).await?;
 
         let session = match self.next_envelope().await? {
             Envelope::Session(s) => s,
-            other => {
-                return Err(End::Fail(unexpected(
-                    &other,
-                    "a session envelope with state \"authenticating\"",
-                )))
-            }
+            other => return Err(End::Fail(unexpected(&other, "a session envelope with state \"authenticating\""))),
         };
         if session.id.as_deref() != Some(self.session_id.as_str()) {
             return Err(End::Fail(Reason::new(
                 codes::SESSION_ERROR,
-                format!(
-                    "Wrong session id {:?}: this session is {}",
-                    session.id.unwrap_or_default(),
-                    self.session_id
-                ),
+                format!("Wrong session id {:?}: this session is {}", session.id.unwrap_or_default(), self.session_id),
             )));
         }
         match session.state {
@@ -262,8 +227,7 @@ impl Connection {
         let caller = self
             .authenticate(&session)
             .map_err(|msg| End::Fail(Reason::new(codes::SESSION_AUTHENTICATION_FAILED, msg)))?;
-        let mut established =
-            Session::new(Some(self.session_id.clone()), SessionState::Established);
+        let mut established = Session::new(Some(self.session_id.clone()), SessionState::Established);
         established.from = Some(self.server_node());
         established.to = Some(caller.node.clone());
         self.send(&established.into()).await?;
@@ -273,47 +237,26 @@ impl Connection {
 
     /// Checks `key` or `plain` credentials against the tenants.
     fn authenticate(&self, session: &Session) -> Result<Caller, String> {
-        let from = session
-            .from
-            .as_ref()
-            .ok_or("The authenticating envelope must carry from (name@domain)")?;
-        let name = from
-            .identity
-            .name
-            .as_deref()
-            .ok_or("The from node must be name@domain")?;
+        let from = session.from.as_ref().ok_or("The authenticating envelope must carry from (name@domain)")?;
+        let name = from.identity.name.as_deref().ok_or("The from node must be name@domain")?;
         let domain = &self.state.config.domain;
         if !from.identity.domain.eq_ignore_ascii_case(domain) {
-            return Err(format!(
-                "Unknown identity {} (this gateway serves the domain {domain})",
-                from.identity
-            ));
+            return Err(format!("Unknown identity {} (this gateway serves the domain {domain})", from.identity));
         }
         let auth = session.authentication.as_ref().and_then(Value::as_object);
         let field = |k: &str| auth.and_then(|a| a.get(k)).and_then(Value::as_str);
-        let scheme =
-            session
-                .scheme
-                .as_deref()
-                .or(field("scheme"))
-                .unwrap_or(if field("key").is_some() {
-                    "key"
-                } else {
-                    "plain"
-                });
+        let scheme = session.scheme.as_deref().or(field("scheme")).unwrap_or(if field("key").is_some() {
+            "key"
+        } else {
+            "plain"
+        });
         let secret = match scheme.to_ascii_lowercase().as_str() {
             "key" => field("key").ok_or("The key scheme needs authentication.key")?,
             "plain" => field("password").ok_or("The plain scheme needs authentication.password")?,
-            other => {
-                return Err(format!(
-                    "The authentication scheme \"{other}\" is not supported (use key or plain)"
-                ))
-            }
+            other => return Err(format!("The authentication scheme \"{other}\" is not supported (use key or plain)")),
         };
         match self.state.tenants.by_identifier(name) {
-            Some(tenant) if tenant.key_matches(secret) => {
-                Ok(Caller::new(tenant.clone(), from.instance.as_deref()))
-            }
+            Some(tenant) if tenant.key_matches(secret) => Ok(Caller::new(tenant.clone(), from.instance.as_deref())),
             _ => Err("Authentication failed: unknown identifier or wrong key".into()),
         }
     }
@@ -400,11 +343,7 @@ impl Connection {
         self.feed(Envelope::Command(ping).to_json()).await
     }
 
-    async fn on_frame(
-        &mut self,
-        s: &mut Session2,
-        frame: Option<Result<WsMessage, axum::Error>>,
-    ) -> Result<(), End> {
+    async fn on_frame(&mut self, s: &mut Session2, frame: Option<Result<WsMessage, axum::Error>>) -> Result<(), End> {
         let Some(text) = frame_text(frame)? else {
             return Ok(());
         };
@@ -423,10 +362,7 @@ impl Connection {
             }
             Ok(Envelope::Session(session)) => Err(End::Fail(Reason::new(
                 codes::SESSION_ERROR,
-                format!(
-                    "Unexpected session state \"{}\" in an established session",
-                    session.state
-                ),
+                format!("Unexpected session state \"{}\" in an established session", session.state),
             ))),
             Ok(Envelope::Message(m)) => {
                 tracing::debug!(id = ?m.id, to = ?m.to, "message accepted and dropped: no message routing");
@@ -436,15 +372,8 @@ impl Connection {
                 tracing::debug!(id = ?n.id, event = %n.event, "notification accepted and dropped");
                 Ok(())
             }
-            Err(EnvelopeError::InvalidField {
-                id: Some(id),
-                kind: "command",
-                method,
-                field,
-                message,
-            }) => {
-                let mut request =
-                    Command::request(id, Method::parse(method.as_deref().unwrap_or("get")), "");
+            Err(EnvelopeError::InvalidField { id: Some(id), kind: "command", method, field, message }) => {
+                let mut request = Command::request(id, Method::parse(method.as_deref().unwrap_or("get")), "");
                 request.uri = None;
                 let mut failure = request.failure(Reason::new(
                     codes::VALIDATION_ERROR,
@@ -454,10 +383,7 @@ impl Connection {
                 failure.to = Some(s.caller.node.clone());
                 self.feed(Envelope::Command(failure).to_json()).await
             }
-            Err(e) => Err(End::Close(
-                close::INVALID_PAYLOAD,
-                format!("Invalid envelope: {e}"),
-            )),
+            Err(e) => Err(End::Close(close::INVALID_PAYLOAD, format!("Invalid envelope: {e}"))),
         }
     }
 
@@ -467,10 +393,7 @@ impl Connection {
             return Ok(());
         }
         if command.id.is_none() && command.method != Method::Observe {
-            let mut failure = command.failure(Reason::new(
-                codes::VALIDATION_ERROR,
-                "The command id is required",
-            ));
+            let mut failure = command.failure(Reason::new(codes::VALIDATION_ERROR, "The command id is required"));
             failure.from = Some(self.server_node());
             failure.to = Some(s.caller.node.clone());
             return self.feed(Envelope::Command(failure).to_json()).await;
@@ -495,12 +418,8 @@ impl Connection {
             Poll::Ready(None) => Ok(()),
             Poll::Pending => {
                 s.inflight.fetch_add(1, Ordering::AcqRel);
-                let (tx, inflight, done, overflowed) = (
-                    s.tx.clone(),
-                    s.inflight.clone(),
-                    s.done.clone(),
-                    s.overflowed.clone(),
-                );
+                let (tx, inflight, done, overflowed) =
+                    (s.tx.clone(), s.inflight.clone(), s.done.clone(), s.overflowed.clone());
                 tokio::spawn(async move {
                     if let Some(response) = task.await {
                         if tx.try_send(Envelope::Command(response).to_json()).is_err() {
@@ -549,9 +468,7 @@ impl Connection {
 }
 
 /// The text of a frame; `None` for frames to skip (pings, pongs). Other frames end the session.
-fn frame_text(
-    frame: Option<Result<WsMessage, axum::Error>>,
-) -> Result<Option<axum::extract::ws::Utf8Bytes>, End> {
+fn frame_text(frame: Option<Result<WsMessage, axum::Error>>) -> Result<Option<axum::extract::ws::Utf8Bytes>, End> {
     match frame {
         None => Err(End::Gone),
         Some(Ok(WsMessage::Text(text))) => Ok(Some(text)),
@@ -590,10 +507,7 @@ fn unexpected(envelope: &Envelope, expected: &str) -> Reason {
         Envelope::Message(_) => "a message".into(),
         Envelope::Notification(_) => "a notification".into(),
     };
-    Reason::new(
-        codes::SESSION_ERROR,
-        format!("Expected {expected}, got {got}"),
-    )
+    Reason::new(codes::SESSION_ERROR, format!("Expected {expected}, got {got}"))
 }
 
 /// Close reasons are limited to 123 bytes by RFC 6455.

@@ -44,11 +44,7 @@ impl Gateway {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(irisgate::run(listener, config, shutdown.clone()));
-        Gateway {
-            addr,
-            shutdown,
-            handle,
-        }
+        Gateway { addr, shutdown, handle }
     }
 
     pub fn ws_url(&self) -> String {
@@ -58,11 +54,7 @@ impl Gateway {
     /// Cancels the shutdown token and waits for `run` to return.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        tokio::time::timeout(WAIT * 3, self.handle)
-            .await
-            .expect("gateway stops")
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(WAIT * 3, self.handle).await.expect("gateway stops").unwrap().unwrap();
     }
 
     /// An established session of the development bot.
@@ -70,36 +62,21 @@ impl Gateway {
         Ws::established(self, BOT, ACCESS_KEY).await
     }
 
-    pub async fn post(
-        &self,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: impl Into<Bytes>,
-    ) -> HttpReply {
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> HttpReply {
         http_request(self.addr, "POST", path, headers, body.into()).await
     }
 
     /// `POST /commands` as the development bot.
     pub async fn command(&self, command: Value) -> HttpReply {
         let auth = key_header(BOT, SECRET);
-        self.post(
-            "/commands",
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            command.to_string(),
-        )
-        .await
+        self.post("/commands", &[("authorization", &auth), ("content-type", "application/json")], command.to_string())
+            .await
     }
 }
 
 /// `Key base64(identifier:secret)`.
 pub fn key_header(identifier: &str, secret: &str) -> String {
-    format!(
-        "Key {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{identifier}:{secret}"))
-    )
+    format!("Key {}", base64::engine::general_purpose::STANDARD.encode(format!("{identifier}:{secret}")))
 }
 
 pub struct HttpReply {
@@ -110,12 +87,8 @@ pub struct HttpReply {
 
 impl HttpReply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -127,11 +100,7 @@ pub async fn http_request(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> HttpReply {
-    HttpConn::open(addr)
-        .await
-        .request(method, path, headers, body)
-        .await
-        .expect("an HTTP response")
+    HttpConn::open(addr).await.request(method, path, headers, body).await.expect("an HTTP response")
 }
 
 /// One HTTP/1.1 connection that can carry several requests in turn (keep-alive).
@@ -145,15 +114,8 @@ pub struct HttpConn {
 impl HttpConn {
     pub async fn open(addr: SocketAddr) -> HttpConn {
         let stream = TcpStream::connect(addr).await.unwrap();
-        let (sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        HttpConn {
-            addr,
-            sender,
-            conn: tokio::spawn(conn),
-        }
+        let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.unwrap();
+        HttpConn { addr, sender, conn: tokio::spawn(conn) }
     }
 
     /// Sends one request and reads the whole response; `Err` if the connection failed.
@@ -164,10 +126,7 @@ impl HttpConn {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> hyper::Result<HttpReply> {
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string());
+        let mut request = hyper::Request::builder().method(method).uri(path).header("host", self.addr.to_string());
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -178,11 +137,7 @@ impl HttpConn {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = response.into_body().collect().await?.to_bytes();
-            Ok(HttpReply {
-                status,
-                headers,
-                body,
-            })
+            Ok(HttpReply { status, headers, body })
         })
         .await
         .expect("HTTP response in time")
@@ -194,10 +149,7 @@ impl HttpConn {
         self.request(
             "POST",
             "/commands",
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
+            &[("authorization", &auth), ("content-type", "application/json")],
             command.to_string(),
         )
         .await
@@ -225,27 +177,13 @@ pub async fn upgrade_attempt(addr: SocketAddr) -> HttpReply {
 /// Checks a W3C `traceparent` of version 00 and returns its (trace id, parent id).
 pub fn parse_traceparent(tp: &str) -> (String, String) {
     let parts: Vec<&str> = tp.split('-').collect();
-    let hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     assert!(
-        parts.len() == 4
-            && parts[0] == "00"
-            && hex(parts[1], 32)
-            && hex(parts[2], 16)
-            && hex(parts[3], 2),
+        parts.len() == 4 && parts[0] == "00" && hex(parts[1], 32) && hex(parts[2], 16) && hex(parts[3], 2),
         "not a version-00 traceparent: {tp:?}"
     );
-    assert!(
-        parts[1].bytes().any(|b| b != b'0'),
-        "all-zero trace id: {tp}"
-    );
-    assert!(
-        parts[2].bytes().any(|b| b != b'0'),
-        "all-zero parent id: {tp}"
-    );
+    assert!(parts[1].bytes().any(|b| b != b'0'), "all-zero trace id: {tp}");
+    assert!(parts[2].bytes().any(|b| b != b'0'), "all-zero parent id: {tp}");
     (parts[1].to_owned(), parts[2].to_owned())
 }
 
@@ -267,21 +205,10 @@ impl Ws {
     /// Opens a socket to `url` (a gateway not started by this process) offering `lime`.
     pub async fn connect_url(url: &str) -> Ws {
         let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", "lime".parse().unwrap());
-        let (ws, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket upgrade");
-        let protocol = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .map(|v| v.to_str().unwrap().to_owned());
-        Ws {
-            ws,
-            session_id: None,
-            protocol,
-        }
+        request.headers_mut().insert("sec-websocket-protocol", "lime".parse().unwrap());
+        let (ws, response) = tokio_tungstenite::connect_async(request).await.expect("websocket upgrade");
+        let protocol = response.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap().to_owned());
+        Ws { ws, session_id: None, protocol }
     }
 
     /// Connects and runs the key-scheme handshake to `established`.
@@ -312,10 +239,7 @@ impl Ws {
     }
 
     pub async fn send_text(&mut self, text: impl Into<String>) {
-        self.ws
-            .send(Message::Text(text.into().into()))
-            .await
-            .unwrap();
+        self.ws.send(Message::Text(text.into().into())).await.unwrap();
     }
 
     pub async fn send_raw(&mut self, m: Message) {
@@ -355,10 +279,7 @@ impl Ws {
     pub async fn closed(&mut self) -> (Vec<Value>, Option<(u16, String)>) {
         let mut frames = Vec::new();
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("close in time")
-            {
+            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("close in time") {
                 Some(Ok(Message::Text(t))) => frames.push(serde_json::from_str(&t).unwrap()),
                 Some(Ok(Message::Close(c))) => {
                     return (frames, c.map(|c| (u16::from(c.code), c.reason.to_string())));
@@ -375,10 +296,7 @@ impl Ws {
     /// sends our close reply and returns once the gateway has let go of the connection.
     pub async fn until_eof(&mut self) {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("the connection ends in time")
-            {
+            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("the connection ends in time") {
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return,
             }
@@ -387,9 +305,7 @@ impl Ws {
 
     /// Sends `get /ping` and checks the success, proving the session is still served.
     pub async fn assert_alive(&mut self) {
-        let ping = self
-            .call(json!({"id": id(), "method": "get", "uri": "/ping"}))
-            .await;
+        let ping = self.call(json!({"id": id(), "method": "get", "uri": "/ping"})).await;
         assert_eq!(ping["status"], "success", "{ping}");
     }
 }
@@ -398,9 +314,7 @@ impl Ws {
 pub async fn assert_gateway_serves(gw: &Gateway) {
     let mut ws = gw.session().await;
     ws.assert_alive().await;
-    let reply = gw
-        .command(json!({"id": id(), "method": "get", "uri": "/ping"}))
-        .await;
+    let reply = gw.command(json!({"id": id(), "method": "get", "uri": "/ping"})).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["status"], "success", "{}", reply.json());
 }
