@@ -29,7 +29,50 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub campaigns: CampaignSettings,
+    #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+}
+
+/// How campaigns are accepted and sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CampaignSettings {
+    /// Recipients one campaign may hold; more is refused with 64 (REST 400).
+    pub max_recipients_per_campaign: u64,
+    /// Recipients listed in `statusAudience` of a summary (`audienceCounts` always has totals).
+    pub summary_audience_items: usize,
+    /// Hosts `/audiences/v2/{id}/file` may fetch a media-link CSV from (exact names). Empty:
+    /// media links are refused.
+    pub media_link_hosts: Vec<String>,
+    /// Largest CSV fetched from a media link, in bytes.
+    pub media_link_max_bytes: u64,
+    /// Time allowed for fetching a media link.
+    pub media_link_timeout_ms: u64,
+    /// Attempts per recipient when the provider reports a transient error.
+    pub send_attempts: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub retry_backoff_ms: u64,
+    /// Recipients a dispatcher takes from the store at once.
+    pub dispatch_batch: usize,
+    /// Channel receipts waiting to be recorded; when full, channels wait (no receipt is lost).
+    pub receipt_queue: usize,
+}
+
+impl Default for CampaignSettings {
+    fn default() -> Self {
+        CampaignSettings {
+            max_recipients_per_campaign: 1_000_000,
+            summary_audience_items: 100,
+            media_link_hosts: Vec::new(),
+            media_link_max_bytes: 64 * 1024 * 1024,
+            media_link_timeout_ms: 30_000,
+            send_attempts: 3,
+            retry_backoff_ms: 200,
+            dispatch_batch: 256,
+            receipt_queue: 65_536,
+        }
+    }
 }
 
 /// Every bound the gateway enforces. Over a limit the caller gets a clear failure
@@ -146,6 +189,9 @@ pub struct ChannelConfig {
     /// Simulator: delay before the read receipt.
     #[serde(default = "defaults::read_after_ms")]
     pub read_after_ms: u64,
+    /// Sends per second over all campaigns of this channel (no ceiling when absent).
+    #[serde(default)]
+    pub max_per_second: Option<u32>,
 }
 
 /// A message template registered on a channel.
@@ -292,6 +338,20 @@ impl Config {
                 return err(format!("limits.{name}"), format!("must be at most {max}"));
             }
         }
+        let c = &self.campaigns;
+        for (name, value) in [
+            ("max_recipients_per_campaign", c.max_recipients_per_campaign),
+            ("summary_audience_items", c.summary_audience_items as u64),
+            ("media_link_max_bytes", c.media_link_max_bytes),
+            ("media_link_timeout_ms", c.media_link_timeout_ms),
+            ("send_attempts", c.send_attempts as u64),
+            ("dispatch_batch", c.dispatch_batch as u64),
+            ("receipt_queue", c.receipt_queue as u64),
+        ] {
+            if value == 0 {
+                return err(format!("campaigns.{name}"), "must be greater than 0".into());
+            }
+        }
         let mut identifiers = HashSet::new();
         let mut api_keys = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {
@@ -334,6 +394,9 @@ impl Config {
                 }
                 if !channel_ids.insert(channel.id.as_str()) {
                     return err(key(&format!("channels[{c}].id")), format!("\"{}\" is used twice", channel.id));
+                }
+                if channel.max_per_second == Some(0) {
+                    return err(key(&format!("channels[{c}].max_per_second")), "must be greater than 0".into());
                 }
                 if channel.default && !defaults.insert(channel.channel_type) {
                     return err(

@@ -4,6 +4,14 @@
 //! - [`config`]: the TOML configuration, its defaults and validation.
 //! - [`tenant`]: workspaces and their credentials.
 //! - [`state`]: the shared, cheap-to-clone state handle.
+//! - [`campaign`], [`contact`], [`catalog`]: the model both faces share.
+//! - [`store`]: the storage trait and its backends.
+//! - [`engine`]: the lifecycle operations; [`dispatcher`], [`scheduler`], [`receipts`] are
+//!   its background workers; [`channel`] the providers (the simulator); [`limiter`] pacing.
+//! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.
+//! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
+//! - [`reasons`]: recipient failure reason codes.
+//! - [`clock`]: wall-clock time that follows tokio's (paused) clock.
 //! - [`app`]: the HTTP application (every path of the port).
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
 //! - [`router`]: the one routing table both transports call.
@@ -16,14 +24,30 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod audience;
 pub mod caller;
+pub mod campaign;
+pub mod catalog;
+pub mod channel;
+pub mod clock;
 pub mod config;
+pub mod contact;
+pub mod dispatcher;
+pub mod engine;
 pub mod error;
+pub mod fields;
 pub mod handlers;
+pub mod limiter;
+pub mod phone;
+pub mod query;
+pub mod reasons;
+pub mod receipts;
 pub mod reply;
 pub mod router;
+pub mod scheduler;
 pub mod shutdown;
 pub mod state;
+pub mod store;
 pub mod tenant;
 pub mod trace;
 pub mod transport;
@@ -41,7 +65,11 @@ pub use state::AppState;
 /// lets in-flight commands finish and closes every session with `finished`.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let state = AppState::new(config, shutdown.clone());
+    let store: std::sync::Arc<dyn store::Store> = std::sync::Arc::new(store::MemoryStore::new());
+    let engine = engine::Engine::start(&config, store, clock::Clock::new(), shutdown.clone())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let state = AppState::new(config, engine, shutdown.clone());
     let app = app::router(state.clone());
     tracing::info!(%addr, "irisgate listening");
     let listener = listener.tap_io(|tcp| {

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::caller::Caller;
 use crate::error::{Error, Result};
 use crate::handlers;
+use crate::query::Query;
 use crate::reply::Reply;
 use crate::state::AppState;
 use crate::trace;
@@ -32,18 +33,55 @@ enum Route {
     SetPresence,
     SetReceipt,
     Ping,
+    ContextNames,
+    ContextValue,
+    CampaignFull,
+    CampaignDynamic,
+    AudienceList,
+    AudienceFile,
+    Dispatch,
+    Summaries,
+    Summary,
+    Audience,
+    Messages,
+    Report,
+    Campaign,
+    Campaigns,
+    DeleteCampaign,
+    Contact,
+    Contacts,
+    SetContact,
+    MergeContact,
 }
 
-use Method::{Get, Set};
-use Served::Server;
+use Method::{Delete, Get, Merge, Set};
+use Served::{Campaigns, Crm, Server};
 
 /// Top to bottom: node, method, uri pattern (`{name}` matches one segment), handler.
+/// The first entry whose node, pattern and method match wins.
 static TABLE: &[(Served, Method, &str, Route)] = &[
     (Server, Set, "/presence", Route::SetPresence),
     (Server, Set, "/receipt", Route::SetReceipt),
     (Server, Get, "/ping", Route::Ping),
-    // The campaign node (`Served::Campaigns`) and the CRM node (`Served::Crm`) have no
-    // routes yet: every command to them is answered 62.
+    (Server, Get, "/contexts/{identity}", Route::ContextNames),
+    (Server, Get, "/contexts/{identity}/{name}", Route::ContextValue),
+    (Campaigns, Set, "/campaign/full", Route::CampaignFull),
+    (Campaigns, Set, "/campaign/v2", Route::CampaignDynamic),
+    (Campaigns, Set, "/audiences/v2/{id}", Route::AudienceList),
+    (Campaigns, Set, "/audiences/v2/{id}/file", Route::AudienceFile),
+    (Campaigns, Set, "/dispatch/v2", Route::Dispatch),
+    (Campaigns, Get, "/campaigns/summaries", Route::Summaries),
+    (Campaigns, Get, "/campaigns/{id}/summaries", Route::Summary),
+    (Campaigns, Get, "/audiences/{id}", Route::Audience),
+    (Campaigns, Get, "/messages/{id}", Route::Messages),
+    (Campaigns, Get, "/campaigns/{id}/reports", Route::Report),
+    (Campaigns, Get, "/campaigns/{id}", Route::Campaign),
+    (Campaigns, Get, "/campaigns", Route::Campaigns),
+    (Campaigns, Delete, "/campaigns/{id}", Route::DeleteCampaign),
+    (Crm, Get, "/contacts/{identity}", Route::Contact),
+    (Crm, Get, "/contacts", Route::Contacts),
+    (Crm, Set, "/contacts", Route::SetContact),
+    (Crm, Merge, "/contacts", Route::MergeContact),
 ];
 
 /// Answers one request command. `None` for `observe`, which is never answered.
@@ -121,7 +159,7 @@ fn served_node(state: &AppState, to: Option<&Node>) -> Result<Served> {
 }
 
 async fn dispatch(
-    _state: &AppState,
+    state: &AppState,
     caller: &Caller,
     command: &Command,
     served: Served,
@@ -156,7 +194,7 @@ async fn dispatch(
             }
         }
     }
-    let Some((route, _params)) = found else {
+    let Some((route, params)) = found else {
         return Err(if uri_known {
             Error::UnsupportedMethod(format!("The method {} is not supported on {}", command.method, uri.path))
         } else {
@@ -166,11 +204,34 @@ async fn dispatch(
     if matches!(command.method, Method::Set | Method::Merge) && command.resource.is_none() {
         return Err(Error::Validation(format!("A {} command needs a resource", command.method)));
     }
-    let resource = command.resource.as_ref();
+    let empty = Value::Null;
+    let resource = command.resource.as_ref().unwrap_or(&empty);
+    let query = Query::new(uri.query_pairs());
+    let p = |i: usize| params.get(i).copied().unwrap_or_default();
+    use handlers::*;
     match route {
-        Route::SetPresence => handlers::server::set_presence(resource).await,
-        Route::SetReceipt => handlers::server::set_receipt(resource).await,
-        Route::Ping => handlers::server::ping().await,
+        Route::SetPresence => server::set_presence(resource).await,
+        Route::SetReceipt => server::set_receipt(resource).await,
+        Route::Ping => server::ping().await,
+        Route::ContextNames => contexts::names(state, caller, p(0)).await,
+        Route::ContextValue => contexts::value(state, caller, p(0), p(1)).await,
+        Route::CampaignFull => campaign::full(state, caller, resource).await,
+        Route::CampaignDynamic => campaign::dynamic(state, caller, resource).await,
+        Route::AudienceList => audiences::add_list(state, caller, p(0), resource).await,
+        Route::AudienceFile => audiences::add_file(state, caller, p(0), command.media_type.as_deref(), resource).await,
+        Route::Dispatch => campaign::dispatch(state, caller, resource).await,
+        Route::Summaries => campaigns::summaries(state, caller, &query).await,
+        Route::Summary => campaigns::summary(state, caller, p(0)).await,
+        Route::Audience => audiences::list(state, caller, p(0), &query).await,
+        Route::Messages => campaigns::messages(state, caller, p(0)).await,
+        Route::Report => campaigns::report(state, caller, p(0), &query).await,
+        Route::Campaign => campaigns::get(state, caller, p(0)).await,
+        Route::Campaigns => campaigns::list(state, caller, &query).await,
+        Route::DeleteCampaign => campaigns::delete(state, caller, p(0)).await,
+        Route::Contact => contacts::get(state, caller, p(0)).await,
+        Route::Contacts => contacts::list(state, caller, &query).await,
+        Route::SetContact => contacts::set(state, caller, resource).await,
+        Route::MergeContact => contacts::merge(state, caller, resource).await,
     }
 }
 

@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::tenant::Tenants;
 
 /// A clone is a new reference to the same state.
@@ -16,6 +17,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub tenants: Tenants,
+    /// Store, dispatcher, scheduler: the engine under both faces.
+    pub engine: Engine,
     /// The nodes the gateway answers as, with the configured instance.
     pub nodes: ServedNodes,
     /// One permit per open WebSocket session (`limits.max_connections`).
@@ -52,11 +55,11 @@ impl ServedNodes {
 }
 
 impl AppState {
-    pub fn new(config: Config, shutdown: CancellationToken) -> AppState {
+    pub fn new(config: Config, engine: Engine, shutdown: CancellationToken) -> AppState {
         let tenants = Tenants::from_config(&config);
         let nodes = ServedNodes::new(&config);
         let connections = Arc::new(Semaphore::new(config.limits.max_connections));
-        AppState(Arc::new(Inner { config, tenants, nodes, connections, shutdown }))
+        AppState(Arc::new(Inner { config, tenants, engine, nodes, connections, shutdown }))
     }
 }
 

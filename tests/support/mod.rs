@@ -327,3 +327,75 @@ pub fn close_code(code: u16) -> CloseCode {
 pub fn id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// The gateway's state without sockets: commands go straight through the routing table.
+/// For tests on tokio's paused clock, where real sockets would let time jump ahead.
+pub struct Direct {
+    pub state: irisgate::AppState,
+    pub caller: std::sync::Arc<irisgate::caller::Caller>,
+    pub shutdown: CancellationToken,
+}
+
+impl Direct {
+    pub async fn start() -> Direct {
+        Direct::start_with(Config::development()).await
+    }
+
+    pub async fn start_with(config: Config) -> Direct {
+        let shutdown = CancellationToken::new();
+        let store: std::sync::Arc<dyn irisgate::store::Store> =
+            std::sync::Arc::new(irisgate::store::MemoryStore::new());
+        let engine = irisgate::engine::Engine::start(&config, store, irisgate::clock::Clock::new(), shutdown.clone())
+            .await
+            .unwrap();
+        let state = irisgate::AppState::new(config, engine, shutdown.clone());
+        let tenant = state.tenants.by_identifier(BOT).unwrap().clone();
+        let caller = std::sync::Arc::new(irisgate::caller::Caller::new(tenant, Some("default")));
+        Direct { state, caller, shutdown }
+    }
+
+    /// Sends one command (an `id` is added when missing) and returns the response.
+    pub async fn call(&self, mut command: Value) -> Value {
+        if command.get("id").is_none() {
+            command["id"] = json!(id());
+        }
+        let command: lime_protocol::Command = match lime_protocol::Envelope::parse(&command.to_string()).unwrap() {
+            lime_protocol::Envelope::Command(c) => c,
+            other => panic!("not a command: {other:?}"),
+        };
+        let response = irisgate::router::route(&self.state, &self.caller, &command).await.expect("an answer");
+        serde_json::to_value(&response).unwrap()
+    }
+
+    /// A campaign-node command that must succeed; returns its resource.
+    pub async fn ok(&self, method: &str, uri: &str, type_and_resource: Option<(&str, Value)>) -> Value {
+        let mut c = json!({"to": "postmaster@activecampaign.msging.net", "method": method, "uri": uri});
+        if let Some((t, r)) = type_and_resource {
+            c["type"] = json!(t);
+            c["resource"] = r;
+        }
+        let response = self.call(c).await;
+        assert_eq!(response["status"], "success", "{method} {uri}: {response}");
+        response["resource"].clone()
+    }
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// `set /campaign/full` resource for a Batch of `recipients` on the development template
+/// `email_commerce_resposta` (one parameter).
+pub fn batch(name: &str, recipients: &[&str]) -> Value {
+    let audiences: Vec<Value> =
+        recipients.iter().map(|r| json!({"recipient": r, "messageParams": {"1": format!("param of {r}")}})).collect();
+    json!({
+        "campaign": {"name": name, "campaignType": "Batch", "flowId": "flow-1", "stateId": "state-1"},
+        "audiences": audiences,
+        "message": {"messageTemplate": "email_commerce_resposta", "messageParams": ["1"]}
+    })
+}
+
+pub const FULL: &str = "application/vnd.iris.activecampaign.full-campaign+json";

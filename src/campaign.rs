@@ -1,0 +1,493 @@
+//! The campaign model shared by both faces: campaigns, recipients, their states and counts.
+//!
+//! One model, two vocabularies: the LIME face shows `new`/`processing`/`PROCESSED`, the REST
+//! face `DRAFT`/`RUNNING`/`SENT`. The mapping lives here and nowhere else.
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::phone::Phone;
+
+/// Milliseconds since the Unix epoch; 0 means "not reached".
+pub type Millis = i64;
+
+pub fn now_millis() -> Millis {
+    Utc::now().timestamp_millis()
+}
+
+/// `2026-01-16T03:36:28.750Z`, as BLiP writes timestamps.
+pub fn iso(ms: Millis) -> Option<String> {
+    (ms != 0)
+        .then(|| Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+pub fn from_datetime(t: DateTime<Utc>) -> Millis {
+    t.timestamp_millis()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChannelType {
+    WhatsApp,
+    GoogleRcs,
+}
+
+impl ChannelType {
+    /// `WHATSAPP` / `GOOGLERCS`, as LIME responses spell it.
+    pub fn lime(self) -> &'static str {
+        match self {
+            ChannelType::WhatsApp => "WHATSAPP",
+            ChannelType::GoogleRcs => "GOOGLERCS",
+        }
+    }
+
+    /// Domain of recipient identities on this channel.
+    pub fn identity_domain(self) -> &'static str {
+        match self {
+            ChannelType::WhatsApp => "wa.gw.msging.net",
+            ChannelType::GoogleRcs => "googlercs.gw.msging.net",
+        }
+    }
+
+    pub fn from_config(t: crate::config::ChannelType) -> ChannelType {
+        match t {
+            crate::config::ChannelType::Whatsapp => ChannelType::WhatsApp,
+            crate::config::ChannelType::GoogleRcs => ChannelType::GoogleRcs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CampaignKind {
+    Individual,
+    Batch,
+}
+
+impl CampaignKind {
+    pub fn lime(self) -> &'static str {
+        match self {
+            CampaignKind::Individual => "INDIVIDUAL",
+            CampaignKind::Batch => "BATCH",
+        }
+    }
+}
+
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CampaignStatus {
+    /// Created, audience may still change (`new` / DRAFT).
+    Draft,
+    /// Waiting for its scheduled time (`scheduling` / SCHEDULED).
+    Scheduled,
+    /// Sending (`processing` / RUNNING).
+    Running,
+    /// Sending stopped by the REST face until resumed (`processing` / PAUSED).
+    Paused,
+    /// No recipient is PENDING any more (`executed` / COMPLETED).
+    Completed,
+    /// Campaign-level failure, see `failed_reason` (`failed` / FAILED).
+    Failed,
+    /// Stopped for good; unsent recipients stay PENDING (`canceled` / CANCELLED).
+    Cancelled,
+}
+
+impl CampaignStatus {
+    pub fn lime(self) -> &'static str {
+        match self {
+            CampaignStatus::Draft => "new",
+            CampaignStatus::Scheduled => "scheduling",
+            CampaignStatus::Running | CampaignStatus::Paused => "processing",
+            CampaignStatus::Completed => "executed",
+            CampaignStatus::Failed => "failed",
+            CampaignStatus::Cancelled => "canceled",
+        }
+    }
+
+    pub fn rest(self) -> &'static str {
+        match self {
+            CampaignStatus::Draft => "DRAFT",
+            CampaignStatus::Scheduled => "SCHEDULED",
+            CampaignStatus::Running => "RUNNING",
+            CampaignStatus::Paused => "PAUSED",
+            CampaignStatus::Completed => "COMPLETED",
+            CampaignStatus::Failed => "FAILED",
+            CampaignStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses either vocabulary, case-insensitively (`processing` means Running or Paused).
+    pub fn parse_any(s: &str) -> Option<Vec<CampaignStatus>> {
+        use CampaignStatus::*;
+        Some(match s.to_ascii_lowercase().as_str() {
+            "new" | "draft" => vec![Draft],
+            "scheduling" | "scheduled" => vec![Scheduled],
+            "processing" => vec![Running, Paused],
+            "running" => vec![Running],
+            "paused" => vec![Paused],
+            "executed" | "completed" => vec![Completed],
+            "failed" => vec![Failed],
+            "canceled" | "cancelled" => vec![Cancelled],
+            _ => return None,
+        })
+    }
+
+    /// No more sending will ever happen.
+    pub fn is_final(self) -> bool {
+        matches!(self, CampaignStatus::Completed | CampaignStatus::Failed | CampaignStatus::Cancelled)
+    }
+}
+
+/// The message a campaign sends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageSpec {
+    /// WhatsApp template name.
+    pub template: Option<String>,
+    pub template_language: Option<String>,
+    /// Ordered parameter keys: position n of the template takes each recipient's value of
+    /// `param_keys[n-1]`.
+    pub param_keys: Vec<String>,
+    /// Free text (Google RCS, REST TEXT campaigns); may hold `{{key}}` placeholders.
+    pub content: Option<String>,
+}
+
+/// A campaign, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    pub id: Uuid,
+    pub tenant: String,
+    pub name: String,
+    pub kind: CampaignKind,
+    pub channel_type: ChannelType,
+    /// The tenant channel it sends through.
+    pub channel_id: String,
+    pub flow_id: Option<String>,
+    pub state_id: Option<String>,
+    pub master_state: Option<String>,
+    pub source_application: Option<String>,
+    pub tags: Vec<String>,
+    /// Start time; `None` = start on dispatch.
+    pub scheduled: Option<Millis>,
+    pub status: CampaignStatus,
+    pub created: Millis,
+    /// When sending started (0 = not yet).
+    pub send_date: Millis,
+    /// When the last recipient left PENDING or the campaign stopped (0 = not yet).
+    pub completed_at: Millis,
+    /// Identity of the bot or workspace that created it.
+    pub sender: String,
+    pub failed_reason: Option<String>,
+    pub message: MessageSpec,
+    /// Sends per minute at most (`None` = only the channel's ceiling applies).
+    pub rate_limit_per_minute: Option<u32>,
+    /// Send even to contacts with an open conversation (else they fail with 1602).
+    pub allow_open_ticket: bool,
+    /// Extra fields of the REST face (description, filters, template id, mapping), kept as JSON.
+    pub rest: Option<serde_json::Value>,
+}
+
+/// Where a recipient is. Moves only forward: PENDING → SENDING → PROCESSED → RECEIVED → READ,
+/// FAILED from any state before RECEIVED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum RecipientStatus {
+    Pending = 0,
+    /// Handed to the channel, outcome not yet recorded (crash-safe dispatch).
+    Sending = 1,
+    Processed = 2,
+    Received = 3,
+    Read = 4,
+    Failed = 5,
+}
+
+impl RecipientStatus {
+    pub fn lime(self) -> &'static str {
+        match self {
+            RecipientStatus::Pending | RecipientStatus::Sending => "PENDING",
+            RecipientStatus::Processed => "PROCESSED",
+            RecipientStatus::Received => "RECEIVED",
+            RecipientStatus::Read => "READ",
+            RecipientStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn rest(self) -> &'static str {
+        match self {
+            RecipientStatus::Pending | RecipientStatus::Sending => "PENDING",
+            RecipientStatus::Processed => "SENT",
+            RecipientStatus::Received => "DELIVERED",
+            RecipientStatus::Read => "READ",
+            RecipientStatus::Failed => "FAILED",
+        }
+    }
+
+    /// Parses either vocabulary, case-insensitively.
+    pub fn parse_any(s: &str) -> Option<RecipientStatus> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "PENDING" => RecipientStatus::Pending,
+            "PROCESSED" | "SENT" => RecipientStatus::Processed,
+            "RECEIVED" | "DELIVERED" => RecipientStatus::Received,
+            "READ" => RecipientStatus::Read,
+            "FAILED" => RecipientStatus::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Whether a recipient in `self` may move to `next` (receipts out of order are ignored).
+    pub fn may_become(self, next: RecipientStatus) -> bool {
+        use RecipientStatus::*;
+        match (self, next) {
+            (Failed, _) => false,
+            (from, Failed) => from < Received,
+            (from, to) => to > from,
+        }
+    }
+}
+
+/// Parameters of one recipient: `key → value` in the order given, packed in one string
+/// (`key US value RS key US value …`) so that a million recipients cost one allocation each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(Box<str>);
+
+const UNIT: char = '\u{1f}';
+const RECORD: char = '\u{1e}';
+
+impl Params {
+    /// Fails when a key or value holds the two separator control characters.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Params, String> {
+        let mut text = String::new();
+        for (i, (k, v)) in pairs.into_iter().enumerate() {
+            if k.contains([UNIT, RECORD]) || v.contains([UNIT, RECORD]) {
+                return Err(format!("parameter \"{k}\" contains a control character"));
+            }
+            if i > 0 {
+                text.push(RECORD);
+            }
+            text.push_str(k);
+            text.push(UNIT);
+            text.push_str(v);
+        }
+        Ok(Params(text.into_boxed_str()))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.split(RECORD).filter(|r| !r.is_empty()).map(|r| r.split_once(UNIT).unwrap_or((r, "")))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Bytes of key and value text (for memory accounting).
+    pub fn text_len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect()
+    }
+}
+
+/// A recipient to add to a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecipient {
+    /// The phone as given.
+    pub given: String,
+    /// `None` when the number is invalid (kept, fails with 1001 at send).
+    pub phone: Option<Phone>,
+    pub params: Params,
+    /// JSON object text of context variables.
+    pub context: Option<Box<str>>,
+    /// REST face: the contact this recipient comes from.
+    pub contact_id: Option<Box<str>>,
+}
+
+/// One recipient of a campaign, as stored (compact: a million of them fit in ~200 MB).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipient {
+    /// Insertion order within the campaign, from 0.
+    pub seq: u32,
+    pub status: RecipientStatus,
+    /// 0 = no reason.
+    pub reason: u32,
+    /// E.164 digits; 0 = invalid number.
+    pub phone: u64,
+    /// The text as given, kept only when it differs from `+digits`.
+    pub given: Option<Box<str>>,
+    pub params: Params,
+    pub context: Option<Box<str>>,
+    pub contact_id: Option<Box<str>>,
+    pub processed_at: Millis,
+    pub received_at: Millis,
+    pub read_at: Millis,
+    pub failed_at: Millis,
+}
+
+impl Recipient {
+    pub fn new(seq: u32, r: NewRecipient) -> Recipient {
+        let phone = r.phone.map(|p| p.as_u64()).unwrap_or(0);
+        let canonical = r.phone.map(|p| p.to_string());
+        let given = (canonical.as_deref() != Some(r.given.as_str())).then(|| r.given.into_boxed_str());
+        Recipient {
+            seq,
+            status: RecipientStatus::Pending,
+            reason: 0,
+            phone,
+            given,
+            params: r.params,
+            context: r.context,
+            contact_id: r.contact_id,
+            processed_at: 0,
+            received_at: 0,
+            read_at: 0,
+            failed_at: 0,
+        }
+    }
+
+    pub fn phone(&self) -> Option<Phone> {
+        Phone::from_u64(self.phone)
+    }
+
+    /// The recipient as it was given.
+    pub fn given(&self) -> String {
+        match (&self.given, self.phone()) {
+            (Some(g), _) => g.to_string(),
+            (None, Some(p)) => p.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// `digits@wa.gw.msging.net` for valid numbers, the given text otherwise.
+    pub fn identity(&self, channel: ChannelType) -> String {
+        match self.phone() {
+            Some(p) => crate::phone::identity(p, channel.identity_domain()),
+            None => self.given(),
+        }
+    }
+
+    /// Applies a status change if it moves forward; returns whether it did.
+    pub fn advance(&mut self, next: RecipientStatus, at: Millis, reason: u32) -> bool {
+        if !self.status.may_become(next) {
+            return false;
+        }
+        match next {
+            RecipientStatus::Pending | RecipientStatus::Sending => {}
+            RecipientStatus::Processed => self.processed_at = at,
+            RecipientStatus::Received => {
+                if self.processed_at == 0 {
+                    self.processed_at = at;
+                }
+                self.received_at = at;
+            }
+            RecipientStatus::Read => {
+                if self.processed_at == 0 {
+                    self.processed_at = at;
+                }
+                if self.received_at == 0 {
+                    self.received_at = at;
+                }
+                self.read_at = at;
+            }
+            RecipientStatus::Failed => {
+                self.failed_at = at;
+                self.reason = reason;
+            }
+        }
+        self.status = next;
+        true
+    }
+}
+
+/// Recipients per current state; the states add up to `total`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: u64,
+    pub pending: u64,
+    pub processed: u64,
+    pub received: u64,
+    pub read: u64,
+    pub failed: u64,
+}
+
+impl Counts {
+    fn slot(&mut self, s: RecipientStatus) -> &mut u64 {
+        match s {
+            RecipientStatus::Pending | RecipientStatus::Sending => &mut self.pending,
+            RecipientStatus::Processed => &mut self.processed,
+            RecipientStatus::Received => &mut self.received,
+            RecipientStatus::Read => &mut self.read,
+            RecipientStatus::Failed => &mut self.failed,
+        }
+    }
+
+    pub fn add(&mut self, s: RecipientStatus) {
+        self.total += 1;
+        *self.slot(s) += 1;
+    }
+
+    pub fn moved(&mut self, from: RecipientStatus, to: RecipientStatus) {
+        *self.slot(from) -= 1;
+        *self.slot(to) += 1;
+    }
+}
+
+/// Message id the gateway gives the send of recipient `seq` of `campaign`: stable, so that a
+/// re-send after a crash carries the same id and a deduplicating channel drops it.
+pub fn message_id(campaign: Uuid, seq: u32) -> String {
+    format!("ig.{}.{seq}", campaign.simple())
+}
+
+/// Inverse of [`message_id`].
+pub fn parse_message_id(id: &str) -> Option<(Uuid, u32)> {
+    let rest = id.strip_prefix("ig.")?;
+    let (c, seq) = rest.split_once('.')?;
+    Some((Uuid::try_parse(c).ok()?, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receipts_only_move_forward() {
+        use RecipientStatus::*;
+        assert!(Pending.may_become(Processed));
+        assert!(Processed.may_become(Read));
+        assert!(!Read.may_become(Received));
+        assert!(!Received.may_become(Failed));
+        assert!(Processed.may_become(Failed));
+        assert!(!Failed.may_become(Read));
+    }
+
+    #[test]
+    fn read_without_received_sets_both_timestamps() {
+        let mut r = Recipient::new(
+            0,
+            NewRecipient { given: "x".into(), phone: None, params: Params::default(), context: None, contact_id: None },
+        );
+        assert!(r.advance(RecipientStatus::Processed, 10, 0));
+        assert!(r.advance(RecipientStatus::Read, 30, 0));
+        assert_eq!((r.received_at, r.read_at), (30, 30));
+        assert!(!r.advance(RecipientStatus::Received, 40, 0));
+        assert_eq!(r.received_at, 30);
+    }
+
+    #[test]
+    fn params_pack_and_unpack_in_order() {
+        let p = Params::from_pairs([("2", "b"), ("1", "a"), ("url", "")]).unwrap();
+        assert_eq!(p.iter().collect::<Vec<_>>(), vec![("2", "b"), ("1", "a"), ("url", "")]);
+        assert_eq!(p.get("1"), Some("a"));
+        assert!(Params::from_pairs([("k", "bad\u{1f}")]).is_err());
+        assert!(Params::default().iter().next().is_none());
+    }
+
+    #[test]
+    fn message_ids_round_trip() {
+        let c = Uuid::new_v4();
+        assert_eq!(parse_message_id(&message_id(c, 42)), Some((c, 42)));
+        assert_eq!(parse_message_id("wamid.HBgM"), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! Channels: where messages go. The [`Channel`] trait, the simulator that implements it, and
+//! the registry that builds one instance per configured channel.
+
+pub mod simulator;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::ChannelDef;
+use crate::clock::Clock;
+use crate::phone::Phone;
+use crate::store::Receipt;
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The gateway's id for this send, stable across retries and restarts.
+    pub message_id: String,
+    pub campaign: uuid::Uuid,
+    pub seq: u32,
+    pub phone: Phone,
+    /// `digits@wa.gw.msging.net` / `digits@googlercs.gw.msging.net`.
+    pub identity: String,
+    /// WhatsApp template name and language, when the message is a template.
+    pub template: Option<(String, Option<String>)>,
+    /// Template parameter values in position order (`{{1}}` first).
+    pub parameters: Vec<String>,
+    /// Rendered text (RCS, REST TEXT campaigns; template preview otherwise).
+    pub text: Option<String>,
+}
+
+/// What the provider said about one send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendResult {
+    /// Taken; receipts will follow under `provider_id`.
+    Accepted { provider_id: String },
+    /// Refused for good (reason code and the provider's title).
+    Failed { code: u32, description: String },
+    /// Failed in a way worth retrying.
+    Transient(String),
+}
+
+/// A provider of one channel. Receipts (delivered, read, failed) come back asynchronously
+/// through the sink given at construction, matched by the provider id.
+#[async_trait]
+pub trait Channel: Send + Sync {
+    /// Sends a batch; one result per message, in order.
+    async fn send(&self, batch: &[Outbound]) -> Vec<SendResult>;
+
+    /// Sends per second this channel takes over all campaigns (`None` = unlimited).
+    fn max_per_second(&self) -> Option<u32>;
+}
+
+/// Where channels deliver receipts (bounded; a full queue makes the channel wait).
+pub type ReceiptSink = mpsc::Sender<Receipt>;
+
+/// One live channel instance per (tenant, channel id), built on first use.
+#[derive(Clone)]
+pub struct Channels {
+    live: Arc<DashMap<(String, String), Arc<dyn Channel>>>,
+    receipts: ReceiptSink,
+    clock: Clock,
+    shutdown: CancellationToken,
+}
+
+impl Channels {
+    pub fn new(receipts: ReceiptSink, clock: Clock, shutdown: CancellationToken) -> Channels {
+        Channels { live: Arc::new(DashMap::new()), receipts, clock, shutdown }
+    }
+
+    /// The instance for `def` of `tenant`, created when first needed.
+    pub fn get(&self, tenant: &str, def: &ChannelDef) -> Arc<dyn Channel> {
+        let key = (tenant.to_owned(), def.id.clone());
+        if let Some(c) = self.live.get(&key) {
+            return c.clone();
+        }
+        self.live
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(simulator::Simulator::spawn(
+                    def,
+                    self.receipts.clone(),
+                    self.clock.clone(),
+                    self.shutdown.clone(),
+                )) as Arc<dyn Channel>
+            })
+            .clone()
+    }
+}

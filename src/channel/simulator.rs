@@ -1,0 +1,166 @@
+//! The simulator channel: behaves like a WhatsApp / RCS provider with configurable receipt
+//! latencies and reserved test numbers (by the last four digits of the national number).
+//!
+//! | ends in | outcome |
+//! |---|---|
+//! | 0000 | accepted, then FAILED 131026 "Message undeliverable" |
+//! | 0001 | refused: 1002 "Recipient is not reachable on this channel" |
+//! | 0002 | accepted, never delivered |
+//! | 0003 | delivered, never read |
+//! | 0004 | transient provider error twice, then as any other number |
+//! | other | accepted → delivered → read |
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::{Channel, Outbound, ReceiptSink, SendResult};
+use crate::campaign::RecipientStatus;
+use crate::catalog::ChannelDef;
+use crate::clock::Clock;
+use crate::store::Receipt;
+
+pub const UNDELIVERABLE: u32 = 131026;
+pub const UNREACHABLE: u32 = 1002;
+
+/// Receipts due later, in the order they fall due (latencies are constant, so FIFO is sorted).
+struct Due {
+    at: Instant,
+    receipt: Receipt,
+}
+
+pub struct Simulator {
+    delivered_after: Duration,
+    read_after: Duration,
+    max_per_second: Option<u32>,
+    receipts: ReceiptSink,
+    /// Receipts with a latency go to the timer task; immediate ones straight to the sink.
+    later: Option<mpsc::Sender<(Duration, Receipt)>>,
+    /// Transient failures handed out per message id (test number 0004).
+    transient: DashMap<String, u32>,
+    clock: Clock,
+}
+
+impl Simulator {
+    pub fn spawn(def: &ChannelDef, receipts: ReceiptSink, clock: Clock, shutdown: CancellationToken) -> Simulator {
+        let delivered_after = Duration::from_millis(def.delivered_after_ms);
+        let read_after = Duration::from_millis(def.read_after_ms);
+        let later = (!delivered_after.is_zero() || !read_after.is_zero()).then(|| {
+            let (tx, rx) = mpsc::channel(receipts.max_capacity());
+            tokio::spawn(timer(rx, receipts.clone(), clock.clone(), shutdown));
+            tx
+        });
+        Simulator {
+            delivered_after,
+            read_after,
+            max_per_second: def.max_per_second,
+            receipts,
+            later,
+            transient: DashMap::new(),
+            clock,
+        }
+    }
+
+    async fn emit(&self, after: Duration, receipt: Receipt) {
+        match (&self.later, after.is_zero()) {
+            (Some(later), false) => {
+                let _ = later.send((after, receipt)).await;
+            }
+            _ => {
+                let _ = self.receipts.send(Receipt { at: self.clock.now(), ..receipt }).await;
+            }
+        }
+    }
+}
+
+fn receipt(message_id: &str, status: RecipientStatus, reason: u32) -> Receipt {
+    Receipt { message_id: message_id.to_owned(), status, at: 0, reason }
+}
+
+#[async_trait]
+impl Channel for Simulator {
+    async fn send(&self, batch: &[Outbound]) -> Vec<SendResult> {
+        let mut results = Vec::with_capacity(batch.len());
+        for m in batch {
+            let id = m.message_id.as_str();
+            let accepted = || SendResult::Accepted { provider_id: id.to_owned() };
+            let (delivered, read) = (self.delivered_after, self.read_after.max(self.delivered_after));
+            match m.phone.national_number() % 10_000 {
+                0 => {
+                    self.emit(delivered, receipt(id, RecipientStatus::Failed, UNDELIVERABLE)).await;
+                    results.push(accepted());
+                }
+                1 => results.push(SendResult::Failed {
+                    code: UNREACHABLE,
+                    description: "Recipient is not reachable on this channel".into(),
+                }),
+                2 => results.push(accepted()),
+                3 => {
+                    self.emit(delivered, receipt(id, RecipientStatus::Received, 0)).await;
+                    results.push(accepted());
+                }
+                n => {
+                    if n == 4 {
+                        let mut failures = self.transient.entry(id.to_owned()).or_insert(0);
+                        if *failures < 2 {
+                            *failures += 1;
+                            results.push(SendResult::Transient("Simulated transient provider error".into()));
+                            continue;
+                        }
+                    }
+                    self.emit(delivered, receipt(id, RecipientStatus::Received, 0)).await;
+                    self.emit(read, receipt(id, RecipientStatus::Read, 0)).await;
+                    results.push(accepted());
+                }
+            }
+        }
+        results
+    }
+
+    fn max_per_second(&self) -> Option<u32> {
+        self.max_per_second
+    }
+}
+
+/// Emits delayed receipts when due. Two FIFO queues (one per latency) stay sorted by due time.
+async fn timer(
+    mut rx: mpsc::Receiver<(Duration, Receipt)>,
+    sink: ReceiptSink,
+    clock: Clock,
+    shutdown: CancellationToken,
+) {
+    let mut queues: Vec<(Duration, VecDeque<Due>)> = Vec::new();
+    loop {
+        let next = queues.iter().filter_map(|(_, q)| q.front().map(|d| d.at)).min();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            msg = rx.recv() => match msg {
+                Some((after, receipt)) => {
+                    let due = Due { at: Instant::now() + after, receipt };
+                    match queues.iter_mut().find(|(d, _)| *d == after) {
+                        Some((_, q)) => q.push_back(due),
+                        None => queues.push((after, VecDeque::from([due]))),
+                    }
+                }
+                None => return,
+            },
+            _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                let now = Instant::now();
+                for (_, q) in queues.iter_mut() {
+                    while q.front().is_some_and(|d| d.at <= now) {
+                        let due = q.pop_front().expect("front checked");
+                        let at = clock.now();
+                        if sink.send(Receipt { at, ..due.receipt }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

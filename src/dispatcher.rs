@@ -1,0 +1,433 @@
+//! The dispatcher: one worker task per running campaign, sending each PENDING recipient once,
+//! in insertion order, through the campaign's channel, at most at its rate ceiling.
+//!
+//! [`Dispatcher`] is the handle (start, pause, resume, cancel); the workers stop on their own
+//! cancel token or the process's shutdown token, whichever comes first.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::campaign::{message_id, Campaign, CampaignStatus, Recipient, RecipientStatus};
+use crate::catalog::{replace_placeholders, ChannelDef, TemplateDef};
+use crate::channel::{Channel, Channels, Outbound, SendResult};
+use crate::clock::Clock;
+use crate::config::CampaignSettings;
+use crate::contact::{ContactPatch, ContextWrite};
+use crate::error::{Error, Result};
+use crate::limiter::Pacer;
+use crate::reasons;
+use crate::store::{Outcome, Store};
+
+/// Handle to the running campaigns. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    channels: Channels,
+    clock: Clock,
+    settings: CampaignSettings,
+    running: DashMap<Uuid, Run>,
+    /// One shared pacer per channel with a throughput ceiling.
+    channel_pacers: DashMap<(String, String), Pacer>,
+    shutdown: CancellationToken,
+}
+
+struct Run {
+    paused: watch::Sender<bool>,
+    cancel: CancellationToken,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        channels: Channels,
+        clock: Clock,
+        settings: CampaignSettings,
+        shutdown: CancellationToken,
+    ) -> Dispatcher {
+        Dispatcher(Arc::new(Inner {
+            store,
+            channels,
+            clock,
+            settings,
+            running: DashMap::new(),
+            channel_pacers: DashMap::new(),
+            shutdown,
+        }))
+    }
+
+    /// Starts sending a RUNNING campaign (no-op if a worker already runs it).
+    pub fn start(&self, tenant: &str, id: Uuid) {
+        let entry = self.0.running.entry(id);
+        if let dashmap::Entry::Occupied(_) = entry {
+            return;
+        }
+        let (paused, paused_rx) = watch::channel(false);
+        let cancel = self.0.shutdown.child_token();
+        entry.insert(Run { paused, cancel: cancel.clone() });
+        let inner = self.0.clone();
+        let tenant = tenant.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = run(&inner, &tenant, id, paused_rx, &cancel).await {
+                tracing::error!(campaign = %id, error = %e, "dispatch stopped by an error");
+            }
+            inner.running.remove(&id);
+        });
+    }
+
+    /// Stops new sends within one send interval (the worker waits, keeping its place).
+    pub fn pause(&self, id: Uuid) {
+        if let Some(run) = self.0.running.get(&id) {
+            run.paused.send_replace(true);
+        }
+    }
+
+    /// Continues a paused campaign from its first PENDING recipient.
+    pub fn resume(&self, tenant: &str, id: Uuid) {
+        match self.0.running.get(&id) {
+            Some(run) => {
+                run.paused.send_replace(false);
+            }
+            None => self.start(tenant, id),
+        }
+    }
+
+    /// Stops a campaign for good.
+    pub fn cancel(&self, id: Uuid) {
+        if let Some((_, run)) = self.0.running.remove(&id) {
+            run.cancel.cancel();
+        }
+    }
+
+    pub fn is_running(&self, id: Uuid) -> bool {
+        self.0.running.contains_key(&id)
+    }
+}
+
+/// Waits while paused; false when the run must stop.
+async fn proceed(paused: &mut watch::Receiver<bool>, cancel: &CancellationToken) -> bool {
+    if cancel.is_cancelled() {
+        return false;
+    }
+    if !*paused.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        r = paused.wait_for(|p| !*p) => r.is_ok() && !cancel.is_cancelled(),
+    }
+}
+
+/// What the worker needs to build each recipient's message.
+struct Plan {
+    campaign: Campaign,
+    template: Option<TemplateDef>,
+}
+
+async fn run(
+    inner: &Inner,
+    tenant: &str,
+    id: Uuid,
+    mut paused: watch::Receiver<bool>,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let store = &inner.store;
+    let Some(campaign) = store.campaign(tenant, id).await? else { return Ok(()) };
+    let channels = store.channels(tenant).await?;
+    let Some(def) = channels.iter().find(|c| c.id == campaign.channel_id).cloned() else {
+        return fail_campaign(
+            inner,
+            tenant,
+            id,
+            reasons::CHANNEL_UNAVAILABLE,
+            &format!("The channel {} no longer exists", campaign.channel_id),
+        )
+        .await;
+    };
+    let template = match &campaign.message.template {
+        Some(name) => {
+            let templates = store.templates(tenant).await?;
+            let found = templates.into_iter().find(|t| t.name == *name && t.channel_id == def.id);
+            match found {
+                Some(t) if t.is_approved() => Some(t),
+                _ => {
+                    let why = format!("Template \"{name}\" not found or not approved");
+                    return fail_campaign(inner, tenant, id, reasons::TEMPLATE_NOT_APPROVED, &why).await;
+                }
+            }
+        }
+        None => None,
+    };
+    let plan = Plan { campaign, template };
+    let channel = inner.channels.get(tenant, &def);
+    let campaign_pacer = plan.campaign.rate_limit_per_minute.map(Pacer::per_minute);
+    let channel_pacer = channel.max_per_second().map(|n| {
+        inner.channel_pacers.entry((tenant.to_owned(), def.id.clone())).or_insert_with(|| Pacer::per_second(n)).clone()
+    });
+    let paced = campaign_pacer.is_some() || channel_pacer.is_some();
+    let batch_size = inner.settings.dispatch_batch;
+    let mut cursor = 0u32;
+    loop {
+        if !proceed(&mut paused, cancel).await {
+            return Ok(());
+        }
+        let batch = store.pending(id, cursor, batch_size).await?;
+        let Some(last) = batch.last() else { break };
+        cursor = last.seq + 1;
+        let (ready, mut outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
+        if !outcomes.is_empty() {
+            store.record_outcomes(id, &outcomes).await?;
+            outcomes.clear();
+        }
+        if paced {
+            for message in ready {
+                if !proceed(&mut paused, cancel).await {
+                    return Ok(());
+                }
+                if let Some(p) = &campaign_pacer {
+                    p.acquire().await;
+                }
+                if let Some(p) = &channel_pacer {
+                    p.acquire().await;
+                }
+                send(inner, tenant, &plan, channel.as_ref(), vec![message]).await?;
+            }
+        } else if !ready.is_empty() {
+            send(inner, tenant, &plan, channel.as_ref(), ready).await?;
+        }
+    }
+    if cancel.is_cancelled() {
+        return Ok(());
+    }
+    let now = inner.clock.now();
+    store
+        .update_campaign(tenant, id, &mut |c| {
+            if c.status == CampaignStatus::Running {
+                c.status = CampaignStatus::Completed;
+                c.completed_at = now;
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(campaign = %id, "campaign completed");
+    Ok(())
+}
+
+/// Fails every PENDING recipient with `reason` and the campaign with `why`.
+async fn fail_campaign(inner: &Inner, tenant: &str, id: Uuid, reason: u32, why: &str) -> Result<()> {
+    let store = &inner.store;
+    let mut cursor = 0;
+    loop {
+        let batch = store.pending(id, cursor, 4096).await?;
+        let Some(last) = batch.last() else { break };
+        cursor = last.seq + 1;
+        let at = inner.clock.now();
+        let outcomes: Vec<Outcome> =
+            batch.iter().map(|r| Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason }).collect();
+        store.record_outcomes(id, &outcomes).await?;
+    }
+    let now = inner.clock.now();
+    store
+        .update_campaign(tenant, id, &mut |c| {
+            c.status = CampaignStatus::Failed;
+            c.failed_reason = Some(why.to_owned());
+            c.completed_at = now;
+            Ok(())
+        })
+        .await?;
+    tracing::warn!(campaign = %id, reason = why, "campaign failed");
+    Ok(())
+}
+
+/// Splits a batch into messages to send and recipients that fail before sending
+/// (1001 invalid number, 1602 open conversation, 1004 missing parameter).
+async fn prepare(
+    inner: &Inner,
+    tenant: &str,
+    plan: &Plan,
+    def: &ChannelDef,
+    batch: Vec<Recipient>,
+) -> Result<(Vec<(Recipient, Outbound)>, Vec<Outcome>)> {
+    let campaign = &plan.campaign;
+    let open: HashSet<u64> = if campaign.allow_open_ticket {
+        HashSet::new()
+    } else {
+        let phones: Vec<u64> = batch.iter().filter(|r| r.phone != 0).map(|r| r.phone).collect();
+        inner.store.open_conversations(tenant, &phones).await?.into_iter().collect()
+    };
+    let at = inner.clock.now();
+    let mut ready = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::new();
+    for r in batch {
+        let fail = |reason| Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason };
+        let Some(phone) = r.phone() else {
+            outcomes.push(fail(reasons::INVALID_PHONE));
+            continue;
+        };
+        if open.contains(&r.phone) {
+            outcomes.push(fail(reasons::IN_ATTENDANCE));
+            continue;
+        }
+        let Some((parameters, text)) = render(plan, &r) else {
+            outcomes.push(fail(reasons::MISSING_PARAMETER));
+            continue;
+        };
+        let message = Outbound {
+            message_id: message_id(campaign.id, r.seq),
+            campaign: campaign.id,
+            seq: r.seq,
+            phone,
+            identity: r.identity(def.channel_type),
+            template: campaign.message.template.clone().map(|t| (t, campaign.message.template_language.clone())),
+            parameters,
+            text,
+        };
+        ready.push((r, message));
+    }
+    Ok((ready, outcomes))
+}
+
+/// Template parameter values in position order and the rendered text; `None` when a
+/// parameter the message needs is missing.
+fn render(plan: &Plan, r: &Recipient) -> Option<(Vec<String>, Option<String>)> {
+    let message = &plan.campaign.message;
+    let keys: Vec<String> = if message.param_keys.is_empty() {
+        match &plan.template {
+            Some(t) => (1..=t.parameters).map(|n| n.to_string()).collect(),
+            None => r.params.iter().map(|(k, _)| k.to_owned()).collect(),
+        }
+    } else {
+        message.param_keys.clone()
+    };
+    let mut values = Vec::with_capacity(keys.len());
+    for k in &keys {
+        values.push(r.params.get(k)?.to_owned());
+    }
+    let text = match (&message.content, &plan.template) {
+        (Some(content), _) => {
+            let mut missing = false;
+            let text = replace_placeholders(content, |name| {
+                let v = r.params.get(name).map(str::to_owned);
+                missing |= v.is_none();
+                v
+            });
+            if missing {
+                return None;
+            }
+            Some(text)
+        }
+        (None, Some(t)) => {
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            Some(t.render(&refs))
+        }
+        (None, None) => None,
+    };
+    Some((values, text))
+}
+
+/// Sends, retries transient failures with backoff, records outcomes and side effects.
+async fn send(
+    inner: &Inner,
+    tenant: &str,
+    plan: &Plan,
+    channel: &dyn Channel,
+    batch: Vec<(Recipient, Outbound)>,
+) -> Result<()> {
+    let campaign = &plan.campaign;
+    let (recipients, mut messages): (Vec<Recipient>, Vec<Outbound>) = batch.into_iter().unzip();
+    let mut results: Vec<Option<SendResult>> = vec![None; messages.len()];
+    let mut pending: Vec<usize> = (0..messages.len()).collect();
+    let mut backoff = Duration::from_millis(inner.settings.retry_backoff_ms);
+    for attempt in 1..=inner.settings.send_attempts {
+        let to_send: Vec<Outbound> = pending.iter().map(|&i| messages[i].clone()).collect();
+        let got = channel.send(&to_send).await;
+        let mut still = Vec::new();
+        for (&i, result) in pending.iter().zip(got) {
+            match result {
+                SendResult::Transient(why) if attempt < inner.settings.send_attempts => {
+                    tracing::debug!(message = %messages[i].message_id, attempt, why, "transient send failure, will retry");
+                    still.push(i);
+                }
+                SendResult::Transient(why) => {
+                    tracing::warn!(message = %messages[i].message_id, why, "send failed after every attempt");
+                    results[i] = Some(SendResult::Failed { code: reasons::PROVIDER_UNAVAILABLE, description: why });
+                }
+                other => results[i] = Some(other),
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+    }
+    let at = inner.clock.now();
+    let mut outcomes = Vec::with_capacity(messages.len());
+    let mut patches = Vec::new();
+    let mut contexts = Vec::new();
+    for ((r, m), result) in recipients.iter().zip(messages.iter_mut()).zip(results) {
+        match result {
+            Some(SendResult::Accepted { provider_id }) => {
+                if provider_id != m.message_id {
+                    inner.store.link_message_id(&provider_id, campaign.id, r.seq).await?;
+                }
+                outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Processed, at, reason: 0 });
+                let identity = std::mem::take(&mut m.identity);
+                let (patch, context) = side_effects(campaign, r, identity);
+                patches.push(patch);
+                if let Some(c) = context {
+                    contexts.push(c);
+                }
+            }
+            Some(SendResult::Failed { code, description }) => {
+                reasons::remember(code, &description);
+                outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason: code });
+            }
+            Some(SendResult::Transient(_)) | None => {
+                return Err(Error::Internal(format!("no send result for {}", m.message_id)));
+            }
+        }
+    }
+    inner.store.record_outcomes(campaign.id, &outcomes).await?;
+    if !patches.is_empty() {
+        inner.store.patch_contacts(tenant, patches).await?;
+    }
+    if !contexts.is_empty() {
+        inner.store.write_contexts(tenant, contexts).await?;
+    }
+    Ok(())
+}
+
+/// What a send leaves behind: parameters merged into the contact's extras; context
+/// variables, and the flow redirect (`stateid@{flowId}`, `master-state`) in its context.
+fn side_effects(campaign: &Campaign, r: &Recipient, identity: String) -> (ContactPatch, Option<ContextWrite>) {
+    let patch = ContactPatch {
+        identity: Some(identity.clone()),
+        phone: Some(r.phone),
+        merge_extras: r.params.iter().map(|(k, v)| (k.to_owned(), Value::String(v.to_owned()))).collect(),
+        ..ContactPatch::default()
+    };
+    let mut variables: Vec<(String, Value)> = Vec::new();
+    if let Some(text) = &r.context {
+        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
+            variables.extend(map);
+        }
+    }
+    if let (Some(flow), Some(state)) = (&campaign.flow_id, &campaign.state_id) {
+        variables.push((format!("stateid@{flow}"), Value::String(state.clone())));
+        if let Some(master) = &campaign.master_state {
+            variables.push(("master-state".to_owned(), Value::String(master.clone())));
+        }
+    }
+    let context = (!variables.is_empty()).then_some(ContextWrite { identity, variables });
+    (patch, context)
+}

@@ -1,0 +1,177 @@
+//! Storage behind both faces: the [`Store`] trait and its backends.
+//!
+//! The trait speaks in model types only (no backend types in signatures), so that durable
+//! SQL backends can implement it next to the in-memory one. Every method is atomic on its
+//! own: a campaign is created whole or not at all, a transition checks and changes status in
+//! one step.
+
+pub mod memory;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::campaign::{Campaign, CampaignStatus, Counts, Millis, NewRecipient, Recipient, RecipientStatus};
+use crate::catalog::{ChannelDef, TemplateDef};
+use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
+use crate::error::Result;
+
+pub use memory::MemoryStore;
+
+/// A page request: skip `skip` rows, return at most `take`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub skip: u64,
+    pub take: u64,
+}
+
+/// Filters of campaign lists (`get /campaigns`, summaries, REST list). All ANDed.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignFilter {
+    /// Created at or after.
+    pub created_from: Option<Millis>,
+    /// Created before (exclusive).
+    pub created_to: Option<Millis>,
+    pub sender: Option<String>,
+    pub source_application: Option<String>,
+    /// Any of these statuses.
+    pub statuses: Option<Vec<CampaignStatus>>,
+    pub channel_id: Option<String>,
+}
+
+/// What adding an audience did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AudienceAdded {
+    pub added: u64,
+    pub updated: u64,
+    /// Recipients in the campaign now.
+    pub total: u64,
+}
+
+/// The result of one send attempt, recorded by the dispatcher.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub seq: u32,
+    pub status: RecipientStatus,
+    pub at: Millis,
+    /// Reason code when FAILED.
+    pub reason: u32,
+}
+
+/// A status receipt from a channel, matched by message id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    pub message_id: String,
+    pub status: RecipientStatus,
+    pub at: Millis,
+    pub reason: u32,
+}
+
+/// How a campaign changes in [`Store::update_campaign`]: checks and edits, or refuses.
+pub type CampaignChange<'a> = &'a mut (dyn FnMut(&mut Campaign) -> Result<()> + Send);
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- campaigns ---------------------------------------------------------------------
+
+    /// Stores a new campaign with its first recipients (deduplicated by phone, later entries
+    /// replacing earlier ones' parameters). Whole or nothing.
+    async fn insert_campaign(&self, campaign: Campaign, audience: Vec<NewRecipient>) -> Result<AudienceAdded>;
+
+    /// A campaign of `tenant`; another tenant's id is `None` like a missing one.
+    async fn campaign(&self, tenant: &str, id: Uuid) -> Result<Option<Campaign>>;
+
+    /// Campaigns of `tenant` matching `filter`, newest first: (total matching, page).
+    async fn campaigns(&self, tenant: &str, filter: &CampaignFilter, page: Page) -> Result<(u64, Vec<Campaign>)>;
+
+    /// Applies `change` atomically; its error is returned and nothing is written.
+    /// `NotFound` when the campaign does not exist for this tenant.
+    async fn update_campaign(&self, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign>;
+
+    /// Deletes a campaign whose status is one of `allowed` (else `NotAllowed`), with its
+    /// recipients.
+    async fn delete_campaign(&self, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()>;
+
+    /// Every campaign (all tenants) in one of `statuses`: for the scheduler and dispatcher
+    /// at start-up.
+    async fn campaigns_in(&self, statuses: &[CampaignStatus]) -> Result<Vec<Campaign>>;
+
+    // --- audience ------------------------------------------------------------------------
+
+    /// Adds recipients to a DRAFT campaign (else `NotAllowed`), deduplicated by phone.
+    /// Fails with `InvalidArgument` without adding anything when the campaign would hold
+    /// more than `max_total` recipients.
+    async fn add_recipients(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        audience: Vec<NewRecipient>,
+        max_total: u64,
+    ) -> Result<AudienceAdded>;
+
+    async fn counts(&self, tenant: &str, id: Uuid) -> Result<Counts>;
+
+    /// Recipients in insertion order, optionally only those in `status`: (total, page).
+    async fn recipients(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        status: Option<RecipientStatus>,
+        page: Page,
+    ) -> Result<(u64, Vec<Recipient>)>;
+
+    // --- dispatch -----------------------------------------------------------------------
+
+    /// Up to `limit` PENDING recipients with `seq >= from`, in order.
+    async fn pending(&self, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>>;
+
+    /// Records send outcomes of one campaign (forward moves only).
+    async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()>;
+
+    /// Applies channel receipts matched by message id; unknown ids and backward moves are
+    /// ignored. Returns how many changed a recipient.
+    async fn apply_receipts(&self, receipts: &[Receipt]) -> Result<u64>;
+
+    /// Remembers that `message_id` (a provider's own id) is the send of `seq` of `campaign`.
+    async fn link_message_id(&self, message_id: &str, campaign: Uuid, seq: u32) -> Result<()>;
+
+    // --- contacts and contexts -------------------------------------------------------
+
+    async fn contact(&self, tenant: &str, key: &ContactKey) -> Result<Option<Contact>>;
+
+    /// Contacts in creation order: (total, page).
+    async fn contacts(&self, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)>;
+
+    /// Applies patches, creating contacts that do not exist (found by identity, then phone).
+    async fn patch_contacts(&self, tenant: &str, patches: Vec<ContactPatch>) -> Result<()>;
+
+    /// Replaces a contact whole (LIME `set /contacts`, REST PUT); creates it when missing.
+    async fn put_contact(&self, tenant: &str, contact: Contact) -> Result<Contact>;
+
+    async fn delete_contact(&self, tenant: &str, id: &str) -> Result<bool>;
+
+    /// Calls `visit` for every contact of the tenant (REST audience filters).
+    async fn scan_contacts(&self, tenant: &str, visit: &mut (dyn for<'c> FnMut(&'c Contact) + Send)) -> Result<()>;
+
+    async fn write_contexts(&self, tenant: &str, writes: Vec<ContextWrite>) -> Result<()>;
+
+    /// Names of the context variables of `identity`, sorted.
+    async fn context_names(&self, tenant: &str, identity: &str) -> Result<Vec<String>>;
+
+    async fn context_value(&self, tenant: &str, identity: &str, name: &str) -> Result<Option<Value>>;
+
+    /// Of `phones`, those whose contact has an open conversation (the 1602 rule).
+    async fn open_conversations(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>>;
+
+    // --- catalog ---------------------------------------------------------------------
+
+    async fn channels(&self, tenant: &str) -> Result<Vec<ChannelDef>>;
+
+    /// Creates or replaces (by id) a channel definition.
+    async fn put_channel(&self, tenant: &str, channel: ChannelDef) -> Result<()>;
+
+    async fn templates(&self, tenant: &str) -> Result<Vec<TemplateDef>>;
+
+    /// Creates or replaces (by id) a template definition.
+    async fn put_template(&self, tenant: &str, template: TemplateDef) -> Result<()>;
+}
