@@ -52,6 +52,12 @@ pub struct TemplateDef {
     pub body: String,
     /// Number of parameters `{{1}}…{{n}}`.
     pub parameters: usize,
+    /// `none`, `text`, `image`, `video` or `document` (REST templates).
+    #[serde(default)]
+    pub header_type: Option<String>,
+    /// Buttons as the REST API received them.
+    #[serde(default)]
+    pub buttons: Option<serde_json::Value>,
     pub created: Millis,
 }
 
@@ -68,6 +74,8 @@ impl TemplateDef {
             header: t.header.clone(),
             body: t.body.clone(),
             parameters: t.parameters.unwrap_or_else(|| numbered_placeholders(&text)),
+            header_type: t.header.as_ref().map(|_| "text".to_owned()),
+            buttons: None,
             created: 0,
         }
     }
@@ -86,6 +94,38 @@ impl TemplateDef {
             name.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| values.get(i)).map(|v| v.to_string())
         })
     }
+}
+
+/// A contact tag of a workspace (REST `GET /api/v1/campaigns/tags`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagDef {
+    pub id: String,
+    pub name: String,
+    pub color: Option<String>,
+    pub created: Millis,
+}
+
+/// The type of a custom contact field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FieldType {
+    Text,
+    Number,
+    Date,
+    Boolean,
+}
+
+/// A custom contact field; contacts keep its value in `extras` under `key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomFieldDef {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+    pub field_type: FieldType,
+    pub is_required: bool,
+    pub is_visible: bool,
+    pub description: Option<String>,
+    pub created: Millis,
 }
 
 /// The highest `n` of the `{{n}}` placeholders in `text` (0 when there are none).

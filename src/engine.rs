@@ -131,4 +131,58 @@ impl Engine {
             _ => Ok(()),
         }
     }
+
+    /// RUNNING → PAUSED: no new send after the one in progress.
+    pub async fn pause(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
+        let campaign = self
+            .store
+            .update_campaign(tenant, id, &mut |c| {
+                if c.status != CampaignStatus::Running {
+                    return Err(conflict("paused", c.status, "RUNNING"));
+                }
+                c.status = CampaignStatus::Paused;
+                Ok(())
+            })
+            .await?;
+        self.dispatcher.pause(id);
+        Ok(campaign)
+    }
+
+    /// PAUSED → RUNNING: continues from the first PENDING recipient.
+    pub async fn resume(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
+        let campaign = self
+            .store
+            .update_campaign(tenant, id, &mut |c| {
+                if c.status != CampaignStatus::Paused {
+                    return Err(conflict("resumed", c.status, "PAUSED"));
+                }
+                c.status = CampaignStatus::Running;
+                Ok(())
+            })
+            .await?;
+        self.dispatcher.resume(tenant, id);
+        Ok(campaign)
+    }
+
+    /// Any status but COMPLETED / CANCELLED → CANCELLED; unsent recipients stay PENDING.
+    pub async fn cancel(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
+        let now = self.clock.now();
+        let campaign = self
+            .store
+            .update_campaign(tenant, id, &mut |c| {
+                if matches!(c.status, CampaignStatus::Completed | CampaignStatus::Cancelled) {
+                    return Err(Error::NotAllowed(format!("A {} campaign cannot be cancelled", c.status.rest())));
+                }
+                c.status = CampaignStatus::Cancelled;
+                c.completed_at = now;
+                Ok(())
+            })
+            .await?;
+        self.dispatcher.cancel(id);
+        Ok(campaign)
+    }
+}
+
+fn conflict(action: &str, status: CampaignStatus, needed: &str) -> Error {
+    Error::NotAllowed(format!("Only {needed} campaigns can be {action}; this one is {}", status.rest()))
 }

@@ -38,6 +38,9 @@ pub enum Error {
     /// A rate or capacity limit was reached.
     #[error("{0}")]
     LimitReached(String),
+    /// A body or document over a size limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// A temporary failure the caller may retry (storage unavailable, provider down).
     #[error("{0}")]
     Unavailable(String),
@@ -62,6 +65,7 @@ impl Error {
             Error::NotAllowed(_) => codes::COMMAND_NOT_ALLOWED,
             Error::NotFound(_) => codes::COMMAND_RESOURCE_NOT_FOUND,
             Error::LimitReached(_) => codes::GATEWAY_REQUEST_LIMIT,
+            Error::TooLarge(_) => codes::COMMAND_INVALID_ARGUMENT,
             Error::Unavailable(_) => codes::COMMAND_PROCESSING_ERROR,
             Error::Internal(_) => codes::GENERAL_ERROR,
         };
@@ -77,6 +81,7 @@ impl Error {
             Error::UnsupportedMethod(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAllowed(_) => StatusCode::CONFLICT,
             Error::LimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -12,6 +12,8 @@
 //! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
 //! - [`reasons`]: recipient failure reason codes.
 //! - [`clock`]: wall-clock time that follows tokio's (paused) clock.
+//! - [`rest`]: the REST face (`/api/v1`); [`filter`], [`variables`]: its audience filters and
+//!   personalisation.
 //! - [`app`]: the HTTP application (every path of the port).
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
 //! - [`router`]: the one routing table both transports call.
@@ -36,6 +38,7 @@ pub mod dispatcher;
 pub mod engine;
 pub mod error;
 pub mod fields;
+pub mod filter;
 pub mod handlers;
 pub mod limiter;
 pub mod phone;
@@ -43,6 +46,7 @@ pub mod query;
 pub mod reasons;
 pub mod receipts;
 pub mod reply;
+pub mod rest;
 pub mod router;
 pub mod scheduler;
 pub mod shutdown;
@@ -51,6 +55,7 @@ pub mod store;
 pub mod tenant;
 pub mod trace;
 pub mod transport;
+pub mod variables;
 
 use std::time::Duration;
 

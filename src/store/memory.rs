@@ -14,7 +14,7 @@ use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receip
 use crate::campaign::{
     now_millis, parse_message_id, Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus,
 };
-use crate::catalog::{ChannelDef, TemplateDef};
+use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use crate::error::{Error, Result};
 
@@ -48,6 +48,8 @@ struct TenantCell {
     contexts: RwLock<HashMap<String, BTreeMap<String, Value>>>,
     channels: RwLock<Vec<ChannelDef>>,
     templates: RwLock<Vec<TemplateDef>>,
+    tags: RwLock<Vec<TagDef>>,
+    custom_fields: RwLock<Vec<CustomFieldDef>>,
 }
 
 #[derive(Default)]
@@ -229,7 +231,7 @@ impl Store for MemoryStore {
             .filter(|c| matches(c, filter))
             .collect();
         // Newest first; ties keep reverse insertion order (sort is stable).
-        all.sort_by(|a, b| b.created.cmp(&a.created));
+        all.sort_by_key(|c| std::cmp::Reverse(c.created));
         let total = all.len() as u64;
         let page = all.into_iter().skip(page.skip as usize).take(page.take as usize).collect();
         Ok((total, page))
@@ -549,5 +551,33 @@ impl Store for MemoryStore {
             None => templates.push(template),
         }
         Ok(())
+    }
+
+    async fn tags(&self, tenant: &str) -> Result<Vec<TagDef>> {
+        Ok(self.tenant(tenant).tags.read().clone())
+    }
+
+    async fn put_tag(&self, tenant: &str, tag: TagDef) -> Result<()> {
+        upsert(&self.tenant(tenant).tags, tag, |t| t.id.clone());
+        Ok(())
+    }
+
+    async fn custom_fields(&self, tenant: &str) -> Result<Vec<CustomFieldDef>> {
+        Ok(self.tenant(tenant).custom_fields.read().clone())
+    }
+
+    async fn put_custom_field(&self, tenant: &str, field: CustomFieldDef) -> Result<()> {
+        upsert(&self.tenant(tenant).custom_fields, field, |f| f.id.clone());
+        Ok(())
+    }
+}
+
+/// Replaces the item with the same id, or appends it.
+fn upsert<T>(list: &RwLock<Vec<T>>, item: T, id: impl Fn(&T) -> String) {
+    let mut list = list.write();
+    let key = id(&item);
+    match list.iter_mut().find(|x| id(x) == key) {
+        Some(x) => *x = item,
+        None => list.push(item),
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::campaign::{Campaign, CampaignStatus, Counts, Millis, NewRecipient, Recipient, RecipientStatus};
-use crate::catalog::{ChannelDef, TemplateDef};
+use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use crate::error::Result;
 
@@ -174,4 +174,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates or replaces (by id) a template definition.
     async fn put_template(&self, tenant: &str, template: TemplateDef) -> Result<()>;
+
+    async fn tags(&self, tenant: &str) -> Result<Vec<TagDef>>;
+
+    /// Creates or replaces (by id) a tag.
+    async fn put_tag(&self, tenant: &str, tag: TagDef) -> Result<()>;
+
+    async fn custom_fields(&self, tenant: &str) -> Result<Vec<CustomFieldDef>>;
+
+    /// Creates or replaces (by id) a custom field.
+    async fn put_custom_field(&self, tenant: &str, field: CustomFieldDef) -> Result<()>;
 }

@@ -1,0 +1,232 @@
+//! The REST face: `/api/v1` with workspace API keys (rest.md), on the same engine as LIME.
+//!
+//! - [`campaigns`]: the campaign lifecycle, stats, messages, preview.
+//! - [`resources`]: tags, channels, templates, custom fields.
+//! - [`contacts`]: contacts CRUD and CSV import.
+//! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
+
+pub mod campaigns;
+pub mod contacts;
+pub mod openapi;
+pub mod resources;
+pub mod view;
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::Error;
+use crate::state::AppState;
+use crate::tenant::Tenant;
+use crate::transport::json_error;
+
+/// Every `/api/v1` route.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/campaigns/preview", post(campaigns::preview))
+        .route("/campaigns/tags", get(resources::list_tags).post(resources::create_tag))
+        .route("/campaigns/channels", get(resources::list_channels).post(resources::create_channel))
+        .route("/campaigns/templates", get(resources::list_templates).post(resources::create_template))
+        .route("/campaigns/custom-fields", get(resources::list_custom_fields).post(resources::create_custom_field))
+        .route("/campaigns/{id}", get(campaigns::get).put(campaigns::update).delete(campaigns::delete))
+        .route("/campaigns/{id}/start", post(campaigns::start))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/campaigns/{id}/cancel", post(campaigns::cancel))
+        .route("/campaigns/{id}/stats", get(campaigns::stats))
+        .route("/campaigns/{id}/messages", get(campaigns::messages))
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/import", post(contacts::import))
+        .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))
+        .route("/openapi.json", get(openapi::document))
+}
+
+/// An [`Error`] answered as `{"error": <reason phrase>, "message": …}` with its status.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.0.is_server_fault() {
+            tracing::warn!(error = %self.0, "REST request failed");
+        }
+        json_error(self.0.to_http_status(), self.0.client_message())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The exact body of rest.md for plan gating.
+pub const PLAN_MESSAGE: &str =
+    "Campaigns feature is not available in your current plan. Please upgrade to access this feature.";
+
+/// The workspace of the request's `X-API-Key`.
+pub struct Workspace(pub Arc<Tenant>);
+
+impl Workspace {
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// 403 with rest.md's body unless the plan has the campaigns feature.
+    pub fn require_campaigns(&self) -> Result<(), ApiError> {
+        if self.0.campaigns_enabled {
+            Ok(())
+        } else {
+            Err(ApiError(Error::Forbidden(PLAN_MESSAGE.into())))
+        }
+    }
+}
+
+pub struct Unauthorized(&'static str);
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        json_error(StatusCode::UNAUTHORIZED, self.0)
+    }
+}
+
+impl FromRequestParts<AppState> for Workspace {
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get("x-api-key")
+            .ok_or(Unauthorized("Missing X-API-Key header"))?
+            .to_str()
+            .map_err(|_| Unauthorized("Invalid API key"))?;
+        state.tenants.by_api_key(key.trim()).cloned().map(Workspace).ok_or(Unauthorized("Invalid API key"))
+    }
+}
+
+/// Reads a JSON body within `limits.max_envelope_bytes`; errors name the field at fault.
+pub async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> ApiResult<T> {
+    let limit = state.config.limits.max_envelope_bytes;
+    let bytes = to_bytes(body, limit).await.map_err(|e| {
+        let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.into_inner().is::<http_body_util::LengthLimitError>();
+        if over {
+            ApiError(Error::TooLarge(format!(
+                "The body is over the limit of {limit} bytes (limits.max_envelope_bytes)"
+            )))
+        } else {
+            ApiError(Error::InvalidArgument("The request body could not be read".into()))
+        }
+    })?;
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if path == "." || path.is_empty() {
+            format!("Invalid JSON body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        };
+        ApiError(Error::InvalidArgument(message))
+    })
+}
+
+/// `page` (from 1) and `limit` (1–100, default 20).
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1 (default 1).
+    pub page: Option<String>,
+    /// Items per page, 1–100 (default 20).
+    pub limit: Option<String>,
+}
+
+/// A checked page.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub page: u64,
+    pub limit: u64,
+}
+
+impl Paging {
+    pub fn from_query(page: Option<&str>, limit: Option<&str>) -> ApiResult<Paging> {
+        let number = |name: &str, v: Option<&str>, default: u64| -> ApiResult<u64> {
+            match v.map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(default),
+                Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError(Error::InvalidArgument(format!("{name} must be a positive integer, not \"{s}\"")))
+                }),
+            }
+        };
+        let page = number("page", page, 1)?;
+        let limit = number("limit", limit, 20)?;
+        if limit > 100 {
+            return Err(ApiError(Error::InvalidArgument(format!("limit must be at most 100, not {limit}"))));
+        }
+        Ok(Paging { page, limit })
+    }
+
+    pub fn store_page(&self) -> crate::store::Page {
+        crate::store::Page { skip: (self.page - 1).saturating_mul(self.limit), take: self.limit }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    pub page: u64,
+    pub limit: u64,
+    pub total: u64,
+    pub total_pages: u64,
+}
+
+/// `{"data": […], "pagination": {…}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageOf<T> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+impl<T> PageOf<T> {
+    pub fn new(data: Vec<T>, paging: Paging, total: u64) -> PageOf<T> {
+        PageOf {
+            data,
+            pagination: Pagination {
+                page: paging.page,
+                limit: paging.limit,
+                total,
+                total_pages: total.div_ceil(paging.limit),
+            },
+        }
+    }
+}
+
+pub fn created<T: Serialize>(value: T) -> Response {
+    (StatusCode::CREATED, Json(value)).into_response()
+}
+
+/// Query extraction whose failure is a 400 JSON body.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| Q(q))
+            .map_err(|e| ApiError(Error::InvalidArgument(e.body_text())))
+    }
+}

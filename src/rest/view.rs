@@ -1,0 +1,267 @@
+//! JSON shapes of the REST face (snake_case, as the seed writes them).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::campaign::{iso, Campaign, Counts, Recipient, RecipientStatus};
+use crate::catalog::{ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef};
+use crate::contact::Contact;
+use crate::phone::Phone;
+use crate::reasons;
+
+/// A campaign as `/api/v1/campaigns` shows it (LIME-created ones included).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignView {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// TEXT or TEMPLATE.
+    pub message_type: String,
+    #[schema(value_type = Option<Object>)]
+    pub content: Option<Value>,
+    pub template_id: Option<String>,
+    pub channel_id: String,
+    #[schema(value_type = Option<Object>)]
+    pub filters: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub scheduled_at: Option<String>,
+    /// DRAFT, SCHEDULED, RUNNING, PAUSED, COMPLETED, CANCELLED or FAILED.
+    pub status: String,
+    pub failed_reason: Option<String>,
+    pub total_contacts: u64,
+    /// `rest` or `lime`: the face that created it.
+    pub origin: String,
+    pub created_at: Option<String>,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    pub campaign_id: String,
+    pub status: String,
+    pub total_contacts: u64,
+    pub pending: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub read: u64,
+    pub failed: u64,
+    /// (sent + delivered + read) over processed, 0–100, two decimals.
+    pub success_rate: f64,
+    /// Processed over total, 0–100, two decimals.
+    pub progress: f64,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub estimated_completion_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub contact_id: Option<String>,
+    pub phone: String,
+    /// PENDING, SENT, DELIVERED, READ or FAILED.
+    pub status: String,
+    pub content: Option<String>,
+    pub error_code: Option<u32>,
+    pub error_message: Option<String>,
+    pub sent_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub read_at: Option<String>,
+    pub failed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactView {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
+    pub last_interaction_at: Option<String>,
+    pub has_open_conversation: bool,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagView {
+    pub id: String,
+    pub name: String,
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    pub id: String,
+    pub name: String,
+    /// `whatsapp` or `google_rcs`.
+    #[serde(rename = "type")]
+    pub channel_type: String,
+    pub provider: String,
+    pub default: bool,
+    pub status: String,
+    pub max_per_second: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateView {
+    pub id: String,
+    pub name: String,
+    pub language: String,
+    pub channel_id: String,
+    pub category: Option<String>,
+    pub status: String,
+    #[schema(value_type = Option<Object>)]
+    pub header: Option<Value>,
+    pub body: String,
+    #[schema(value_type = Option<Object>)]
+    pub buttons: Option<Value>,
+    /// Number of variables `{{1}}…{{n}}`.
+    pub variables: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomFieldView {
+    pub id: String,
+    pub name: String,
+    pub key: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = String)]
+    pub field_type: FieldType,
+    pub is_required: bool,
+    pub is_visible: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
+    let processed = counts.processed + counts.received + counts.read + counts.failed;
+    let ok = counts.processed + counts.received + counts.read;
+    let success_rate = if processed == 0 { 0.0 } else { round2(ok as f64 * 100.0 / processed as f64) };
+    let progress = if counts.total == 0 { 0.0 } else { round2(processed as f64 * 100.0 / counts.total as f64) };
+    let estimated = match c.status {
+        crate::campaign::CampaignStatus::Running if counts.pending > 0 => {
+            let per_send_ms = match c.rate_limit_per_minute {
+                Some(r) if r > 0 => 60_000.0 / r as f64,
+                _ if processed > 0 && c.send_date > 0 => (now - c.send_date).max(1) as f64 / processed as f64,
+                _ => 0.0,
+            };
+            iso(now + (per_send_ms * counts.pending as f64) as i64)
+        }
+        _ => None,
+    };
+    StatsView {
+        campaign_id: c.id.to_string(),
+        status: c.status.rest().into(),
+        total_contacts: counts.total,
+        pending: counts.pending,
+        sent: counts.processed,
+        delivered: counts.received,
+        read: counts.read,
+        failed: counts.failed,
+        success_rate,
+        progress,
+        started_at: iso(c.send_date),
+        completed_at: iso(c.completed_at),
+        estimated_completion_at: estimated,
+    }
+}
+
+pub fn message(r: &Recipient, content: Option<String>, message_id: String) -> MessageView {
+    let failed = r.status == RecipientStatus::Failed;
+    MessageView {
+        id: message_id,
+        contact_id: r.contact_id.as_deref().map(str::to_owned),
+        phone: r.phone().map(|p| p.to_string()).unwrap_or_else(|| r.given()),
+        status: r.status.rest().into(),
+        content,
+        error_code: (failed && r.reason != 0).then_some(r.reason),
+        error_message: (failed && r.reason != 0).then(|| reasons::describe(r.reason).to_owned()),
+        sent_at: iso(r.processed_at),
+        delivered_at: iso(r.received_at),
+        read_at: iso(r.read_at),
+        failed_at: iso(r.failed_at),
+    }
+}
+
+pub fn contact(c: &Contact) -> ContactView {
+    ContactView {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        email: c.email.clone(),
+        phone: c.phone.and_then(Phone::from_u64).map(|p| p.to_string()),
+        tags: c.tags.clone(),
+        custom_fields: c.extras.clone(),
+        last_interaction_at: iso(c.last_interaction_at),
+        has_open_conversation: c.has_open_conversation,
+        created_at: iso(c.created),
+        updated_at: iso(c.updated),
+    }
+}
+
+pub fn tag(t: &TagDef) -> TagView {
+    TagView { id: t.id.clone(), name: t.name.clone(), color: t.color.clone() }
+}
+
+pub fn channel(c: &ChannelDef) -> ChannelView {
+    ChannelView {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        channel_type: match c.channel_type {
+            crate::campaign::ChannelType::WhatsApp => "whatsapp".into(),
+            crate::campaign::ChannelType::GoogleRcs => "google_rcs".into(),
+        },
+        provider: c.provider.clone(),
+        default: c.default,
+        status: "active".into(),
+        max_per_second: c.max_per_second,
+    }
+}
+
+pub fn template(t: &TemplateDef) -> TemplateView {
+    let header = match (&t.header_type, &t.header) {
+        (None, None) => None,
+        (kind, text) => {
+            let mut m = Map::new();
+            m.insert("type".into(), kind.clone().unwrap_or_else(|| "text".into()).into());
+            if let Some(text) = text {
+                m.insert("text".into(), text.clone().into());
+            }
+            Some(Value::Object(m))
+        }
+    };
+    TemplateView {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        language: t.language.clone(),
+        channel_id: t.channel_id.clone(),
+        category: t.category.clone(),
+        status: t.status.clone(),
+        header,
+        body: t.body.clone(),
+        buttons: t.buttons.clone(),
+        variables: t.parameters,
+    }
+}
+
+pub fn custom_field(f: &CustomFieldDef) -> CustomFieldView {
+    CustomFieldView {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        key: f.key.clone(),
+        field_type: f.field_type,
+        is_required: f.is_required,
+        is_visible: f.is_visible,
+        description: f.description.clone(),
+    }
+}
