@@ -19,6 +19,9 @@ pub struct ChannelDef {
     pub read_after_ms: u64,
     /// Sends per second over all campaigns of this channel (`None` = no ceiling).
     pub max_per_second: Option<u32>,
+    /// Simulator send ledger file (see the config's `ledger`).
+    #[serde(default)]
+    pub ledger: Option<String>,
     pub created: Millis,
 }
 
@@ -33,6 +36,7 @@ impl ChannelDef {
             delivered_after_ms: c.delivered_after_ms,
             read_after_ms: c.read_after_ms,
             max_per_second: c.max_per_second,
+            ledger: c.ledger.as_ref().map(|p| p.display().to_string()),
             created: 0,
         }
     }

@@ -192,6 +192,11 @@ pub struct ChannelConfig {
     /// Sends per second over all campaigns of this channel (no ceiling when absent).
     #[serde(default)]
     pub max_per_second: Option<u32>,
+    /// Simulator only: a file that gets one JSON line per accepted send (`message_id`,
+    /// `campaign_id`, `recipient`, `time`), written before the send is acknowledged; a
+    /// repeated `message_id` is not written again. For checking exactly-once from outside.
+    #[serde(default)]
+    pub ledger: Option<std::path::PathBuf>,
 }
 
 /// A message template registered on a channel.

@@ -189,14 +189,24 @@ async fn run(
         }
         if paced {
             for message in ready {
-                if !proceed(&mut paused, cancel).await {
-                    return Ok(());
-                }
-                if let Some(p) = &campaign_pacer {
-                    p.acquire().await;
-                }
-                if let Some(p) = &channel_pacer {
-                    p.acquire().await;
+                loop {
+                    if !proceed(&mut paused, cancel).await {
+                        return Ok(());
+                    }
+                    if let Some(p) = &campaign_pacer {
+                        p.acquire().await;
+                    }
+                    if let Some(p) = &channel_pacer {
+                        p.acquire().await;
+                    }
+                    // A pause or cancel that came while waiting for the slot wins over the
+                    // send; after a pause a fresh slot is taken, so there is no burst.
+                    if cancel.is_cancelled() {
+                        return Ok(());
+                    }
+                    if !*paused.borrow() {
+                        break;
+                    }
                 }
                 send(inner, tenant, &plan, channel.as_ref(), vec![message]).await?;
             }

@@ -46,28 +46,17 @@ impl Engine {
         clock: Clock,
         shutdown: CancellationToken,
     ) -> Result<Engine> {
+        // The config is the source of truth for the channels and templates it defines.
         for tenant in &config.tenants {
             let known = store.channels(&tenant.identifier).await?;
             for c in &tenant.channels {
-                if !known.iter().any(|k| k.id == c.id) {
-                    store
-                        .put_channel(
-                            &tenant.identifier,
-                            ChannelDef { created: clock.now(), ..ChannelDef::from_config(c) },
-                        )
-                        .await?;
-                }
+                let created = known.iter().find(|k| k.id == c.id).map_or(clock.now(), |k| k.created);
+                store.put_channel(&tenant.identifier, ChannelDef { created, ..ChannelDef::from_config(c) }).await?;
             }
             let known = store.templates(&tenant.identifier).await?;
             for t in &tenant.templates {
-                if !known.iter().any(|k| k.id == t.id) {
-                    store
-                        .put_template(
-                            &tenant.identifier,
-                            TemplateDef { created: clock.now(), ..TemplateDef::from_config(t) },
-                        )
-                        .await?;
-                }
+                let created = known.iter().find(|k| k.id == t.id).map_or(clock.now(), |k| k.created);
+                store.put_template(&tenant.identifier, TemplateDef { created, ..TemplateDef::from_config(t) }).await?;
             }
         }
         let settings = config.campaigns.clone();

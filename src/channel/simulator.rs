@@ -13,8 +13,11 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use std::io::{BufRead, Write};
+
 use async_trait::async_trait;
 use dashmap::DashMap;
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
@@ -43,6 +46,9 @@ pub struct Simulator {
     later: Option<mpsc::Sender<(Duration, Receipt)>>,
     /// Transient failures handed out per message id (test number 0004).
     transient: DashMap<String, u32>,
+    /// Message ids already accepted: a repeated id is not sent again (like RBM's messageId).
+    accepted: DashMap<String, ()>,
+    ledger: Option<Mutex<std::fs::File>>,
     clock: Clock,
 }
 
@@ -55,6 +61,14 @@ impl Simulator {
             tokio::spawn(timer(rx, receipts.clone(), clock.clone(), shutdown));
             tx
         });
+        let accepted = DashMap::new();
+        let ledger = def.ledger.as_ref().and_then(|path| match open_ledger(path, &accepted) {
+            Ok(file) => Some(Mutex::new(file)),
+            Err(e) => {
+                tracing::error!(path, error = %e, "the simulator ledger cannot be opened; sends are not recorded");
+                None
+            }
+        });
         Simulator {
             delivered_after,
             read_after,
@@ -62,8 +76,28 @@ impl Simulator {
             receipts,
             later,
             transient: DashMap::new(),
+            accepted,
+            ledger,
             clock,
         }
+    }
+
+    /// Records accepted sends (one JSON line each) before they are acknowledged.
+    fn record(&self, sends: &[&Outbound]) -> std::io::Result<()> {
+        let Some(ledger) = &self.ledger else { return Ok(()) };
+        let time = crate::campaign::iso(self.clock.now()).unwrap_or_default();
+        let mut text = String::new();
+        for m in sends {
+            let line = serde_json::json!({
+                "message_id": m.message_id, "campaign_id": m.campaign.to_string(),
+                "recipient": m.identity, "time": time,
+            });
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        let mut file = ledger.lock();
+        file.write_all(text.as_bytes())?;
+        file.flush()
     }
 
     async fn emit(&self, after: Duration, receipt: Receipt) {
@@ -78,6 +112,21 @@ impl Simulator {
     }
 }
 
+/// Opens (creating) the ledger for appending and loads the ids it already holds.
+fn open_ledger(path: &str, accepted: &DashMap<String, ()>) -> std::io::Result<std::fs::File> {
+    if let Ok(file) = std::fs::File::open(path) {
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line?;
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if let Some(id) = v["message_id"].as_str() {
+                    accepted.insert(id.to_owned(), ());
+                }
+            }
+        }
+    }
+    std::fs::OpenOptions::new().create(true).append(true).open(path)
+}
+
 fn receipt(message_id: &str, status: RecipientStatus, reason: u32) -> Receipt {
     Receipt { message_id: message_id.to_owned(), status, at: 0, reason }
 }
@@ -86,36 +135,52 @@ fn receipt(message_id: &str, status: RecipientStatus, reason: u32) -> Receipt {
 impl Channel for Simulator {
     async fn send(&self, batch: &[Outbound]) -> Vec<SendResult> {
         let mut results = Vec::with_capacity(batch.len());
+        let mut fresh: Vec<&Outbound> = Vec::new();
         for m in batch {
             let id = m.message_id.as_str();
             let accepted = || SendResult::Accepted { provider_id: id.to_owned() };
             let (delivered, read) = (self.delivered_after, self.read_after.max(self.delivered_after));
-            match m.phone.national_number() % 10_000 {
-                0 => {
-                    self.emit(delivered, receipt(id, RecipientStatus::Failed, UNDELIVERABLE)).await;
-                    results.push(accepted());
-                }
-                1 => results.push(SendResult::Failed {
+            let last_four = m.phone.national_number() % 10_000;
+            if last_four == 1 {
+                results.push(SendResult::Failed {
                     code: UNREACHABLE,
                     description: "Recipient is not reachable on this channel".into(),
-                }),
-                2 => results.push(accepted()),
-                3 => {
-                    self.emit(delivered, receipt(id, RecipientStatus::Received, 0)).await;
-                    results.push(accepted());
+                });
+                continue;
+            }
+            if last_four == 4 {
+                let mut failures = self.transient.entry(id.to_owned()).or_insert(0);
+                if *failures < 2 {
+                    *failures += 1;
+                    results.push(SendResult::Transient("Simulated transient provider error".into()));
+                    continue;
                 }
-                n => {
-                    if n == 4 {
-                        let mut failures = self.transient.entry(id.to_owned()).or_insert(0);
-                        if *failures < 2 {
-                            *failures += 1;
-                            results.push(SendResult::Transient("Simulated transient provider error".into()));
-                            continue;
-                        }
-                    }
+            }
+            // A repeated id is acknowledged (and its receipts repeated) but not sent again.
+            if self.accepted.insert(id.to_owned(), ()).is_none() {
+                fresh.push(m);
+            }
+            match last_four {
+                0 => self.emit(delivered, receipt(id, RecipientStatus::Failed, UNDELIVERABLE)).await,
+                2 => {}
+                3 => self.emit(delivered, receipt(id, RecipientStatus::Received, 0)).await,
+                _ => {
                     self.emit(delivered, receipt(id, RecipientStatus::Received, 0)).await;
                     self.emit(read, receipt(id, RecipientStatus::Read, 0)).await;
-                    results.push(accepted());
+                }
+            }
+            results.push(accepted());
+        }
+        if let Err(e) = self.record(&fresh) {
+            // Not acknowledged: the dispatcher retries these as transient failures.
+            tracing::error!(error = %e, "the simulator ledger cannot be written");
+            for m in &fresh {
+                self.accepted.remove(&m.message_id);
+            }
+            let failed: std::collections::HashSet<&str> = fresh.iter().map(|m| m.message_id.as_str()).collect();
+            for (m, r) in batch.iter().zip(results.iter_mut()) {
+                if failed.contains(m.message_id.as_str()) {
+                    *r = SendResult::Transient(format!("ledger write failed: {e}"));
                 }
             }
         }

@@ -134,6 +134,7 @@ pub async fn create_channel(State(state): State<AppState>, ws: Workspace, body: 
         delivered_after_ms: input.delivered_after_ms.unwrap_or(50),
         read_after_ms: input.read_after_ms.unwrap_or(200),
         max_per_second: input.max_per_second,
+        ledger: None,
         created: state.engine.clock.now(),
     };
     store.put_channel(ws.id(), channel.clone()).await?;

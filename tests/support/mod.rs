@@ -399,3 +399,31 @@ pub fn batch(name: &str, recipients: &[&str]) -> Value {
 }
 
 pub const FULL: &str = "application/vnd.iris.activecampaign.full-campaign+json";
+
+impl Direct {
+    /// One REST request through the HTTP application in-process (no socket), as the
+    /// development workspace (`X-API-Key: wk_test_123`). Returns status and JSON body.
+    pub async fn rest(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        use tower::ServiceExt;
+        let app = irisgate::app::router(self.state.clone());
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-api-key", "wk_test_123")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        (status, json)
+    }
+
+    /// REST request that must answer `expected`.
+    pub async fn rest_ok(&self, method: &str, path: &str, body: Option<Value>, expected: u16) -> Value {
+        let (status, json) = self.rest(method, path, body).await;
+        assert_eq!(status, expected, "{method} {path}: {json}");
+        json
+    }
+}
