@@ -1,9 +1,13 @@
 //! Interop with the official BLiP SDKs: each SDK's script (`tests/interop/js/interop.mjs`,
 //! `tests/interop/python/interop.py`) runs against a gateway started in this process and must
 //! exit 0. The scripts check the handshake, `set /presence` + `set /receipt`, `get /ping`,
-//! failures surfacing with their reason codes (62 from the campaign node, 42 for an unknown
-//! node), the SDK's automatic answer to server pings, a wrong access key being refused (13)
-//! and a clean `finishing` → `finished` close.
+//! failures surfacing with their reason codes (62 for an unknown uri on the campaign node, 42
+//! for an unknown node), the seed's dynamic campaign flow through the SDK's command API
+//! (`/campaign/v2`, `/audiences/v2/{id}` and its CSV `/file`, `/dispatch/v2`, summaries and
+//! reports polled until every recipient is READ or FAILED on the simulator channel, audience,
+//! messages, 66 after dispatch, the contact extras and context variables a send leaves), the
+//! SDK's automatic answer to server pings, a wrong access key being refused (13) and a clean
+//! `finishing` → `finished` close.
 //!
 //! The test installs the SDKs itself, so that `cargo test --workspace` works on a fresh
 //! machine: `npm ci` into `tests/interop/js/node_modules` and a venv with

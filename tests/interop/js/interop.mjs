@@ -15,10 +15,14 @@
 // first failure is printed on stderr ("FAIL - <step>: <why>") and the exit code is 1. The run
 // can never hang: each step has a deadline and the whole run has another.
 //
-// To add a check (e.g. the campaign commands once the extension is served), append a step to
-// STEPS: `{ name, run: async (ctx) => { ... } }`; `ctx.client` is the connected session and
-// `ctx.command(cmd)` sends a command and returns its response (a failure response is returned
-// too, not thrown).
+// To add a check, append a step to STEPS: `{ name, run: async (ctx) => { ... } }`; `ctx.client`
+// is the connected session and `ctx.command(cmd)` sends a command and returns its response (a
+// failure response is returned too, not thrown). A step may return a short note (timings,
+// counts) that is printed after its "ok" line.
+//
+// The campaign steps run the seed's dynamic flow (activecampaign.md, commands 2–10) against the
+// development tenant's simulator channel (delivered after 50 ms, read after 200 ms): numbers
+// ending in 0001 are refused by the simulator with reason 1002, every other number is read.
 
 import BlipSdk from 'blip-sdk';
 import Lime from 'lime-js';
@@ -29,6 +33,27 @@ const ACCESS_KEY = 'c2VjcmV0'; // base64("secret"): the development tenant of ir
 const WRONG_KEY = Buffer.from('not-the-secret').toString('base64');
 const DOMAIN = 'msging.net';
 const CAMPAIGN_NODE = `postmaster@activecampaign.${DOMAIN}`;
+const CRM_NODE = `postmaster@crm.${DOMAIN}`;
+const SERVER_NODE = `postmaster@${DOMAIN}`;
+const WHATSAPP_DOMAIN = 'wa.gw.msging.net';
+const TEMPLATE = 'email_commerce_resposta'; // "Olá {{1}}, …" (pt_BR) in irisgate.example.toml
+const TYPES = {
+    dynamic: 'application/vnd.iris.activecampaign.campaign-dynamic+json',
+    campaign: 'application/vnd.iris.activecampaign.campaign+json',
+    audience: 'application/vnd.iris.activecampaign.audience+json',
+    audienceResult: 'application/vnd.iris.activecampaign.audience-result+json',
+    summary: 'application/vnd.iris.activecampaign.campaign-summary+json',
+    message: 'application/vnd.iris.activecampaign.message+json',
+    report: 'application/vnd.iris.activecampaign.report+json',
+    collection: 'application/vnd.lime.collection+json',
+    contact: 'application/vnd.lime.contact+json',
+    csv: 'text/csv',
+    text: 'text/plain',
+    json: 'application/json',
+};
+/// Polling the summary until every recipient reached its final state: interval and deadline.
+const POLL_MS = 100;
+const DELIVERY_DEADLINE_MS = 8000;
 
 const addr = process.argv[2] || process.env.IRISGATE_ADDR;
 const idlePingMs = Number(process.env.IRISGATE_IDLE_PING_MS || 300);
@@ -133,6 +158,123 @@ function expectFailure(response, code, what) {
     );
 }
 
+/// A `success` response of `type` from `from`: returns its resource.
+function expectSuccess(response, type, what, from = CAMPAIGN_NODE) {
+    check(response.status === 'success', `${what}: expected success, got ${JSON.stringify(response)}`);
+    check(response.type === type, `${what}: expected type ${type}, got ${JSON.stringify(response)}`);
+    check(
+        typeof response.from === 'string' && response.from.toLowerCase().startsWith(from),
+        `${what}: the response should come from ${from}: ${JSON.stringify(response)}`,
+    );
+    return response.resource;
+}
+
+/// A collection of `itemType` with `total` items: returns its items.
+function expectCollection(response, itemType, total, what, from = CAMPAIGN_NODE) {
+    const c = expectSuccess(response, TYPES.collection, what, from);
+    check(c && c.itemType === itemType, `${what}: expected itemType ${itemType}, got ${JSON.stringify(c)}`);
+    check(c.total === total, `${what}: expected total ${total}, got ${JSON.stringify(c)}`);
+    check(Array.isArray(c.items), `${what}: no items in ${JSON.stringify(c)}`);
+    return c.items;
+}
+
+/// JSON with object keys sorted, so that key order does not matter.
+function canonical(value) {
+    return JSON.stringify(value, (_, v) =>
+        v && typeof v === 'object' && !Array.isArray(v)
+            ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+            : v,
+    );
+}
+
+function expectEqual(actual, expected, what) {
+    const [a, e] = [canonical(actual), canonical(expected)];
+    check(a === e, `${what}: expected ${e}, got ${a}`);
+}
+
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function expectTime(value, what) {
+    check(typeof value === 'string' && ISO_MS.test(value), `${what}: expected an ISO-8601 time, got ${value}`);
+    return Date.parse(value);
+}
+
+const identityOf = (phone) => `${phone.replace(/^\+/, '')}@${WHATSAPP_DOMAIN}`;
+
+/// The dynamic campaign of the seed: 3 recipients by list, then a CSV with one new number, one
+/// duplicate (its parameters replace the list's) and one bad line. One recipient ends in 0001:
+/// the simulator refuses it (1002), deliberately, so that a FAILED state is checked too.
+function campaignPlan() {
+    const run = Lime.Guid().slice(0, 8);
+    const list = [
+        {
+            recipient: '+5531998761234',
+            messageParams: { 1: `Ana ${run}` },
+            contextVariables: { cpf: '12345678901', vip: true, order: { id: 42, items: ['livro'] } },
+        },
+        { recipient: '+5531998765678', messageParams: { 1: `Bia ${run}` }, contextVariables: { cpf: '10987654321' } },
+        { recipient: '+5531998760001', messageParams: { 1: `Caio ${run}` } },
+    ];
+    // Line 1 is the header; line 3 is bad; line 4 repeats the list's second number.
+    const csv = [
+        'telefone,1,#contextvariables#',
+        `+5531998769876,Duda ${run},"{""cpf"":""55566677788"",""score"":7}"`,
+        `abc,Erro ${run},`,
+        `+5531998765678,Bia ${run} (CSV),"{""origin"":""csv""}"`,
+        '',
+    ].join('\n');
+    // Final state of every recipient, in insertion order.
+    const expected = [
+        { phone: '+5531998761234', params: { 1: `Ana ${run}` }, status: 'READ' },
+        { phone: '+5531998765678', params: { 1: `Bia ${run} (CSV)` }, status: 'READ' },
+        { phone: '+5531998760001', params: { 1: `Caio ${run}` }, status: 'FAILED', reasonCode: 1002 },
+        { phone: '+5531998769876', params: { 1: `Duda ${run}` }, status: 'READ' },
+    ];
+    return {
+        name: `interop js ${run}`,
+        flowId: Lime.Guid(),
+        stateId: `onboarding-${run}`,
+        masterState: 'masterstate@msging.net',
+        list,
+        csv,
+        expected,
+    };
+}
+
+/// Checks one statusAudience entry (summaries, reports) against its expected final state.
+function checkStatusItem(item, want, what) {
+    check(item, `${what}: no entry for ${identityOf(want.phone)}`);
+    check(item.status === want.status, `${what}: expected ${want.status}, got ${JSON.stringify(item)}`);
+    check(item.numberStatus === 'VALID', `${what}: numberStatus of ${JSON.stringify(item)}`);
+    if (want.status === 'READ') {
+        const processed = expectTime(item.processed, `${what}.processed`);
+        const received = expectTime(item.received, `${what}.received`);
+        const read = expectTime(item.read, `${what}.read`);
+        check(processed <= received && received <= read, `${what}: timestamps out of order ${JSON.stringify(item)}`);
+        check(item.reasonCode === undefined && item.failed === undefined, `${what}: ${JSON.stringify(item)}`);
+    } else {
+        expectTime(item.failed, `${what}.failed`);
+        check(
+            item.reasonCode === want.reasonCode,
+            `${what}: expected reason ${want.reasonCode}: ${JSON.stringify(item)}`,
+        );
+        check(
+            typeof item.reasonDescription === 'string' && item.reasonDescription.length > 0,
+            `${what}: no reasonDescription in ${JSON.stringify(item)}`,
+        );
+    }
+}
+
+/// Whether every recipient of a summary/report reached its expected final state.
+function delivered(view, expected) {
+    if (view.status !== 'executed' || !Array.isArray(view.statusAudience)) return false;
+    return expected.every((want) => {
+        const item = view.statusAudience.find((i) => i.recipientIdentity === identityOf(want.phone));
+        return item && item.status === want.status;
+    });
+}
+
 const STEPS = [
     {
         // connect() opens the socket, runs new → authenticating → established, then sends
@@ -184,15 +326,20 @@ const STEPS = [
         },
     },
     {
-        // A URI the campaign extension will never serve: 62 now and after the extension lands.
-        name: `campaign node: unknown uri → sendCommand rejects, reason 62`,
+        // The extension is served now: a URI outside its table is still 62 (and a near miss of
+        // a served URI too), while a served URI on the same node answers.
+        name: 'campaign node: unknown uris → reason 62, a served uri answers',
         run: async (ctx) => {
-            const r = await ctx.command({ to: CAMPAIGN_NODE, method: 'get', uri: '/interop/not-a-resource' });
-            expectFailure(r, 62, `get /interop/not-a-resource to ${CAMPAIGN_NODE}`);
-            check(
-                typeof r.from === 'string' && r.from.toLowerCase().startsWith(CAMPAIGN_NODE),
-                `the failure should come from ${CAMPAIGN_NODE}: ${JSON.stringify(r)}`,
-            );
+            for (const uri of ['/interop/not-a-resource', '/campaigns/summaries/extra']) {
+                const r = await ctx.command({ to: CAMPAIGN_NODE, method: 'get', uri });
+                expectFailure(r, 62, `get ${uri} to ${CAMPAIGN_NODE}`);
+                check(
+                    typeof r.from === 'string' && r.from.toLowerCase().startsWith(CAMPAIGN_NODE),
+                    `the failure should come from ${CAMPAIGN_NODE}: ${JSON.stringify(r)}`,
+                );
+            }
+            const r = await ctx.command({ to: CAMPAIGN_NODE, method: 'get', uri: '/campaigns/summaries' });
+            expectSuccess(r, TYPES.collection, 'get /campaigns/summaries');
         },
     },
     {
@@ -200,6 +347,307 @@ const STEPS = [
         run: async (ctx) => {
             const r = await ctx.command({ to: `postmaster@nowhere.${DOMAIN}`, method: 'get', uri: '/ping' });
             expectFailure(r, 42, 'get /ping to an unknown node');
+        },
+    },
+    {
+        name: 'set /campaign/v2 (dynamic, WhatsApp template) → new',
+        run: async (ctx) => {
+            const plan = campaignPlan();
+            ctx.campaign = plan;
+            const r = await ctx.command({
+                to: CAMPAIGN_NODE,
+                method: 'set',
+                uri: '/campaign/v2',
+                type: TYPES.dynamic,
+                resource: {
+                    campaign: {
+                        name: plan.name,
+                        campaignType: 'Batch',
+                        flowId: plan.flowId,
+                        stateId: plan.stateId,
+                        masterstate: plan.masterState, // spelled as in the seed
+                        channelType: 'WhatsApp',
+                        sourceApplication: 'interop-js',
+                        tags: ['interop', 'js'],
+                    },
+                    message: { messageTemplate: TEMPLATE, messageParams: ['1'], channelType: 'WhatsApp' },
+                },
+            });
+            const c = expectSuccess(r, TYPES.campaign, 'set /campaign/v2');
+            check(typeof c.id === 'string' && UUID.test(c.id), `campaign id: ${JSON.stringify(c)}`);
+            plan.id = c.id;
+            expectEqual(
+                [c.name, c.campaignType, c.channelType, c.status],
+                [plan.name, 'BATCH', 'WHATSAPP', 'new'],
+                'name, campaignType, channelType, status',
+            );
+            expectEqual(
+                [c.flowId, c.stateId, c.masterState, c.sourceApplication, c.tags],
+                [plan.flowId, plan.stateId, plan.masterState, 'interop-js', ['interop', 'js']],
+                'flowId, stateId, masterState, sourceApplication, tags',
+            );
+            expectTime(c.created, 'created');
+            check(c.sendDate === undefined, `a new campaign has no sendDate: ${JSON.stringify(c)}`);
+        },
+    },
+    {
+        name: 'set /audiences/v2/{id}: a collection of 3 recipients',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            const r = await ctx.command({
+                to: CAMPAIGN_NODE,
+                method: 'set',
+                uri: `/audiences/v2/${plan.id}`,
+                type: TYPES.collection,
+                resource: { itemType: TYPES.audience, items: plan.list },
+            });
+            const result = expectSuccess(r, TYPES.audienceResult, 'set /audiences/v2/{id}');
+            expectEqual(
+                result,
+                { campaignId: plan.id, received: 3, added: 3, updated: 0, invalid: [], total: 3 },
+                'audience result',
+            );
+        },
+    },
+    {
+        name: 'set /audiences/v2/{id}/file (text/csv): 1 added, 1 duplicate updated, line 3 invalid',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            const r = await ctx.command({
+                to: CAMPAIGN_NODE,
+                method: 'set',
+                uri: `/audiences/v2/${plan.id}/file`,
+                type: TYPES.csv,
+                resource: plan.csv,
+            });
+            const result = expectSuccess(r, TYPES.audienceResult, 'set /audiences/v2/{id}/file');
+            const { invalid, ...counts } = result;
+            expectEqual(counts, { campaignId: plan.id, received: 3, added: 1, updated: 1, total: 4 }, 'CSV counts');
+            check(Array.isArray(invalid) && invalid.length === 1, `CSV invalid: ${JSON.stringify(result)}`);
+            expectEqual([invalid[0].line, invalid[0].recipient], [3, 'abc'], 'the bad line and its recipient');
+            check(typeof invalid[0].reason === 'string' && invalid[0].reason, `no reason: ${JSON.stringify(invalid)}`);
+        },
+    },
+    {
+        name: 'set /dispatch/v2 {id} → processing',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            const r = await ctx.command({
+                to: CAMPAIGN_NODE,
+                method: 'set',
+                uri: '/dispatch/v2',
+                type: TYPES.campaign,
+                resource: { id: plan.id },
+            });
+            plan.dispatchedAt = Date.now();
+            const c = expectSuccess(r, TYPES.campaign, 'set /dispatch/v2');
+            expectEqual([c.id, c.status], [plan.id, 'processing'], 'id, status');
+            plan.sendDate = c.sendDate;
+            expectTime(c.sendDate, 'sendDate');
+        },
+    },
+    {
+        name: 'get /campaigns/{id}/summaries and /reports until executed, 3 READ and 1 FAILED (1002)',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            const started = Date.now();
+            let polls = 0;
+            let summary;
+            let report;
+            for (;;) {
+                polls += 1;
+                const s = await ctx.command({
+                    to: CAMPAIGN_NODE,
+                    method: 'get',
+                    uri: `/campaigns/${plan.id}/summaries`,
+                });
+                const items = expectCollection(s, TYPES.summary, 1, 'get /campaigns/{id}/summaries');
+                summary = items[0];
+                const r = await ctx.command({
+                    to: CAMPAIGN_NODE,
+                    method: 'get',
+                    uri: `/campaigns/${plan.id}/reports`,
+                });
+                report = expectSuccess(r, TYPES.report, 'get /campaigns/{id}/reports');
+                if (delivered(summary, plan.expected) && delivered(report, plan.expected)) break;
+                check(
+                    Date.now() - started < DELIVERY_DEADLINE_MS,
+                    `not delivered within ${DELIVERY_DEADLINE_MS} ms; last summary ${JSON.stringify(summary)}`,
+                );
+                await sleep(POLL_MS);
+            }
+            const since = Date.now() - plan.dispatchedAt;
+            const counts = { total: 4, pending: 0, processed: 0, received: 0, read: 3, failed: 1 };
+            for (const [what, view] of [
+                ['summary', summary],
+                ['report', report],
+            ]) {
+                expectEqual(
+                    [view.id, view.name, view.messageTemplate, view.status],
+                    [plan.id, plan.name, TEMPLATE, 'executed'],
+                    `${what}: id, name, messageTemplate, status`,
+                );
+                expectEqual(
+                    [view.flowId, view.stateId, view.masterState, view.sendDate],
+                    [plan.flowId, plan.stateId, plan.masterState, plan.sendDate],
+                    `${what}: flowId, stateId, masterState, sendDate`,
+                );
+                expectEqual(view.audienceCounts, counts, `${what}: audienceCounts`);
+                check(view.statusAudience.length === 4, `${what}: statusAudience ${JSON.stringify(view)}`);
+                for (const want of plan.expected) {
+                    const item = view.statusAudience.find((i) => i.recipientIdentity === identityOf(want.phone));
+                    checkStatusItem(item, want, `${what} of ${want.phone}`);
+                }
+            }
+            expectEqual(summary.channelType, 'WHATSAPP', 'summary.channelType');
+            check(
+                typeof report.campaignSender === 'string' &&
+                    report.campaignSender.startsWith(`${IDENTIFIER}@${DOMAIN}`),
+                `report.campaignSender: ${JSON.stringify(report)}`,
+            );
+            return `${polls} polls; executed and read ${since} ms after dispatch`;
+        },
+    },
+    {
+        name: 'get /audiences/{id} (all, ?status=FAILED) and get /messages/{id}',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            const r = await ctx.command({ to: CAMPAIGN_NODE, method: 'get', uri: `/audiences/${plan.id}` });
+            const items = expectCollection(r, TYPES.audience, 4, 'get /audiences/{id}');
+            expectEqual(
+                items.map((i) => i.recipient),
+                plan.expected.map((w) => w.phone),
+                'recipients in insertion order',
+            );
+            plan.expected.forEach((want, n) => {
+                const item = items[n];
+                const what = `audience item ${want.phone}`;
+                expectEqual(
+                    [item.campaignId, item.recipientIdentity, item.recipientType, item.channelType],
+                    [plan.id, identityOf(want.phone), 'PhoneNumber', 'WHATSAPP'],
+                    `${what}: campaignId, recipientIdentity, recipientType, channelType`,
+                );
+                expectEqual([item.validatedAccount, item.messageParams], [want.phone, want.params], what);
+                checkStatusItem(item, want, what);
+            });
+            const failed = await ctx.command({
+                to: CAMPAIGN_NODE,
+                method: 'get',
+                uri: `/audiences/${plan.id}?status=FAILED&$take=10`,
+            });
+            const only = expectCollection(failed, TYPES.audience, 1, 'get /audiences/{id}?status=FAILED');
+            expectEqual(only.map((i) => i.recipient), ['+5531998760001'], 'the FAILED recipients');
+
+            const m = await ctx.command({ to: CAMPAIGN_NODE, method: 'get', uri: `/messages/${plan.id}` });
+            const messages = expectCollection(m, TYPES.message, 1, 'get /messages/{id}');
+            expectEqual(
+                messages[0],
+                {
+                    channelType: 'WHATSAPP',
+                    messageTemplate: TEMPLATE,
+                    messageTemplateLanguage: 'pt_BR',
+                    messageParams: ['1'],
+                },
+                'the campaign message',
+            );
+        },
+    },
+    {
+        // blip-sdk's Client.sendCommand rejects a `failure` response with a ClientError whose
+        // message is the JSON of the whole response envelope.
+        name: 'after dispatch: set /audiences/v2/{id} → sendCommand rejects, reason 66; dispatch again → 64',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            const cmd = {
+                id: Lime.Guid(),
+                to: CAMPAIGN_NODE,
+                method: 'set',
+                uri: `/audiences/v2/${plan.id}`,
+                type: TYPES.collection,
+                resource: {
+                    itemType: TYPES.audience,
+                    items: [{ recipient: '+5531998764321', messageParams: { 1: 'Eva' } }],
+                },
+            };
+            let outcome;
+            try {
+                outcome = { resolved: await ctx.client.sendCommand(cmd) };
+            } catch (e) {
+                outcome = { rejected: e };
+            }
+            check(!('resolved' in outcome), `sendCommand resolved: ${JSON.stringify(outcome.resolved)}`);
+            const e = outcome.rejected;
+            check(e instanceof Error, `sendCommand should reject with an Error (ClientError), got ${describe(e)}`);
+            let failure;
+            try {
+                failure = JSON.parse(e.message);
+            } catch {
+                throw new Error(`the ClientError message is not JSON: ${e.message}`);
+            }
+            check(failure.id === cmd.id && failure.method === 'set', `not the response to ${cmd.id}: ${e.message}`);
+            expectFailure(failure, 66, 'set /audiences/v2/{id} after dispatch');
+            check(
+                /already dispatched/i.test(failure.reason.description || ''),
+                `reason description: ${JSON.stringify(failure.reason)}`,
+            );
+            const again = await ctx.command({
+                to: CAMPAIGN_NODE,
+                method: 'set',
+                uri: '/dispatch/v2',
+                type: TYPES.campaign,
+                resource: { id: plan.id },
+            });
+            expectFailure(again, 64, 'set /dispatch/v2 of an executed campaign');
+            const r = await ctx.command({ to: CAMPAIGN_NODE, method: 'get', uri: `/audiences/${plan.id}` });
+            expectCollection(r, TYPES.audience, 4, 'the audience after the refused add');
+            return `ClientError name ${JSON.stringify(e.name)}, message = the failure envelope's JSON`;
+        },
+    },
+    {
+        name: 'get /contacts/{identity} (crm): messageParams in extras',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            for (const want of plan.expected.filter((w) => w.status === 'READ')) {
+                const identity = identityOf(want.phone);
+                const r = await ctx.command({ to: CRM_NODE, method: 'get', uri: `/contacts/${identity}` });
+                const contact = expectSuccess(r, TYPES.contact, `get /contacts/${identity}`, CRM_NODE);
+                expectEqual(contact.identity, identity, 'contact identity');
+                expectEqual(contact.phoneNumber, want.phone, 'contact phoneNumber');
+                expectEqual(contact.extras && contact.extras['1'], want.params['1'], `extras of ${identity}`);
+            }
+        },
+    },
+    {
+        name: 'get /contexts/{identity}/stateid@{flowId} → the stateId; contextVariables stored',
+        run: async (ctx) => {
+            const plan = ctx.campaign;
+            const get = (identity, name) =>
+                ctx.command({
+                    to: SERVER_NODE,
+                    method: 'get',
+                    uri: name ? `/contexts/${identity}/${name}` : `/contexts/${identity}`,
+                });
+            const ana = identityOf('+5531998761234');
+            const names = expectSuccess(await get(ana), TYPES.collection, `get /contexts/${ana}`, SERVER_NODE);
+            check(names.itemType === TYPES.text, `context names: ${JSON.stringify(names)}`);
+            for (const name of [`stateid@${plan.flowId}`, 'master-state', 'cpf', 'vip', 'order']) {
+                check(names.items.includes(name), `context of ${ana} lacks ${name}: ${JSON.stringify(names)}`);
+            }
+            const values = [
+                [ana, `stateid@${plan.flowId}`, TYPES.text, plan.stateId],
+                [ana, 'master-state', TYPES.text, plan.masterState],
+                [ana, 'cpf', TYPES.text, '12345678901'],
+                [ana, 'vip', TYPES.json, true],
+                [ana, 'order', TYPES.json, { id: 42, items: ['livro'] }],
+                [identityOf('+5531998769876'), 'score', TYPES.json, 7],
+                [identityOf('+5531998769876'), `stateid@${plan.flowId}`, TYPES.text, plan.stateId],
+                [identityOf('+5531998765678'), 'origin', TYPES.text, 'csv'],
+            ];
+            for (const [identity, name, type, value] of values) {
+                const r = await get(identity, name);
+                const got = expectSuccess(r, type, `get /contexts/${identity}/${name}`, SERVER_NODE);
+                expectEqual(got, value, `context ${name} of ${identity}`);
+            }
         },
     },
     {
@@ -281,17 +729,20 @@ const STEPS = [
 
 async function main() {
     const ctx = {};
+    const runStarted = Date.now();
     process.stdout.write(`blip-sdk (JavaScript) against ws://${host}:${port}\n`);
     for (const step of STEPS) {
         const started = Date.now();
+        let note;
         try {
-            await withTimeout(step.run(ctx), STEP_MS, step.name);
+            note = await withTimeout(step.run(ctx), STEP_MS, step.name);
         } catch (e) {
             die(`FAIL - ${step.name}: ${describe(e)}`);
         }
-        process.stdout.write(`ok - ${step.name} (${Date.now() - started} ms)\n`);
+        const extra = typeof note === 'string' ? `; ${note}` : '';
+        process.stdout.write(`ok - ${step.name} (${Date.now() - started} ms${extra})\n`);
     }
-    process.stdout.write(`all ${STEPS.length} steps passed\n`);
+    process.stdout.write(`all ${STEPS.length} steps passed in ${Date.now() - runStarted} ms\n`);
     process.exit(0);
 }
 
