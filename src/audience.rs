@@ -135,13 +135,15 @@ pub fn csv(text: &str, phones: &PhoneNormalizer) -> Result<CsvAudience, String> 
     let context_col = headers.iter().position(|h| h.eq_ignore_ascii_case(CONTEXT_HEADER));
     let mut out = CsvAudience::default();
     let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::default();
     loop {
-        let line = reader.position().line() + 1;
+        let before = reader.position().byte() as usize;
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
                 out.received += 1;
+                let line = lines.line_at(text.as_bytes(), before);
                 out.invalid.push(Invalid {
                     line: Some(line),
                     recipient: String::new(),
@@ -150,7 +152,7 @@ pub fn csv(text: &str, phones: &PhoneNormalizer) -> Result<CsvAudience, String> 
                 continue;
             }
         }
-        let line = record.position().map_or(line, |p| p.line());
+        let line = lines.line_at(text.as_bytes(), record.position().map_or(before, |p| p.byte() as usize));
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -203,6 +205,28 @@ pub fn csv(text: &str, phones: &PhoneNormalizer) -> Result<CsvAudience, String> 
     Ok(out)
 }
 
+/// Line numbers from byte offsets (the csv crate's own line count is off after CRLF and
+/// blank lines). Offsets only grow, so each byte is scanned once.
+#[derive(Default)]
+struct LineCounter {
+    pos: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    /// The 1-based line of the record starting at `byte` (line terminators before it skipped).
+    fn line_at(&mut self, text: &[u8], mut byte: usize) -> u64 {
+        while byte < text.len() && matches!(text[byte], b'\n' | b'\r') {
+            byte += 1;
+        }
+        if byte >= self.pos {
+            self.line += text[self.pos..byte].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.pos = byte;
+        }
+        self.line + 1
+    }
+}
+
 /// `;` when the header has more semicolons than commas outside quotes, else `,`.
 fn detect_delimiter(header: &str) -> u8 {
     let (mut commas, mut semicolons, mut quoted) = (0, 0, false);
@@ -252,6 +276,16 @@ mod tests {
         let lines: Vec<_> = a.invalid.iter().map(|i| i.line).collect();
         assert_eq!(lines, vec![Some(3), Some(4)]);
         assert_eq!(a.invalid[0].recipient, "not-a-phone");
+    }
+
+    #[test]
+    fn line_numbers_hold_with_crlf_and_blank_lines() {
+        let text = "phone,name\r\n+5531998761234,Ana\r\nbad,Bia\r\n\r\n\r\nworse,Cid\r\n";
+        let a = csv(text, &phones()).unwrap();
+        let lines: Vec<_> = a.invalid.iter().map(|i| i.line).collect();
+        assert_eq!(lines, vec![Some(3), Some(6)]);
+        let lf = csv("phone\n+5531998761234\n\nbad\n", &phones()).unwrap();
+        assert_eq!(lf.invalid[0].line, Some(4));
     }
 
     #[test]
