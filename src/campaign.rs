@@ -273,6 +273,16 @@ impl Params {
         self.0.split(RECORD).filter(|r| !r.is_empty()).map(|r| r.split_once(UNIT).unwrap_or((r, "")))
     }
 
+    /// The packed text, for storage.
+    pub fn packed(&self) -> &str {
+        &self.0
+    }
+
+    /// From [`Params::packed`] text.
+    pub fn from_packed(text: String) -> Params {
+        Params(text.into_boxed_str())
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }

@@ -187,7 +187,7 @@ fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("The campaign {id} was not found"))
 }
 
-fn matches(c: &Campaign, f: &CampaignFilter) -> bool {
+pub(super) fn matches(c: &Campaign, f: &CampaignFilter) -> bool {
     f.created_from.is_none_or(|t| c.created >= t)
         && f.created_to.is_none_or(|t| c.created < t)
         && f.sender.as_ref().is_none_or(|s| c.sender.eq_ignore_ascii_case(s))
@@ -341,6 +341,12 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
+    async fn sending(&self, campaign: Uuid) -> Result<Vec<Recipient>> {
+        let Some(cell) = self.any_cell(campaign) else { return Ok(Vec::new()) };
+        let data = cell.data.read();
+        Ok(data.recipients.iter().filter(|r| r.status == RecipientStatus::Sending).cloned().collect())
+    }
+
     async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()> {
         let Some(cell) = self.any_cell(campaign) else { return Ok(()) };
         let mut data = cell.data.write();
@@ -409,31 +415,7 @@ impl Store for MemoryStore {
                 None => Contact { id: Uuid::new_v4().to_string(), created: now, ..Contact::default() },
             };
             contacts.unindex(&contact);
-            if contact.identity.is_none() {
-                contact.identity = p.identity;
-            }
-            if let Some(ph) = p.phone {
-                contact.phone = Some(ph);
-            }
-            if let Some(n) = p.name {
-                contact.name = Some(n);
-            }
-            if let Some(e) = p.email {
-                contact.email = Some(e);
-            }
-            for (k, v) in p.merge_extras {
-                contact.extras.insert(k, v);
-            }
-            if let Some(tags) = p.tags {
-                contact.tags = tags;
-            }
-            if let Some(at) = p.last_interaction_at {
-                contact.last_interaction_at = at;
-            }
-            if let Some(open) = p.has_open_conversation {
-                contact.has_open_conversation = open;
-            }
-            contact.updated = now;
+            apply_patch(&mut contact, p, now);
             if contacts.by_id.contains_key(&contact.id) {
                 contacts.index(&contact);
                 contacts.by_id.insert(contact.id.clone(), contact);
@@ -570,6 +552,35 @@ impl Store for MemoryStore {
         upsert(&self.tenant(tenant).custom_fields, field, |f| f.id.clone());
         Ok(())
     }
+}
+
+/// Applies a patch to a contact (shared with the SQL store).
+pub(super) fn apply_patch(contact: &mut Contact, p: ContactPatch, now: i64) {
+    if contact.identity.is_none() {
+        contact.identity = p.identity;
+    }
+    if let Some(ph) = p.phone {
+        contact.phone = Some(ph);
+    }
+    if let Some(n) = p.name {
+        contact.name = Some(n);
+    }
+    if let Some(e) = p.email {
+        contact.email = Some(e);
+    }
+    for (k, v) in p.merge_extras {
+        contact.extras.insert(k, v);
+    }
+    if let Some(tags) = p.tags {
+        contact.tags = tags;
+    }
+    if let Some(at) = p.last_interaction_at {
+        contact.last_interaction_at = at;
+    }
+    if let Some(open) = p.has_open_conversation {
+        contact.has_open_conversation = open;
+    }
+    contact.updated = now;
 }
 
 /// Replaces the item with the same id, or appends it.

@@ -6,6 +6,7 @@
 //! one step.
 
 pub mod memory;
+pub mod sql;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -17,6 +18,7 @@ use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use crate::error::Result;
 
 pub use memory::MemoryStore;
+pub use sql::{Dialect, SqlStore};
 
 /// A page request: skip `skip` rows, return at most `take`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +126,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `limit` PENDING recipients with `seq >= from`, in order.
     async fn pending(&self, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>>;
+
+    /// Recipients left in SENDING (handed to a channel, outcome not recorded): after a
+    /// crash these are reconciled before anything else is sent.
+    async fn sending(&self, campaign: Uuid) -> Result<Vec<Recipient>>;
 
     /// Records send outcomes of one campaign (forward moves only).
     async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()>;
