@@ -399,3 +399,4 @@ pub fn batch(name: &str, recipients: &[&str]) -> Value {
 }
 
 pub const FULL: &str = "application/vnd.iris.activecampaign.full-campaign+json";
+pub mod client;
