@@ -427,3 +427,5 @@ impl Direct {
         json
     }
 }
+
+pub mod client;
