@@ -100,6 +100,8 @@ fn build(
 #[derive(Debug, Default)]
 pub struct CsvAudience {
     pub recipients: Vec<NewRecipient>,
+    /// The line of each recipient, in step with `recipients`.
+    pub lines: Vec<u64>,
     pub invalid: Vec<Invalid>,
     /// Data lines read (blank lines excluded).
     pub received: u64,
@@ -198,7 +200,10 @@ pub fn csv(text: &str, phones: &PhoneNormalizer) -> Result<CsvAudience, String> 
             continue;
         }
         match build(recipient, pairs, context, phones, InvalidPhones::Refuse) {
-            Ok(r) => out.recipients.push(r),
+            Ok(r) => {
+                out.recipients.push(r);
+                out.lines.push(line);
+            }
             Err((recipient, why)) => out.invalid.push(bad(recipient, format!("{} {why}", headers[phone_col]))),
         }
     }

@@ -163,6 +163,9 @@ pub struct Campaign {
     pub flow_id: Option<String>,
     pub state_id: Option<String>,
     pub master_state: Option<String>,
+    /// Agent a reply is redirected to (BLiP's attendance redirect), when given.
+    #[serde(default)]
+    pub attendance_redirect: Option<String>,
     pub source_application: Option<String>,
     pub tags: Vec<String>,
     /// Start time; `None` = start on dispatch.

@@ -111,10 +111,10 @@ pub async fn add_file(
         .map_err(|e| Error::InvalidArgument(format!("The CSV cannot be used: {e}")))?;
     let mut recipients = Vec::with_capacity(parsed.recipients.len());
     let mut invalid = parsed.invalid;
-    for r in parsed.recipients {
+    for (r, line) in parsed.recipients.into_iter().zip(parsed.lines) {
         match missing_key(&campaign, &r) {
             Some(k) => invalid.push(Invalid {
-                line: None,
+                line: Some(line),
                 recipient: r.given,
                 reason: format!("column \"{k}\" (a key of message.messageParams) is missing"),
             }),

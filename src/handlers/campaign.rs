@@ -37,10 +37,13 @@ pub async fn full(state: &AppState, caller: &Caller, resource: &Value) -> Result
     let (mut campaign, _) = parse(state, caller, root, true).await?;
     let audience = full_audience(state, root, &campaign)?;
     let max = state.engine.settings.max_recipients_per_campaign;
-    if audience.len() as u64 > max {
+    let distinct = {
+        let mut phones = std::collections::HashSet::new();
+        audience.iter().filter(|r| r.phone.is_none_or(|p| phones.insert(p))).count() as u64
+    };
+    if distinct > max {
         return Err(Error::InvalidArgument(format!(
-            "audiences has {} items; the limit is {max} recipients per campaign",
-            audience.len()
+            "audiences has {distinct} distinct recipients; the limit is {max} per campaign (campaigns.max_recipients_per_campaign)"
         )));
     }
     let now = state.engine.clock.now();
@@ -182,6 +185,7 @@ async fn parse(
         flow_id: c.text("flowId")?,
         state_id: c.text("stateId")?,
         master_state: c.text("masterState")?,
+        attendance_redirect: c.text("attendanceRedirect")?,
         source_application: c.text("sourceApplication")?,
         tags: c.string_list("tags")?.unwrap_or_default(),
         scheduled,

@@ -137,6 +137,7 @@ pub fn report(c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
     put(&mut m, "flowId", c.flow_id.clone());
     put(&mut m, "stateId", c.state_id.clone());
     put(&mut m, "stateName", c.state_id.clone());
+    m.insert("attendanceRedirect".into(), c.attendance_redirect.clone().map_or(Value::Null, Value::String));
     m.insert("campaignSender".into(), c.sender.clone().into());
     put(&mut m, "sendDate", iso(c.send_date));
     m.insert("status".into(), c.status.lime().into());

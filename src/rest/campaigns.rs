@@ -339,6 +339,7 @@ pub async fn create(State(state): State<AppState>, ws: Workspace, body: Body) ->
         flow_id: None,
         state_id: None,
         master_state: None,
+        attendance_redirect: None,
         source_application: Some("API".into()),
         tags: Vec::new(),
         scheduled: None,

@@ -38,6 +38,8 @@ struct CampaignData {
     counts: Counts,
     /// No recipient before this one is PENDING.
     first_pending: u32,
+    /// Removed from the store; a change racing with the delete finds nothing.
+    deleted: bool,
 }
 
 #[derive(Default)]
@@ -115,7 +117,7 @@ impl CampaignData {
         } as u64;
         if self.recipients.len() as u64 + new_phones > max_total {
             return Err(Error::InvalidArgument(format!(
-                "The campaign would have {} recipients; the limit is {max_total} (limits.max_recipients_per_campaign)",
+                "The campaign would have {} recipients; the limit is {max_total} (campaigns.max_recipients_per_campaign)",
                 self.recipients.len() as u64 + new_phones
             )));
         }
@@ -209,6 +211,7 @@ impl Store for MemoryStore {
             by_phone: HashMap::new(),
             counts: Counts::default(),
             first_pending: 0,
+            deleted: false,
         };
         let added = data.add(audience, u64::MAX)?;
         let cell = Arc::new(CampaignCell { tenant: tenant.clone(), data: RwLock::new(data) });
@@ -240,6 +243,9 @@ impl Store for MemoryStore {
     async fn update_campaign(&self, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign> {
         let cell = self.cell(tenant, id).ok_or_else(|| not_found(id))?;
         let mut data = cell.data.write();
+        if data.deleted {
+            return Err(not_found(id));
+        }
         let mut updated = data.campaign.clone();
         change(&mut updated)?;
         data.campaign = updated.clone();
@@ -249,15 +255,21 @@ impl Store for MemoryStore {
     async fn delete_campaign(&self, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {
         let cell = self.cell(tenant, id).ok_or_else(|| not_found(id))?;
         {
-            let data = cell.data.read();
+            // Checked and removed under the campaign's lock: a concurrent dispatch either
+            // happened before (and the status refuses the delete) or finds it gone.
+            let mut data = cell.data.write();
+            if data.deleted {
+                return Err(not_found(id));
+            }
             if !allowed.contains(&data.campaign.status) {
                 return Err(Error::NotAllowed(format!(
                     "A campaign in status {} cannot be deleted",
                     data.campaign.status.lime()
                 )));
             }
+            data.deleted = true;
+            self.campaigns.remove(&id);
         }
-        self.campaigns.remove(&id);
         self.tenant(tenant).campaigns.write().retain(|c| *c != id);
         Ok(())
     }
@@ -276,6 +288,9 @@ impl Store for MemoryStore {
     ) -> Result<AudienceAdded> {
         let cell = self.cell(tenant, id).ok_or_else(|| not_found(id))?;
         let mut data = cell.data.write();
+        if data.deleted {
+            return Err(not_found(id));
+        }
         if data.campaign.status != CampaignStatus::Draft {
             return Err(Error::NotAllowed("The campaign was already dispatched".into()));
         }

@@ -216,8 +216,10 @@ impl SqlStore {
         let (write, read) = match dialect {
             Dialect::Sqlite => {
                 let pragmas = sqlite_pragmas;
-                let write = AnyPoolOptions::new().max_connections(1).after_connect(pragmas).connect(url).await.map_err(db)?;
-                let read = AnyPoolOptions::new().max_connections(4).after_connect(pragmas).connect(url).await.map_err(db)?;
+                let write =
+                    AnyPoolOptions::new().max_connections(1).after_connect(pragmas).connect(url).await.map_err(db)?;
+                let read =
+                    AnyPoolOptions::new().max_connections(4).after_connect(pragmas).connect(url).await.map_err(db)?;
                 (write, read)
             }
             Dialect::Postgres => {
@@ -236,10 +238,12 @@ impl SqlStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .execute(&self.write)
-            .await
-            .map_err(db)?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
         for (version, sql) in MIGRATIONS {
             let mut tx = self.write.begin().await.map_err(db)?;
             if self.dialect == Dialect::Postgres {
@@ -432,11 +436,12 @@ impl SqlStore {
                 existing.insert(row.try_get::<i64, _>("phone").map_err(db)? as u64, row.try_get("seq").map_err(db)?);
             }
         }
-        let total_now: i64 = sqlx::query_scalar(&format!("SELECT total FROM campaigns WHERE id = $1{}", self.for_update()))
-            .bind(campaign)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db)?;
+        let total_now: i64 =
+            sqlx::query_scalar(&format!("SELECT total FROM campaigns WHERE id = $1{}", self.for_update()))
+                .bind(campaign)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(db)?;
         let mut inserts = Vec::new();
         let mut updates = Vec::new();
         let mut next = total_now;
@@ -471,7 +476,7 @@ impl SqlStore {
         let added = inserts.len() as u64;
         if total_now as u64 + added > max_total {
             return Err(Error::InvalidArgument(format!(
-                "The campaign would have {} recipients; the limit is {max_total} (limits.max_recipients_per_campaign)",
+                "The campaign would have {} recipients; the limit is {max_total} (campaigns.max_recipients_per_campaign)",
                 total_now as u64 + added
             )));
         }
@@ -729,7 +734,13 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn add_recipients(&self, tenant: &str, id: Uuid, audience: Vec<NewRecipient>, max_total: u64) -> Result<AudienceAdded> {
+    async fn add_recipients(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        audience: Vec<NewRecipient>,
+        max_total: u64,
+    ) -> Result<AudienceAdded> {
         let mut tx = self.write.begin().await.map_err(db)?;
         let row = sqlx::query(&format!("SELECT tenant, status FROM campaigns WHERE id = $1{}", self.for_update()))
             .bind(id.to_string())
@@ -748,18 +759,26 @@ impl Store for SqlStore {
     }
 
     async fn counts(&self, tenant: &str, id: Uuid) -> Result<Counts> {
-        let row = sqlx::query("SELECT tenant, total, pending, processed, received, read_count, failed FROM campaigns WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db)?;
+        let row = sqlx::query(
+            "SELECT tenant, total, pending, processed, received, read_count, failed FROM campaigns WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db)?;
         match row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) {
             Some(r) => counts_of(&r),
             None => Err(Error::NotFound(format!("The campaign {id} was not found"))),
         }
     }
 
-    async fn recipients(&self, tenant: &str, id: Uuid, status: Option<RecipientStatus>, page: Page) -> Result<(u64, Vec<Recipient>)> {
+    async fn recipients(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        status: Option<RecipientStatus>,
+        page: Page,
+    ) -> Result<(u64, Vec<Recipient>)> {
         let counts = self.counts(tenant, id).await?;
         let take = page.take.min(i64::MAX as u64) as i64;
         let skip = page.skip.min(i64::MAX as u64) as i64;
@@ -965,7 +984,8 @@ impl Store for SqlStore {
 
     async fn scan_contacts(&self, tenant: &str, visit: &mut (dyn for<'c> FnMut(&'c Contact) + Send)) -> Result<()> {
         use futures_util::TryStreamExt as _;
-        let mut rows = sqlx::query("SELECT data FROM contacts WHERE tenant = $1 ORDER BY seq").bind(tenant).fetch(&self.read);
+        let mut rows =
+            sqlx::query("SELECT data FROM contacts WHERE tenant = $1 ORDER BY seq").bind(tenant).fetch(&self.read);
         while let Some(row) = rows.try_next().await.map_err(db)? {
             let data: String = row.try_get("data").map_err(db)?;
             let c: Contact = serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?;
@@ -992,7 +1012,12 @@ impl Store for SqlStore {
                  WHERE true ON CONFLICT (tenant, identity, name) DO UPDATE SET value = excluded.value",
                 self.json_rows("$2", &[("identity", "text"), ("name", "text"), ("value", "text")])
             );
-            sqlx::query(&sql).bind(tenant).bind(Value::Array(chunk.to_vec()).to_string()).execute(&mut *tx).await.map_err(db)?;
+            sqlx::query(&sql)
+                .bind(tenant)
+                .bind(Value::Array(chunk.to_vec()).to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(())
@@ -1008,13 +1033,14 @@ impl Store for SqlStore {
     }
 
     async fn context_value(&self, tenant: &str, identity: &str, name: &str) -> Result<Option<Value>> {
-        let v: Option<String> = sqlx::query_scalar("SELECT value FROM contexts WHERE tenant = $1 AND identity = $2 AND name = $3")
-            .bind(tenant)
-            .bind(identity.to_ascii_lowercase())
-            .bind(name.to_ascii_lowercase())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db)?;
+        let v: Option<String> =
+            sqlx::query_scalar("SELECT value FROM contexts WHERE tenant = $1 AND identity = $2 AND name = $3")
+                .bind(tenant)
+                .bind(identity.to_ascii_lowercase())
+                .bind(name.to_ascii_lowercase())
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db)?;
         v.map(|s| serde_json::from_str(&s).map_err(|e| corrupt("context", e))).transpose()
     }
 
@@ -1027,7 +1053,12 @@ impl Store for SqlStore {
             "SELECT phone, data FROM contacts WHERE tenant = $1 AND phone IN (SELECT phone FROM {})",
             self.json_rows("$2", &[("phone", "bigint")])
         );
-        let rows = sqlx::query(&sql).bind(tenant).bind(Value::Array(list).to_string()).fetch_all(&self.read).await.map_err(db)?;
+        let rows = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(Value::Array(list).to_string())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
         let mut open = Vec::new();
         for r in rows {
             let data: String = r.try_get("data").map_err(db)?;
