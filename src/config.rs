@@ -31,7 +31,60 @@ pub struct Config {
     #[serde(default)]
     pub campaigns: CampaignSettings,
     #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+}
+
+/// Where campaigns, recipients, contacts and contexts live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `sqlite` (embedded, the default), `postgres` (several nodes may share it) or `memory`
+    /// (nothing survives a restart: tests and throwaway runs).
+    pub kind: StorageKind,
+    /// SQLite database file (its directory is created).
+    pub path: std::path::PathBuf,
+    /// PostgreSQL connection URL (`postgres://user@host/db`); required for `postgres`.
+    pub url: Option<String>,
+    /// What happens, after a crash, to recipients that were handed to a channel whose
+    /// outcome was not recorded, on channels that do not deduplicate by message id:
+    /// `fail` (reason 1007, never sent twice) or `resend` (sent again: possibly twice).
+    /// Channels that deduplicate (the simulator) always get the same id again.
+    pub sending_recovery: SendingRecovery,
+    /// PostgreSQL: a running campaign is dispatched by the node holding its lease; another
+    /// node takes it over when the lease is not renewed for this long.
+    pub lease_ms: u64,
+    /// This node's name in leases (default: host name, process id and a random suffix).
+    pub node_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageKind {
+    Sqlite,
+    Postgres,
+    Memory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendingRecovery {
+    Fail,
+    Resend,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            kind: StorageKind::Sqlite,
+            path: "./irisgate-data/irisgate.db".into(),
+            url: None,
+            sending_recovery: SendingRecovery::Fail,
+            lease_ms: 15_000,
+            node_id: None,
+        }
+    }
 }
 
 /// How campaigns are accepted and sent.
@@ -342,6 +395,20 @@ impl Config {
             if value > max {
                 return err(format!("limits.{name}"), format!("must be at most {max}"));
             }
+        }
+        if self.storage.kind == StorageKind::Postgres && self.storage.url.as_deref().is_none_or(str::is_empty) {
+            return err("storage.url".into(), "is required for kind = \"postgres\" (postgres://user@host/db)".into());
+        }
+        if let Some(url) = &self.storage.url {
+            if self.storage.kind == StorageKind::Postgres
+                && !url.starts_with("postgres://")
+                && !url.starts_with("postgresql://")
+            {
+                return err("storage.url".into(), "must start with postgres:// or postgresql://".into());
+            }
+        }
+        if self.storage.lease_ms < 1000 || self.storage.lease_ms > DAY_MS {
+            return err("storage.lease_ms".into(), format!("must be between 1000 and {DAY_MS}"));
         }
         let c = &self.campaigns;
         for (name, value) in [

@@ -18,7 +18,7 @@ use crate::campaign::{message_id, Campaign, CampaignStatus, Recipient, Recipient
 use crate::catalog::{replace_placeholders, ChannelDef, TemplateDef};
 use crate::channel::{Channel, Channels, Outbound, SendResult};
 use crate::clock::Clock;
-use crate::config::CampaignSettings;
+use crate::config::{CampaignSettings, SendingRecovery};
 use crate::contact::{ContactPatch, ContextWrite};
 use crate::error::{Error, Result};
 use crate::limiter::Pacer;
@@ -37,6 +37,8 @@ struct Inner {
     running: DashMap<Uuid, Run>,
     /// One shared pacer per channel with a throughput ceiling.
     channel_pacers: DashMap<(String, String), Pacer>,
+    /// What to do with SENDING recipients found after a crash on non-deduplicating channels.
+    recovery: SendingRecovery,
     shutdown: CancellationToken,
 }
 
@@ -51,6 +53,7 @@ impl Dispatcher {
         channels: Channels,
         clock: Clock,
         settings: CampaignSettings,
+        recovery: SendingRecovery,
         shutdown: CancellationToken,
     ) -> Dispatcher {
         Dispatcher(Arc::new(Inner {
@@ -60,8 +63,14 @@ impl Dispatcher {
             settings,
             running: DashMap::new(),
             channel_pacers: DashMap::new(),
+            recovery,
             shutdown,
         }))
+    }
+
+    /// Campaigns this node is sending right now.
+    pub fn running(&self) -> Vec<Uuid> {
+        self.0.running.iter().map(|e| *e.key()).collect()
     }
 
     /// Starts sending a RUNNING campaign (no-op if a worker already runs it).
@@ -102,6 +111,14 @@ impl Dispatcher {
 
     /// Stops a campaign for good.
     pub fn cancel(&self, id: Uuid) {
+        if let Some((_, run)) = self.0.running.remove(&id) {
+            run.cancel.cancel();
+        }
+    }
+
+    /// Stops sending here without changing the campaign (its lease went elsewhere, or it
+    /// is no longer running).
+    pub fn stop(&self, id: Uuid) {
         if let Some((_, run)) = self.0.running.remove(&id) {
             run.cancel.cancel();
         }
@@ -173,6 +190,29 @@ async fn run(
         inner.channel_pacers.entry((tenant.to_owned(), def.id.clone())).or_insert_with(|| Pacer::per_second(n)).clone()
     });
     let paced = campaign_pacer.is_some() || channel_pacer.is_some();
+    let pacing = Pacing { campaign: campaign_pacer, channel: channel_pacer, channel_id: def.id.clone() };
+    // Recipients a crash left in SENDING go first, with the message id they had.
+    let stranded = store.sending(id).await?;
+    if !stranded.is_empty() {
+        if channel.deduplicates() || inner.recovery == SendingRecovery::Resend {
+            tracing::info!(campaign = %id, count = stranded.len(), "re-sending recipients whose outcome a restart lost");
+            let (ready, outcomes) = prepare(inner, tenant, &plan, &def, stranded).await?;
+            store.record_outcomes(id, &outcomes).await?;
+            if !deliver(inner, tenant, &plan, channel.as_ref(), &pacing, paced, ready, &mut paused, cancel, true)
+                .await?
+            {
+                return Ok(());
+            }
+        } else {
+            tracing::warn!(campaign = %id, count = stranded.len(), "failing recipients whose outcome a restart lost");
+            let at = inner.clock.now();
+            let outcomes: Vec<Outcome> = stranded
+                .iter()
+                .map(|r| Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason: reasons::OUTCOME_UNKNOWN })
+                .collect();
+            store.record_outcomes(id, &outcomes).await?;
+        }
+    }
     let batch_size = inner.settings.dispatch_batch;
     let mut cursor = 0u32;
     loop {
@@ -182,36 +222,12 @@ async fn run(
         let batch = store.pending(id, cursor, batch_size).await?;
         let Some(last) = batch.last() else { break };
         cursor = last.seq + 1;
-        let (ready, mut outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
+        let (ready, outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
         if !outcomes.is_empty() {
             store.record_outcomes(id, &outcomes).await?;
-            outcomes.clear();
         }
-        if paced {
-            for message in ready {
-                loop {
-                    if !proceed(&mut paused, cancel).await {
-                        return Ok(());
-                    }
-                    if let Some(p) = &campaign_pacer {
-                        p.acquire().await;
-                    }
-                    if let Some(p) = &channel_pacer {
-                        p.acquire().await;
-                    }
-                    // A pause or cancel that came while waiting for the slot wins over the
-                    // send; after a pause a fresh slot is taken, so there is no burst.
-                    if cancel.is_cancelled() {
-                        return Ok(());
-                    }
-                    if !*paused.borrow() {
-                        break;
-                    }
-                }
-                send(inner, tenant, &plan, channel.as_ref(), vec![message]).await?;
-            }
-        } else if !ready.is_empty() {
-            send(inner, tenant, &plan, channel.as_ref(), ready).await?;
+        if !deliver(inner, tenant, &plan, channel.as_ref(), &pacing, paced, ready, &mut paused, cancel, false).await? {
+            return Ok(());
         }
     }
     if cancel.is_cancelled() {
@@ -229,6 +245,85 @@ async fn run(
         .await?;
     tracing::info!(campaign = %id, "campaign completed");
     Ok(())
+}
+
+/// The pacers of a run: the campaign's own ceiling and its channel's shared one.
+struct Pacing {
+    campaign: Option<Pacer>,
+    channel: Option<Pacer>,
+    channel_id: String,
+}
+
+impl Pacing {
+    /// Waits for a slot of both ceilings. The channel's is reserved in the store when several
+    /// nodes share it, so that the ceiling holds across them.
+    async fn acquire(&self, inner: &Inner, tenant: &str) -> Result<()> {
+        if let Some(p) = &self.campaign {
+            p.acquire().await;
+        }
+        if let Some(p) = &self.channel {
+            let interval = p.interval().as_millis().max(1) as i64;
+            match inner.store.reserve_slot(tenant, &self.channel_id, inner.clock.now(), interval).await? {
+                Some(slot) => tokio::time::sleep_until(inner.clock.instant_at(slot)).await,
+                None => p.acquire().await,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Marks the messages SENDING (unless they already are) and sends them, paced one by one or
+/// as one batch. False when a cancel stopped it.
+#[allow(clippy::too_many_arguments)]
+async fn deliver(
+    inner: &Inner,
+    tenant: &str,
+    plan: &Plan,
+    channel: &dyn Channel,
+    pacing: &Pacing,
+    paced: bool,
+    ready: Vec<(Recipient, Outbound)>,
+    paused: &mut watch::Receiver<bool>,
+    cancel: &CancellationToken,
+    already_sending: bool,
+) -> Result<bool> {
+    let id = plan.campaign.id;
+    if paced {
+        for message in ready {
+            loop {
+                if !proceed(paused, cancel).await {
+                    return Ok(false);
+                }
+                pacing.acquire(inner, tenant).await?;
+                // A pause or cancel that came while waiting for the slot wins over the
+                // send; after a pause a fresh slot is taken, so there is no burst.
+                if cancel.is_cancelled() {
+                    return Ok(false);
+                }
+                if !*paused.borrow() {
+                    break;
+                }
+            }
+            let batch = if already_sending { vec![message] } else { claim(inner, id, vec![message]).await? };
+            if !batch.is_empty() {
+                send(inner, tenant, plan, channel, batch).await?;
+            }
+        }
+    } else if !ready.is_empty() {
+        let batch = if already_sending { ready } else { claim(inner, id, ready).await? };
+        if !batch.is_empty() {
+            send(inner, tenant, plan, channel, batch).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// Records the messages SENDING before they leave (so a crash cannot lose track of them) and
+/// keeps only those this node moved (another node may have claimed some first).
+async fn claim(inner: &Inner, campaign: Uuid, ready: Vec<(Recipient, Outbound)>) -> Result<Vec<(Recipient, Outbound)>> {
+    let seqs: Vec<u32> = ready.iter().map(|(r, _)| r.seq).collect();
+    let moved: HashSet<u32> = inner.store.mark_sending(campaign, &seqs, inner.clock.now()).await?.into_iter().collect();
+    Ok(ready.into_iter().filter(|(r, _)| moved.contains(&r.seq)).collect())
 }
 
 /// Fails every PENDING recipient with `reason` and the campaign with `why`.

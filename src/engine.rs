@@ -62,18 +62,27 @@ impl Engine {
         let settings = config.campaigns.clone();
         let receipts = crate::receipts::spawn(store.clone(), settings.receipt_queue, shutdown.clone());
         let channels = Channels::new(receipts, clock.clone(), shutdown.clone());
-        let dispatcher = Dispatcher::new(store.clone(), channels, clock.clone(), settings.clone(), shutdown.clone());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            channels,
+            clock.clone(),
+            settings.clone(),
+            config.storage.sending_recovery,
+            shutdown.clone(),
+        );
         let scheduler = Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), 65_536, shutdown.clone());
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
         let engine = Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones }));
-        for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled, CampaignStatus::Running]).await? {
-            match c.status {
-                CampaignStatus::Scheduled => engine.scheduler.schedule(&c.tenant, c.id, c.scheduled.unwrap_or(0))?,
-                _ => engine.dispatcher.start(&c.tenant, c.id),
-            }
+        // Schedules missed while the server was down fire at once.
+        for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
+            engine.scheduler.schedule(&c.tenant, c.id, c.scheduled.unwrap_or(0))?;
         }
+        let node = config.storage.node_id.clone().unwrap_or_else(node_name);
+        let lease_ms = config.storage.lease_ms as i64;
+        engine.claim_once(&node, lease_ms).await?;
+        tokio::spawn(claimer(engine.clone(), node, lease_ms, shutdown));
         Ok(engine)
     }
 
@@ -174,4 +183,55 @@ impl Engine {
 
 fn conflict(action: &str, status: CampaignStatus, needed: &str) -> Error {
     Error::NotAllowed(format!("Only {needed} campaigns can be {action}; this one is {}", status.rest()))
+}
+
+impl Engine {
+    /// Takes (or renews) the leases of running campaigns and starts dispatching those this
+    /// node got; stops those whose lease went to another node. Also fires schedules that
+    /// another (possibly dead) node registered.
+    async fn claim_once(&self, node: &str, lease_ms: i64) -> Result<()> {
+        let now = self.clock.now();
+        let claimed = self.store.claim(node, now, lease_ms).await?;
+        let mine: std::collections::HashSet<Uuid> = claimed.iter().map(|c| c.id).collect();
+        for c in &claimed {
+            if !self.dispatcher.is_running(c.id) {
+                tracing::info!(campaign = %c.id, node, "dispatching (claimed)");
+                self.dispatcher.start(&c.tenant, c.id);
+            }
+        }
+        for id in self.dispatcher.running() {
+            if !mine.contains(&id) {
+                // Paused, cancelled, finished, or leased to another node: stop sending here.
+                self.dispatcher.stop(id);
+            }
+        }
+        for c in self.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
+            if c.scheduled.is_some_and(|at| at <= now) {
+                self.scheduler.schedule(&c.tenant, c.id, c.scheduled.unwrap_or(0))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renews leases every third of their length.
+async fn claimer(engine: Engine, node: String, lease_ms: i64, shutdown: CancellationToken) {
+    let every = std::time::Duration::from_millis((lease_ms / 3).max(100) as u64);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = engine.claim_once(&node, lease_ms).await {
+            tracing::warn!(error = %e, "claiming campaigns failed; retrying");
+        }
+    }
+}
+
+/// `host-pid-random`: unique per process, readable in the database.
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "node".into());
+    format!("{host}-{}-{:04x}", std::process::id(), fastrand::u16(..))
 }

@@ -70,7 +70,7 @@ pub use state::AppState;
 /// lets in-flight commands finish and closes every session with `finished`.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let store: std::sync::Arc<dyn store::Store> = std::sync::Arc::new(store::MemoryStore::new());
+    let store = store::open(&config.storage).await.map_err(|e| std::io::Error::other(e.to_string()))?;
     let engine = engine::Engine::start(&config, store, clock::Clock::new(), shutdown.clone())
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;

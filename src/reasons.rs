@@ -17,6 +17,9 @@ pub const MISSING_PARAMETER: u32 = 1004;
 pub const PROVIDER_UNAVAILABLE: u32 = 1005;
 /// The campaign's channel no longer exists *(our code)*.
 pub const CHANNEL_UNAVAILABLE: u32 = 1006;
+/// A send was handed to a channel that does not deduplicate and a crash lost its outcome;
+/// with `storage.sending_recovery = "fail"` it is not sent again *(our code)*.
+pub const OUTCOME_UNKNOWN: u32 = 1007;
 /// The message recipient was in attendance (open conversation).
 pub const IN_ATTENDANCE: u32 = 1602;
 
@@ -40,6 +43,7 @@ fn describe_known(code: u32) -> Option<&'static str> {
         MISSING_PARAMETER => "Missing message parameter",
         PROVIDER_UNAVAILABLE => "The provider failed on every attempt",
         CHANNEL_UNAVAILABLE => "The campaign channel is not available",
+        OUTCOME_UNKNOWN => "The send outcome was lost in a restart; not sent again (storage.sending_recovery = fail)",
         IN_ATTENDANCE => "The message recipient was in attendance",
         131026 => "Message undeliverable",
         131049 => "This message was not delivered to maintain healthy ecosystem engagement",

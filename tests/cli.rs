@@ -145,11 +145,15 @@ struct Server {
     stderr_seen: Arc<Mutex<Vec<String>>>,
     exit: Receiver<ExitStatus>,
     exited: bool,
+    _dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
+        // Its own working directory: the default SQLite store lives in ./irisgate-data.
+        let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
+            .current_dir(dir.path())
             .arg("serve")
             .args(args)
             .env("RUST_LOG", "info")
@@ -182,7 +186,7 @@ impl Server {
         std::thread::spawn(move || {
             let _ = tx.send(child.wait().unwrap());
         });
-        Server { pid, stdout, stderr, stderr_seen, exit, exited: false }
+        Server { pid, stdout, stderr, stderr_seen, exit, exited: false, _dir: dir }
     }
 
     /// The next stdout line that contains `needle`.

@@ -53,6 +53,10 @@ pub trait Channel: Send + Sync {
 
     /// Sends per second this channel takes over all campaigns (`None` = unlimited).
     fn max_per_second(&self) -> Option<u32>;
+
+    /// Whether a send repeated with the same message id is dropped by the provider (Google
+    /// RBM's `messageId`): then a send whose outcome was lost in a crash is simply repeated.
+    fn deduplicates(&self) -> bool;
 }
 
 /// Where channels deliver receipts (bounded; a full queue makes the channel wait).

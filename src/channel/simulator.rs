@@ -190,6 +190,10 @@ impl Channel for Simulator {
     fn max_per_second(&self) -> Option<u32> {
         self.max_per_second
     }
+
+    fn deduplicates(&self) -> bool {
+        true
+    }
 }
 
 /// Emits delayed receipts when due. Two FIFO queues (one per latency) stay sorted by due time.

@@ -362,6 +362,20 @@ impl Store for MemoryStore {
         Ok(data.recipients.iter().filter(|r| r.status == RecipientStatus::Sending).cloned().collect())
     }
 
+    async fn mark_sending(&self, campaign: Uuid, seqs: &[u32], at: i64) -> Result<Vec<u32>> {
+        let Some(cell) = self.any_cell(campaign) else { return Ok(Vec::new()) };
+        let mut data = cell.data.write();
+        Ok(seqs.iter().copied().filter(|seq| data.advance(*seq, RecipientStatus::Sending, at, 0)).collect())
+    }
+
+    async fn claim(&self, _node: &str, _now: i64, _lease_ms: i64) -> Result<Vec<Campaign>> {
+        self.campaigns_in(&[CampaignStatus::Running]).await
+    }
+
+    async fn reserve_slot(&self, _tenant: &str, _channel: &str, _now: i64, _interval_ms: i64) -> Result<Option<i64>> {
+        Ok(None)
+    }
+
     async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()> {
         let Some(cell) = self.any_cell(campaign) else { return Ok(()) };
         let mut data = cell.data.write();

@@ -18,6 +18,26 @@ use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use crate::error::Result;
 
 pub use memory::MemoryStore;
+
+/// Opens the configured backend (creating the SQLite file's directory, running migrations).
+pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Arc<dyn Store>> {
+    use crate::config::StorageKind;
+    Ok(match config.kind {
+        StorageKind::Memory => std::sync::Arc::new(MemoryStore::new()),
+        StorageKind::Sqlite => {
+            if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| crate::error::Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            let url = format!("sqlite://{}?mode=rwc", config.path.display());
+            std::sync::Arc::new(SqlStore::connect(&url, Dialect::Sqlite).await?)
+        }
+        StorageKind::Postgres => {
+            let url = config.url.as_deref().unwrap_or_default();
+            std::sync::Arc::new(SqlStore::connect(url, Dialect::Postgres).await?)
+        }
+    })
+}
 pub use sql::{Dialect, SqlStore};
 
 /// A page request: skip `skip` rows, return at most `take`.
@@ -130,6 +150,20 @@ pub trait Store: Send + Sync + 'static {
     /// Recipients left in SENDING (handed to a channel, outcome not recorded): after a
     /// crash these are reconciled before anything else is sent.
     async fn sending(&self, campaign: Uuid) -> Result<Vec<Recipient>>;
+
+    /// PENDING → SENDING for these recipients, before they are handed to a channel; returns
+    /// those this call moved (a recipient another node claimed first is not returned).
+    async fn mark_sending(&self, campaign: Uuid, seqs: &[u32], at: Millis) -> Result<Vec<u32>>;
+
+    /// Running campaigns this node should dispatch: those whose lease is free, expired or
+    /// its own, now leased to `node` until `now + lease_ms`. Single-node stores return every
+    /// running campaign.
+    async fn claim(&self, node: &str, now: Millis, lease_ms: i64) -> Result<Vec<Campaign>>;
+
+    /// A send slot of a channel's shared ceiling when several nodes share the store:
+    /// reserves the next free slot at or after `now`, `interval_ms` after the previous one,
+    /// and returns when it starts. `None`: the store is not shared (a local pacer is exact).
+    async fn reserve_slot(&self, tenant: &str, channel: &str, now: Millis, interval_ms: i64) -> Result<Option<Millis>>;
 
     /// Records send outcomes of one campaign (forward moves only).
     async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()>;

@@ -48,7 +48,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
 const MIGRATIONS: &[(i64, &str)] = &[(
     1,
     r#"
-CREATE TABLE campaigns (
+CREATE TABLE IF NOT EXISTS campaigns (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -65,9 +65,9 @@ CREATE TABLE campaigns (
     lease_owner TEXT,
     lease_until BIGINT NOT NULL DEFAULT 0
 );
-CREATE INDEX campaigns_tenant_created ON campaigns (tenant, created);
-CREATE INDEX campaigns_status ON campaigns (status);
-CREATE TABLE recipients (
+CREATE INDEX IF NOT EXISTS campaigns_tenant_created ON campaigns (tenant, created);
+CREATE INDEX IF NOT EXISTS campaigns_status ON campaigns (status);
+CREATE TABLE IF NOT EXISTS recipients (
     campaign_id TEXT NOT NULL,
     seq BIGINT NOT NULL,
     status BIGINT NOT NULL,
@@ -83,10 +83,10 @@ CREATE TABLE recipients (
     failed_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign_id, seq)
 );
-CREATE INDEX recipients_status ON recipients (campaign_id, status, seq);
-CREATE INDEX recipients_phone ON recipients (campaign_id, phone);
-CREATE TABLE message_ids (message_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, seq BIGINT NOT NULL);
-CREATE TABLE contacts (
+CREATE INDEX IF NOT EXISTS recipients_status ON recipients (campaign_id, status, seq);
+CREATE INDEX IF NOT EXISTS recipients_phone ON recipients (campaign_id, phone);
+CREATE TABLE IF NOT EXISTS message_ids (message_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
     tenant TEXT NOT NULL,
     id TEXT NOT NULL,
     identity TEXT,
@@ -96,23 +96,29 @@ CREATE TABLE contacts (
     data TEXT NOT NULL,
     PRIMARY KEY (tenant, id)
 );
-CREATE INDEX contacts_identity ON contacts (tenant, identity);
-CREATE INDEX contacts_phone ON contacts (tenant, phone);
-CREATE INDEX contacts_order ON contacts (tenant, seq);
-CREATE TABLE contexts (
+CREATE INDEX IF NOT EXISTS contacts_identity ON contacts (tenant, identity);
+CREATE INDEX IF NOT EXISTS contacts_phone ON contacts (tenant, phone);
+CREATE INDEX IF NOT EXISTS contacts_order ON contacts (tenant, seq);
+CREATE TABLE IF NOT EXISTS contexts (
     tenant TEXT NOT NULL,
     identity TEXT NOT NULL,
     name TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (tenant, identity, name)
 );
-CREATE TABLE catalog (
+CREATE TABLE IF NOT EXISTS catalog (
     tenant TEXT NOT NULL,
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
     position BIGINT NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (tenant, kind, id)
+);
+CREATE TABLE IF NOT EXISTS pacers (
+    tenant TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    next_slot BIGINT NOT NULL,
+    PRIMARY KEY (tenant, channel)
 );
 "#,
 )];
@@ -202,7 +208,7 @@ fn sqlite_pragmas<'c>(
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> futures_util::future::BoxFuture<'c, std::result::Result<(), sqlx::Error>> {
     Box::pin(async move {
-        for p in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 10000"] {
+        for p in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
             sqlx::query(p).execute(&mut *conn).await?;
         }
         Ok(())
@@ -261,12 +267,14 @@ impl SqlStore {
             for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 sqlx::query(statement).execute(&mut *tx).await.map_err(db)?;
             }
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(*version)
-                .bind(chrono::Utc::now().timestamp_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
+            )
+            .bind(*version)
+            .bind(chrono::Utc::now().timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
             tx.commit().await.map_err(db)?;
             tracing::info!(version, "storage schema migrated");
         }
@@ -312,8 +320,13 @@ impl SqlStore {
 
     /// Applies forward moves of one campaign's recipients in one transaction.
     async fn advance(&self, campaign: Uuid, moves: &[(u32, RecipientStatus, i64, u32)]) -> Result<u64> {
+        Ok(self.advance_returning(campaign, moves).await?.len() as u64)
+    }
+
+    /// [`SqlStore::advance`], returning the recipients that moved.
+    async fn advance_returning(&self, campaign: Uuid, moves: &[(u32, RecipientStatus, i64, u32)]) -> Result<Vec<u32>> {
         if moves.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let id = campaign.to_string();
         let seqs: Vec<u32> = moves.iter().map(|m| m.0).collect();
@@ -347,7 +360,7 @@ impl SqlStore {
         }
         if changed.is_empty() {
             tx.commit().await.map_err(db)?;
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let updates: Vec<Value> = changed
             .keys()
@@ -383,7 +396,7 @@ impl SqlStore {
                 )
             ),
         };
-        let n = changed.len() as u64;
+        let moved: Vec<u32> = changed.keys().copied().collect();
         sqlx::query(&update).bind(&id).bind(Value::Array(updates).to_string()).execute(&mut *tx).await.map_err(db)?;
         if !delta.is_zero() {
             let d = &delta.0;
@@ -402,7 +415,7 @@ impl SqlStore {
             .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
-        Ok(n)
+        Ok(moved)
     }
 
     async fn insert_recipients(
@@ -845,6 +858,54 @@ impl Store for SqlStore {
         .await
         .map_err(db)?;
         rows.iter().map(recipient_of).collect()
+    }
+
+    async fn mark_sending(&self, campaign: Uuid, seqs: &[u32], at: i64) -> Result<Vec<u32>> {
+        let moves: Vec<_> = seqs.iter().map(|s| (*s, RecipientStatus::Sending, at, 0)).collect();
+        self.advance_returning(campaign, &moves).await
+    }
+
+    async fn claim(&self, node: &str, now: i64, lease_ms: i64) -> Result<Vec<Campaign>> {
+        if self.dialect == Dialect::Sqlite {
+            // One process owns an SQLite file: every running campaign is this node's.
+            return self.campaigns_in(&[CampaignStatus::Running]).await;
+        }
+        let rows = sqlx::query(
+            "UPDATE campaigns SET lease_owner = $1, lease_until = $2 \
+             WHERE status = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $4) RETURNING data",
+        )
+        .bind(node)
+        .bind(now + lease_ms)
+        .bind(status_name(CampaignStatus::Running))
+        .bind(now)
+        .fetch_all(&self.write)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data").map_err(db)?;
+                serde_json::from_str(&data).map_err(|e| corrupt("campaign", e))
+            })
+            .collect()
+    }
+
+    async fn reserve_slot(&self, tenant: &str, channel: &str, now: i64, interval_ms: i64) -> Result<Option<i64>> {
+        if self.dialect == Dialect::Sqlite {
+            return Ok(None);
+        }
+        let next: i64 = sqlx::query_scalar(
+            "INSERT INTO pacers (tenant, channel, next_slot) VALUES ($1, $2, $3 + $4) \
+             ON CONFLICT (tenant, channel) DO UPDATE SET next_slot = GREATEST(pacers.next_slot, $3) + $4 \
+             RETURNING next_slot",
+        )
+        .bind(tenant)
+        .bind(channel)
+        .bind(now)
+        .bind(interval_ms)
+        .fetch_one(&self.write)
+        .await
+        .map_err(db)?;
+        Ok(Some(next - interval_ms))
     }
 
     async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()> {

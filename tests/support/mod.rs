@@ -39,7 +39,13 @@ impl Gateway {
         Gateway::start_with(Config::development()).await
     }
 
-    pub async fn start_with(config: Config) -> Gateway {
+    /// Runs `config`. A config still on the default storage (SQLite in the working
+    /// directory) gets the in-memory store instead, so that tests never share a file.
+    pub async fn start_with(mut config: Config) -> Gateway {
+        let default = irisgate::config::StorageConfig::default();
+        if config.storage.kind == default.kind && config.storage.path == default.path {
+            config.storage.kind = irisgate::config::StorageKind::Memory;
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();

@@ -1,0 +1,422 @@
+//! The store contract: the same checks against every backend — memory, SQLite (a temporary
+//! file) and PostgreSQL (`DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`,
+//! each test in a schema of its own). Without a reachable PostgreSQL the PostgreSQL tests
+//! are skipped with a message, except under `CI=true`, where they fail.
+
+use std::sync::Arc;
+
+use irisgate::campaign::{
+    message_id, Campaign, CampaignKind, CampaignStatus, ChannelType, MessageSpec, NewRecipient, Params, RecipientStatus,
+};
+use irisgate::catalog::{ChannelDef, TagDef};
+use irisgate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
+use irisgate::error::Error;
+use irisgate::phone::PhoneNormalizer;
+use irisgate::store::{CampaignFilter, Dialect, MemoryStore, Outcome, Page, Receipt, SqlStore, Store};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A store under test and what keeps it alive.
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    reopen: Option<String>,
+    dialect: Option<Dialect>,
+}
+
+async fn memory() -> Option<Backend> {
+    Some(Backend { store: Arc::new(MemoryStore::new()), _dir: None, reopen: None, dialect: None })
+}
+
+async fn sqlite() -> Option<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let store = SqlStore::connect(&url, Dialect::Sqlite).await.unwrap();
+    Some(Backend { store: Arc::new(store), _dir: Some(dir), reopen: Some(url), dialect: Some(Dialect::Sqlite) })
+}
+
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+async fn postgres() -> Option<Backend> {
+    let base = database_url();
+    sqlx::any::install_default_drivers();
+    let admin = match sqlx::AnyPool::connect(&base).await {
+        Ok(p) => p,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL at {base} is unreachable under CI=true: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: PostgreSQL at {base} is unreachable ({e}); set DATABASE_URL");
+            return None;
+        }
+    };
+    let schema = format!("ig_test_{}", Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let store = SqlStore::connect(&url, Dialect::Postgres).await.unwrap();
+    Some(Backend { store: Arc::new(store), _dir: None, reopen: Some(url), dialect: Some(Dialect::Postgres) })
+}
+
+fn phones() -> PhoneNormalizer {
+    PhoneNormalizer::new("55").unwrap()
+}
+
+fn campaign(tenant: &str, created: i64) -> Campaign {
+    Campaign {
+        id: Uuid::new_v4(),
+        tenant: tenant.into(),
+        name: format!("c{created}"),
+        kind: CampaignKind::Batch,
+        channel_type: ChannelType::WhatsApp,
+        channel_id: "ch".into(),
+        flow_id: None,
+        state_id: None,
+        master_state: None,
+        attendance_redirect: None,
+        source_application: Some("Postman".into()),
+        tags: vec![],
+        scheduled: None,
+        status: CampaignStatus::Draft,
+        created,
+        send_date: 0,
+        completed_at: 0,
+        sender: format!("{tenant}@msging.net"),
+        failed_reason: None,
+        message: MessageSpec { template: Some("t".into()), ..MessageSpec::default() },
+        rate_limit_per_minute: None,
+        allow_open_ticket: false,
+        rest: None,
+    }
+}
+
+fn recipient(number: &str, param: &str) -> NewRecipient {
+    NewRecipient {
+        given: number.into(),
+        phone: phones().normalize(number).ok(),
+        params: Params::from_pairs([("1", param)]).unwrap(),
+        context: Some(r#"{"k":1}"#.into()),
+        contact_id: None,
+    }
+}
+
+fn numbers(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("+55319{:08}", 80_001_000 + i)).collect()
+}
+
+const ALL: Page = Page { skip: 0, take: u64::MAX };
+
+async fn campaigns_are_per_tenant_and_listed_newest_first(b: Backend) {
+    let s = &b.store;
+    let old = campaign("t1", 1000);
+    let new = campaign("t1", 2000);
+    let other = campaign("t2", 3000);
+    for c in [&old, &new, &other] {
+        s.insert_campaign(c.clone(), vec![]).await.unwrap();
+    }
+    assert_eq!(s.campaign("t1", old.id).await.unwrap().unwrap(), old);
+    assert!(s.campaign("t2", old.id).await.unwrap().is_none(), "another tenant's id is not found");
+    let (total, list) = s.campaigns("t1", &CampaignFilter::default(), ALL).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(list.iter().map(|c| c.id).collect::<Vec<_>>(), vec![new.id, old.id]);
+    let recent = CampaignFilter { created_from: Some(1500), ..CampaignFilter::default() };
+    assert_eq!(s.campaigns("t1", &recent, ALL).await.unwrap().0, 1);
+    let page = s.campaigns("t1", &CampaignFilter::default(), Page { skip: 1, take: 1 }).await.unwrap();
+    assert_eq!((page.0, page.1[0].id), (2, old.id));
+}
+
+async fn updates_are_atomic_and_a_refused_change_writes_nothing(b: Backend) {
+    let s = &b.store;
+    let c = campaign("t1", 1);
+    s.insert_campaign(c.clone(), vec![]).await.unwrap();
+    let e = s
+        .update_campaign("t1", c.id, &mut |x| {
+            x.name = "changed".into();
+            Err(Error::NotAllowed("no".into()))
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotAllowed(_)));
+    assert_eq!(s.campaign("t1", c.id).await.unwrap().unwrap().name, c.name);
+    let updated = s
+        .update_campaign("t1", c.id, &mut |x| {
+            x.status = CampaignStatus::Running;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.status, CampaignStatus::Running);
+    assert!(matches!(s.update_campaign("t2", c.id, &mut |_| Ok(())).await, Err(Error::NotFound(_))));
+    let running = s.campaigns_in(&[CampaignStatus::Running]).await.unwrap();
+    assert!(running.iter().any(|x| x.id == c.id));
+    assert!(matches!(s.delete_campaign("t1", c.id, &[CampaignStatus::Draft]).await, Err(Error::NotAllowed(_))));
+    let d = campaign("t1", 2);
+    s.insert_campaign(d.clone(), vec![recipient("+5531998761234", "a")]).await.unwrap();
+    s.delete_campaign("t1", d.id, &[CampaignStatus::Draft]).await.unwrap();
+    assert!(s.campaign("t1", d.id).await.unwrap().is_none());
+    assert!(matches!(s.counts("t1", d.id).await, Err(Error::NotFound(_))));
+}
+
+async fn audiences_deduplicate_by_phone_and_respect_the_limit(b: Backend) {
+    let s = &b.store;
+    let c = campaign("t1", 1);
+    let added = s
+        .insert_campaign(c.clone(), vec![recipient("+5531998761234", "first"), recipient("+5531998765678", "x")])
+        .await
+        .unwrap();
+    assert_eq!((added.added, added.updated, added.total), (2, 0, 2));
+    let more = s
+        .add_recipients(
+            "t1",
+            c.id,
+            vec![
+                recipient("+5531998761234", "second"),
+                recipient("not a phone", "y"),
+                recipient("+5531998760101", "z"),
+            ],
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!((more.added, more.updated, more.total), (2, 1, 4));
+    let (_, all) = s.recipients("t1", c.id, None, ALL).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0].params.get("1"), Some("second"), "the later entry replaced the params, kept its place");
+    assert_eq!(all[2].phone, 0, "an invalid number is kept, as invalid");
+    assert_eq!(all[2].given(), "not a phone");
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    let over = s.add_recipients("t1", c.id, vec![recipient("+5531998769999", "w")], 4).await;
+    assert!(matches!(over, Err(Error::InvalidArgument(_))));
+    assert_eq!(s.counts("t1", c.id).await.unwrap().total, 4, "nothing added past the limit");
+    s.update_campaign("t1", c.id, &mut |x| {
+        x.status = CampaignStatus::Running;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let late = s.add_recipients("t1", c.id, vec![recipient("+5531998768888", "v")], 100).await;
+    assert!(matches!(late, Err(Error::NotAllowed(_))), "no audience after dispatch");
+}
+
+async fn recipients_move_only_forward_and_counts_follow(b: Backend) {
+    let s = &b.store;
+    let c = campaign("t1", 1);
+    let list = numbers(5);
+    s.insert_campaign(c.clone(), list.iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
+    let pending = s.pending(c.id, 0, 3).await.unwrap();
+    assert_eq!(pending.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(s.pending(c.id, 3, 10).await.unwrap().len(), 2);
+    let claimed = s.mark_sending(c.id, &[0, 1, 2], 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(s.mark_sending(c.id, &[0, 1], 11).await.unwrap().is_empty(), "a recipient is claimed once");
+    assert_eq!(s.sending(c.id).await.unwrap().len(), 3);
+    assert_eq!(s.pending(c.id, 0, 10).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+    let at = |status, seq, t| Outcome { seq, status, at: t, reason: 0 };
+    s.record_outcomes(c.id, &[at(RecipientStatus::Processed, 0, 20), at(RecipientStatus::Processed, 1, 20)])
+        .await
+        .unwrap();
+    s.record_outcomes(c.id, &[Outcome { seq: 2, status: RecipientStatus::Failed, at: 21, reason: 1002 }])
+        .await
+        .unwrap();
+    let receipt = |seq, status, t| Receipt { message_id: message_id(c.id, seq), status, at: t, reason: 0 };
+    let n = s
+        .apply_receipts(&[
+            receipt(0, RecipientStatus::Read, 40),
+            receipt(0, RecipientStatus::Received, 50),
+            receipt(1, RecipientStatus::Received, 30),
+            receipt(2, RecipientStatus::Read, 60),
+            Receipt { message_id: "wamid.unknown".into(), status: RecipientStatus::Read, at: 1, reason: 0 },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(n, 2, "late RECEIVED after READ, READ after FAILED and unknown ids change nothing");
+    let (_, all) = s.recipients("t1", c.id, None, ALL).await.unwrap();
+    assert_eq!(all[0].status, RecipientStatus::Read);
+    assert_eq!(
+        (all[0].processed_at, all[0].received_at, all[0].read_at),
+        (20, 40, 40),
+        "READ without RECEIVED sets both"
+    );
+    assert_eq!(all[1].status, RecipientStatus::Received);
+    assert_eq!((all[2].status, all[2].reason), (RecipientStatus::Failed, 1002));
+    s.link_message_id("wamid.provider-own", c.id, 3).await.unwrap();
+    s.record_outcomes(c.id, &[at(RecipientStatus::Processed, 3, 70)]).await.unwrap();
+    s.apply_receipts(&[Receipt {
+        message_id: "wamid.provider-own".into(),
+        status: RecipientStatus::Received,
+        at: 80,
+        reason: 0,
+    }])
+    .await
+    .unwrap();
+    let counts = s.counts("t1", c.id).await.unwrap();
+    assert_eq!(
+        (counts.total, counts.pending, counts.processed, counts.received, counts.read, counts.failed),
+        (5, 1, 0, 2, 1, 1)
+    );
+    let (failed_total, failed) = s.recipients("t1", c.id, Some(RecipientStatus::Failed), ALL).await.unwrap();
+    assert_eq!((failed_total, failed.len(), failed[0].seq), (1, 1, 2));
+    let (_, page) = s.recipients("t1", c.id, None, Page { skip: 3, take: 10 }).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+}
+
+async fn contacts_and_contexts_merge_and_are_found_every_way(b: Backend) {
+    let s = &b.store;
+    let identity = "5531998761234@wa.gw.msging.net";
+    s.patch_contacts(
+        "t1",
+        vec![ContactPatch {
+            identity: Some(identity.into()),
+            phone: Some(5531998761234),
+            merge_extras: vec![("1".into(), json!("a")), ("x".into(), json!("keep"))],
+            ..ContactPatch::default()
+        }],
+    )
+    .await
+    .unwrap();
+    s.patch_contacts(
+        "t1",
+        vec![ContactPatch {
+            identity: Some(identity.into()),
+            phone: Some(5531998761234),
+            merge_extras: vec![("1".into(), json!("b"))],
+            has_open_conversation: Some(true),
+            ..ContactPatch::default()
+        }],
+    )
+    .await
+    .unwrap();
+    let by_identity = s.contact("t1", &ContactKey::Identity(identity.to_uppercase())).await.unwrap().unwrap();
+    assert_eq!(by_identity.extras["1"], json!("b"));
+    assert_eq!(by_identity.extras["x"], json!("keep"));
+    let by_phone = s.contact("t1", &ContactKey::Phone(5531998761234)).await.unwrap().unwrap();
+    assert_eq!(by_phone.id, by_identity.id);
+    let via_rcs = s.contact("t1", &ContactKey::Identity("5531998761234@googlercs.gw.msging.net".into())).await.unwrap();
+    assert_eq!(via_rcs.unwrap().id, by_identity.id, "an identity named by the phone finds the contact");
+    assert!(s.contact("t2", &ContactKey::Phone(5531998761234)).await.unwrap().is_none());
+    assert_eq!(s.open_conversations("t1", &[5531998761234, 5531998765678]).await.unwrap(), vec![5531998761234]);
+    let second =
+        Contact { id: "c2".into(), name: Some("Bia".into()), phone: Some(5531998765678), ..Contact::default() };
+    s.put_contact("t1", second.clone()).await.unwrap();
+    let (total, list) = s.contacts("t1", Page { skip: 0, take: 10 }).await.unwrap();
+    assert_eq!((total, list[1].id.as_str()), (2, "c2"), "creation order");
+    let mut seen = Vec::new();
+    s.scan_contacts("t1", &mut |c: &Contact| seen.push(c.id.clone())).await.unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(s.delete_contact("t1", "c2").await.unwrap());
+    assert!(!s.delete_contact("t1", "c2").await.unwrap());
+    s.write_contexts(
+        "t1",
+        vec![ContextWrite {
+            identity: identity.into(),
+            variables: vec![("CPF".into(), json!("123")), ("n".into(), json!({"a": 1}))],
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.context_names("t1", identity).await.unwrap(), vec!["cpf".to_owned(), "n".to_owned()]);
+    assert_eq!(s.context_value("t1", identity, "Cpf").await.unwrap(), Some(json!("123")));
+    assert_eq!(s.context_value("t1", identity, "n").await.unwrap(), Some(json!({"a": 1})));
+    assert_eq!(s.context_value("t2", identity, "n").await.unwrap(), None);
+}
+
+async fn catalog_entries_are_replaced_by_id_in_order(b: Backend) {
+    let s = &b.store;
+    let channel = |id: &str, name: &str| ChannelDef {
+        id: id.into(),
+        channel_type: ChannelType::WhatsApp,
+        provider: "simulator".into(),
+        default: false,
+        name: name.into(),
+        delivered_after_ms: 0,
+        read_after_ms: 0,
+        max_per_second: None,
+        ledger: None,
+        created: 0,
+    };
+    s.put_channel("t1", channel("a", "A")).await.unwrap();
+    s.put_channel("t1", channel("b", "B")).await.unwrap();
+    s.put_channel("t1", channel("a", "A2")).await.unwrap();
+    let list = s.channels("t1").await.unwrap();
+    assert_eq!(
+        list.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect::<Vec<_>>(),
+        vec![("a", "A2"), ("b", "B")]
+    );
+    assert!(s.channels("t2").await.unwrap().is_empty());
+    s.put_tag("t1", TagDef { id: "vip".into(), name: "VIP".into(), color: None, created: 0 }).await.unwrap();
+    assert_eq!(s.tags("t1").await.unwrap().len(), 1);
+}
+
+async fn running_campaigns_are_leased_to_one_node_at_a_time(b: Backend) {
+    let s = &b.store;
+    let mut c = campaign("t1", 1);
+    c.status = CampaignStatus::Running;
+    s.insert_campaign(c.clone(), vec![]).await.unwrap();
+    let a = s.claim("node-a", 1_000, 10_000).await.unwrap();
+    assert!(a.iter().any(|x| x.id == c.id));
+    let b_claims = s.claim("node-b", 2_000, 10_000).await.unwrap();
+    if b.dialect == Some(Dialect::Postgres) {
+        assert!(!b_claims.iter().any(|x| x.id == c.id), "leased to node-a");
+        assert!(s.claim("node-a", 5_000, 10_000).await.unwrap().iter().any(|x| x.id == c.id), "renewed");
+        assert!(!s.claim("node-b", 14_000, 10_000).await.unwrap().iter().any(|x| x.id == c.id), "renewal moved expiry");
+        assert!(s.claim("node-b", 15_001, 10_000).await.unwrap().iter().any(|x| x.id == c.id), "expired: taken over");
+        let first = s.reserve_slot("t1", "ch", 1_000, 100).await.unwrap().unwrap();
+        let second = s.reserve_slot("t1", "ch", 1_000, 100).await.unwrap().unwrap();
+        assert_eq!(second - first, 100, "slots of a shared channel ceiling are spaced");
+    } else {
+        assert!(b_claims.iter().any(|x| x.id == c.id), "one process owns a single-node store");
+        assert_eq!(s.reserve_slot("t1", "ch", 1_000, 100).await.unwrap(), None);
+    }
+}
+
+async fn committed_writes_survive_reopening(b: Backend) {
+    let Some(url) = b.reopen.clone() else { return };
+    let c = campaign("t1", 1);
+    b.store.insert_campaign(c.clone(), numbers(3).iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
+    b.store.mark_sending(c.id, &[0], 5).await.unwrap();
+    b.store
+        .write_contexts("t1", vec![ContextWrite { identity: "i".into(), variables: vec![("v".into(), json!(1))] }])
+        .await
+        .unwrap();
+    let again = SqlStore::connect(&url, b.dialect.unwrap()).await.unwrap();
+    assert_eq!(again.campaign("t1", c.id).await.unwrap().unwrap(), c);
+    assert_eq!(again.counts("t1", c.id).await.unwrap().total, 3);
+    assert_eq!(again.sending(c.id).await.unwrap().len(), 1, "SENDING survives for reconciliation");
+    assert_eq!(again.context_value("t1", "i", "v").await.unwrap(), Some(json!(1)));
+}
+
+macro_rules! contract {
+    ($backend:ident: $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(b) = super::$backend().await {
+                        super::$test(b).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! every_backend {
+    ($($test:ident),* $(,)?) => {
+        contract!(memory: $($test),*);
+        contract!(sqlite: $($test),*);
+        contract!(postgres: $($test),*);
+    };
+}
+
+every_backend!(
+    campaigns_are_per_tenant_and_listed_newest_first,
+    updates_are_atomic_and_a_refused_change_writes_nothing,
+    audiences_deduplicate_by_phone_and_respect_the_limit,
+    recipients_move_only_forward_and_counts_follow,
+    contacts_and_contexts_merge_and_are_found_every_way,
+    catalog_entries_are_replaced_by_id_in_order,
+    running_campaigns_are_leased_to_one_node_at_a_time,
+    committed_writes_survive_reopening,
+);
