@@ -10,6 +10,7 @@
 //! - [`handlers`]: command handlers, one file per URI family.
 //! - [`caller`], [`reply`], [`error`]: what handlers take and return.
 //! - [`trace`]: `traceparent` metadata.
+//! - [`phone`]: recipient phone numbers → E.164 (libphonenumber), channel identities.
 //! - [`shutdown`]: turning SIGINT/SIGTERM into the shutdown token.
 
 // Axum responses are the natural error type of HTTP extraction helpers.
@@ -20,6 +21,7 @@ pub mod caller;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod phone;
 pub mod reply;
 pub mod router;
 pub mod shutdown;
