@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -48,7 +48,10 @@ pub struct Simulator {
     transient: DashMap<String, u32>,
     /// Message ids already accepted: a repeated id is not sent again (like RBM's messageId).
     accepted: DashMap<String, ()>,
-    ledger: Option<Mutex<std::fs::File>>,
+    /// Ids in the ledger (written by this or another process).
+    accepted_elsewhere: DashMap<String, ()>,
+    /// The ledger file and how much of it this process has read.
+    ledger: Option<Mutex<(std::fs::File, u64)>>,
     clock: Clock,
 }
 
@@ -63,7 +66,7 @@ impl Simulator {
         });
         let accepted = DashMap::new();
         let ledger = def.ledger.as_ref().and_then(|path| match open_ledger(path, &accepted) {
-            Ok(file) => Some(Mutex::new(file)),
+            Ok(file_and_offset) => Some(Mutex::new(file_and_offset)),
             Err(e) => {
                 tracing::error!(path, error = %e, "the simulator ledger cannot be opened; sends are not recorded");
                 None
@@ -76,28 +79,43 @@ impl Simulator {
             receipts,
             later,
             transient: DashMap::new(),
+            accepted_elsewhere: accepted.clone(),
             accepted,
             ledger,
             clock,
         }
     }
 
-    /// Records accepted sends (one JSON line each) before they are acknowledged.
+    /// Records accepted sends (one JSON line each) before they are acknowledged. Several
+    /// processes may share the file (nodes on one database): under an exclusive file lock,
+    /// lines others appended are read first, and an id already there is not written again.
     fn record(&self, sends: &[&Outbound]) -> std::io::Result<()> {
         let Some(ledger) = &self.ledger else { return Ok(()) };
-        let time = crate::campaign::iso(self.clock.now()).unwrap_or_default();
-        let mut text = String::new();
-        for m in sends {
-            let line = serde_json::json!({
-                "message_id": m.message_id, "campaign_id": m.campaign.to_string(),
-                "recipient": m.identity, "time": time,
-            });
-            text.push_str(&line.to_string());
-            text.push('\n');
-        }
-        let mut file = ledger.lock();
-        file.write_all(text.as_bytes())?;
-        file.flush()
+        let mut guard = ledger.lock();
+        let (file, offset) = &mut *guard;
+        file.lock()?;
+        let result = (|| {
+            *offset = read_ledger(file, *offset, &self.accepted_elsewhere)?;
+            let time = crate::campaign::iso(self.clock.now()).unwrap_or_default();
+            let mut text = String::new();
+            for m in sends {
+                if self.accepted_elsewhere.contains_key(&m.message_id) {
+                    continue;
+                }
+                let line = serde_json::json!({
+                    "message_id": m.message_id, "campaign_id": m.campaign.to_string(),
+                    "recipient": m.identity, "time": time,
+                });
+                text.push_str(&line.to_string());
+                text.push('\n');
+            }
+            file.write_all(text.as_bytes())?;
+            file.flush()?;
+            *offset = file.metadata()?.len();
+            Ok(())
+        })();
+        let _ = file.unlock();
+        result
     }
 
     async fn emit(&self, after: Duration, receipt: Receipt) {
@@ -112,19 +130,34 @@ impl Simulator {
     }
 }
 
-/// Opens (creating) the ledger for appending and loads the ids it already holds.
-fn open_ledger(path: &str, accepted: &DashMap<String, ()>) -> std::io::Result<std::fs::File> {
-    if let Ok(file) = std::fs::File::open(path) {
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line?;
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if let Some(id) = v["message_id"].as_str() {
-                    accepted.insert(id.to_owned(), ());
-                }
+/// Opens (creating) the ledger and loads the ids it already holds; returns the file and the
+/// length read.
+fn open_ledger(path: &str, accepted: &DashMap<String, ()>) -> std::io::Result<(std::fs::File, u64)> {
+    let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(path)?;
+    let offset = read_ledger(&mut file, 0, accepted)?;
+    Ok((file, offset))
+}
+
+/// Reads whole lines from `offset` on, adding their ids; returns the offset after the last
+/// whole line.
+fn read_ledger(file: &mut std::fs::File, offset: u64, ids: &DashMap<String, ()>) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len <= offset {
+        return Ok(offset);
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::with_capacity((len - offset) as usize);
+    Read::by_ref(file).take(len - offset).read_to_end(&mut bytes)?;
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    for line in bytes[..whole].split(|b| *b == b'\n') {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
+            if let Some(id) = v["message_id"].as_str() {
+                ids.insert(id.to_owned(), ());
             }
         }
     }
-    std::fs::OpenOptions::new().create(true).append(true).open(path)
+    Ok(offset + whole as u64)
 }
 
 fn receipt(message_id: &str, status: RecipientStatus, reason: u32) -> Receipt {

@@ -979,43 +979,97 @@ impl Store for SqlStore {
     }
 
     async fn patch_contacts(&self, tenant: &str, patches: Vec<ContactPatch>) -> Result<()> {
+        if patches.is_empty() {
+            return Ok(());
+        }
         let now = chrono::Utc::now().timestamp_millis();
         let mut tx = self.write.begin().await.map_err(db)?;
+        // One read of every contact the batch may touch, one write of all of them.
+        let keys: Vec<Value> = patches
+            .iter()
+            .map(|p| json!({"identity": p.identity.as_ref().map(|i| i.to_ascii_lowercase()), "phone": p.phone.filter(|p| *p != 0).map(|p| p as i64)}))
+            .collect();
+        let from = self.json_rows("$2", &[("identity", "text"), ("phone", "bigint")]);
+        let sql = format!(
+            "SELECT data FROM contacts WHERE tenant = $1 AND (identity IN (SELECT identity FROM {from}) \
+             OR phone IN (SELECT phone FROM {from})){}",
+            self.for_update()
+        );
+        let rows = sqlx::query(&sql).bind(tenant).bind(Value::Array(keys).to_string()).fetch_all(&mut *tx).await.map_err(db)?;
+        let mut contacts: Vec<Contact> = Vec::with_capacity(patches.len());
+        let mut by_identity: HashMap<String, usize> = HashMap::new();
+        let mut by_phone: HashMap<u64, usize> = HashMap::new();
+        let mut existing = std::collections::HashSet::new();
+        for row in rows {
+            let data: String = row.try_get("data").map_err(db)?;
+            let c: Contact = serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?;
+            existing.insert(c.id.clone());
+            if let Some(i) = &c.identity {
+                by_identity.insert(i.to_ascii_lowercase(), contacts.len());
+            }
+            if let Some(p) = c.phone {
+                by_phone.insert(p, contacts.len());
+            }
+            contacts.push(c);
+        }
+        let mut touched = Vec::new();
         for p in patches {
-            let mut found = None;
-            if let Some(identity) = &p.identity {
-                found = sqlx::query(&format!(
-                    "SELECT data FROM contacts WHERE tenant = $1 AND identity = $2 LIMIT 1{}",
-                    self.for_update()
-                ))
-                .bind(tenant)
-                .bind(identity.to_ascii_lowercase())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-            }
-            if found.is_none() {
-                if let Some(phone) = p.phone.filter(|p| *p != 0) {
-                    found = sqlx::query(&format!(
-                        "SELECT data FROM contacts WHERE tenant = $1 AND phone = $2 LIMIT 1{}",
-                        self.for_update()
-                    ))
-                    .bind(tenant)
-                    .bind(phone as i64)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let found = p
+                .identity
+                .as_ref()
+                .and_then(|i| by_identity.get(&i.to_ascii_lowercase()))
+                .or_else(|| p.phone.filter(|p| *p != 0).and_then(|ph| by_phone.get(&ph)))
+                .copied();
+            let index = match found {
+                Some(i) => i,
+                None => {
+                    contacts.push(Contact { id: Uuid::new_v4().to_string(), created: now, ..Contact::default() });
+                    contacts.len() - 1
                 }
-            }
-            let mut contact: Contact = match found {
-                Some(row) => {
-                    let data: String = row.try_get("data").map_err(db)?;
-                    serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?
-                }
-                None => Contact { id: Uuid::new_v4().to_string(), created: now, ..Contact::default() },
             };
-            super::memory::apply_patch(&mut contact, p, now);
-            self.save_contact(&mut *tx, tenant, &contact).await?;
+            super::memory::apply_patch(&mut contacts[index], p, now);
+            if let Some(i) = &contacts[index].identity {
+                by_identity.insert(i.to_ascii_lowercase(), index);
+            }
+            if let Some(ph) = contacts[index].phone {
+                by_phone.insert(ph, index);
+            }
+            touched.push(index);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let mut next = base;
+        let rows: Vec<Value> = touched
+            .iter()
+            .map(|&i| {
+                let c = &contacts[i];
+                let seq = if existing.contains(&c.id) {
+                    0
+                } else {
+                    next += 1;
+                    next
+                };
+                json!({"id": c.id, "identity": c.identity.as_ref().map(|x| x.to_ascii_lowercase()),
+                       "phone": c.phone.map(|p| p as i64), "created": c.created, "seq": seq,
+                       "data": serde_json::to_string(c).expect("plain data")})
+            })
+            .collect();
+        for chunk in rows.chunks(5_000) {
+            let sql = format!(
+                "INSERT INTO contacts (tenant, id, identity, phone, created, seq, data) \
+                 SELECT $1, id, identity, phone, created, seq, data FROM {} WHERE true \
+                 ON CONFLICT (tenant, id) DO UPDATE SET identity = excluded.identity, phone = excluded.phone, data = excluded.data",
+                self.json_rows(
+                    "$2",
+                    &[("id", "text"), ("identity", "text"), ("phone", "bigint"), ("created", "bigint"), ("seq", "bigint"), ("data", "text")]
+                )
+            );
+            sqlx::query(&sql).bind(tenant).bind(Value::Array(chunk.to_vec()).to_string()).execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(())

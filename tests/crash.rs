@@ -1,0 +1,257 @@
+//! Crash safety: the real binary on SQLite is killed with SIGKILL at seeded random points of a
+//! 5,000-recipient campaign and restarted; the simulator's send ledger must show every
+//! recipient sent exactly once, and every acknowledged command must have survived.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{http_request, key_header};
+
+const BIN: &str = env!("CARGO_BIN_EXE_irisgate");
+const RECIPIENTS: usize = 5_000;
+const CHUNK: usize = 1_000;
+
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Node {
+    /// Starts `irisgate serve` and waits for its "listening" log line.
+    fn start(config: &Path) -> Node {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("ERROR") || line.contains("WARN") {
+                    eprintln!("node: {line}");
+                }
+                if let Some(at) = line.find("addr=") {
+                    let _ = tx.send(line[at + 5..].split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the node logs its address").parse().unwrap();
+        Node { child, addr }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL: no shutdown of any kind
+        self.child.wait().unwrap();
+    }
+
+    async fn command(&self, command: Value) -> Option<Value> {
+        let auth = key_header("mybot", "secret");
+        let body = command.to_string();
+        let headers = [("authorization", auth.as_str())];
+        let request = http_request(self.addr, "POST", "/commands", &headers, body.into());
+        match tokio::time::timeout(Duration::from_secs(20), request).await {
+            Ok(r) if r.status == 200 => Some(r.json()),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(dir: &Path) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/irisgate.example.toml")).unwrap();
+    text = text.replace(
+        "delivered_after_ms = 50          # simulator only: receipt latencies\nread_after_ms = 200",
+        &format!("delivered_after_ms = 0\nread_after_ms = 0\nledger = \"{}\"", dir.join("ledger.jsonl").display()),
+    );
+    assert!(text.contains("ledger ="), "the example config changed: update this test");
+    text.push_str(&format!(
+        "\n[storage]\nkind = \"sqlite\"\npath = \"{}\"\n\n[campaigns]\ndispatch_batch = 50\n",
+        dir.join("irisgate.db").display()
+    ));
+    let path = dir.join("irisgate.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn ledger_lines(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("ledger.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("whole JSON lines"))
+        .collect()
+}
+
+fn phone(i: usize) -> String {
+    format!("+55319{:08}", 80_001_000 + i)
+}
+
+fn to_campaigns(method: &str, uri: &str, kind: Option<&str>, resource: Option<Value>) -> Value {
+    let mut c = json!({"id": uuid::Uuid::new_v4().to_string(), "to": "postmaster@activecampaign.msging.net",
+        "method": method, "uri": uri});
+    if let (Some(k), Some(r)) = (kind, resource) {
+        c["type"] = json!(k);
+        c["resource"] = r;
+    }
+    c
+}
+
+/// What the client was told had succeeded.
+#[derive(Default)]
+struct Acknowledged {
+    campaign: Option<String>,
+    chunks: usize,
+    dispatched: bool,
+}
+
+/// Runs the campaign's steps that are not yet acknowledged; stops early at `kill_after_step`.
+async fn drive(node: &Node, ack: &mut Acknowledged, stop_after: Option<usize>) {
+    let mut step = 0;
+    let check_stop = |step: usize| stop_after.is_some_and(|s| step >= s);
+    if ack.campaign.is_none() {
+        let created = node
+            .command(to_campaigns(
+                "set",
+                "/campaign/v2",
+                Some("application/vnd.iris.activecampaign.campaign-dynamic+json"),
+                Some(json!({"campaign": {"name": "crash", "campaignType": "Batch", "flowId": "f", "stateId": "s"},
+                    "message": {"messageTemplate": "email_commerce_resposta", "messageParams": ["1"]}})),
+            ))
+            .await
+            .expect("created");
+        assert_eq!(created["status"], "success", "{created}");
+        ack.campaign = Some(created["resource"]["id"].as_str().unwrap().to_owned());
+    }
+    let id = ack.campaign.clone().unwrap();
+    step += 1;
+    if check_stop(step) {
+        return;
+    }
+    while ack.chunks * CHUNK < RECIPIENTS {
+        let items: Vec<Value> = (ack.chunks * CHUNK..(ack.chunks + 1) * CHUNK)
+            .map(|i| json!({"recipient": phone(i), "messageParams": {"1": format!("p{i}")}}))
+            .collect();
+        let r = node
+            .command(to_campaigns(
+                "set",
+                &format!("/audiences/v2/{id}"),
+                Some("application/vnd.lime.collection+json"),
+                Some(json!({"itemType": "application/vnd.iris.activecampaign.audience+json", "items": items})),
+            ))
+            .await
+            .expect("audience answered");
+        assert_eq!(r["status"], "success", "{r}");
+        ack.chunks += 1;
+        step += 1;
+        if check_stop(step) {
+            return;
+        }
+    }
+    if !ack.dispatched {
+        let r = node
+            .command(to_campaigns(
+                "set",
+                "/dispatch/v2",
+                Some("application/vnd.iris.activecampaign.campaign+json"),
+                Some(json!({"id": id})),
+            ))
+            .await
+            .expect("dispatch answered");
+        assert_eq!(r["status"], "success", "{r}");
+        ack.dispatched = true;
+    }
+}
+
+async fn report(node: &Node, id: &str) -> Value {
+    node.command(to_campaigns("get", &format!("/campaigns/{id}/reports?$take=10000"), None, None)).await.expect("report")
+}
+
+async fn one_run(seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut ack = Acknowledged::default();
+    // Where the first life ends: during the setup (after some acknowledged steps), or
+    // while sending, after a random number of sends reached the ledger.
+    let during_setup = rng.u8(..4) == 0;
+    let node = Node::start(&cfg);
+    if during_setup {
+        drive(&node, &mut ack, Some(rng.usize(1..=5))).await;
+        node.kill();
+    } else {
+        drive(&node, &mut ack, None).await;
+        let threshold = rng.usize(0..RECIPIENTS);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ledger_lines(dir.path()).len() < threshold && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        node.kill();
+    }
+    // Second life: what was acknowledged is there, the rest of the campaign is finished.
+    let node = Node::start(&cfg);
+    let id = ack.campaign.clone().expect("the first step is always acknowledged");
+    let survived = report(&node, &id).await;
+    assert_eq!(survived["status"], "success", "seed {seed}: the acknowledged campaign survived: {survived}");
+    let total = survived["resource"]["audienceCounts"]["total"].as_u64().unwrap() as usize;
+    assert!(total >= ack.chunks * CHUNK, "seed {seed}: {total} recipients, {} chunks were acknowledged", ack.chunks);
+    if ack.dispatched {
+        assert_ne!(survived["resource"]["status"], "new", "seed {seed}: the acknowledged dispatch survived");
+    }
+    drive(&node, &mut ack, None).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let final_report = loop {
+        let r = report(&node, &id).await;
+        if r["resource"]["status"] == "executed" || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let resource = &final_report["resource"];
+    assert_eq!(resource["status"], "executed", "seed {seed}: {}", resource["audienceCounts"]);
+    assert_eq!(resource["audienceCounts"]["pending"], 0, "seed {seed}");
+    let items = resource["statusAudience"].as_array().unwrap();
+    assert_eq!(items.len(), RECIPIENTS);
+    for item in items {
+        assert!(
+            matches!(item["status"].as_str(), Some("PROCESSED" | "RECEIVED" | "READ")),
+            "seed {seed}: every recipient was handed over: {item}"
+        );
+    }
+    let lines = ledger_lines(dir.path());
+    let mut ids: Vec<&str> = lines.iter().map(|l| l["message_id"].as_str().unwrap()).collect();
+    let mut recipients: Vec<&str> = lines.iter().map(|l| l["recipient"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    recipients.sort_unstable();
+    recipients.dedup();
+    assert_eq!(lines.len(), RECIPIENTS, "seed {seed}: one ledger line per recipient");
+    assert_eq!(ids.len(), RECIPIENTS, "seed {seed}: no message id twice");
+    assert_eq!(recipients.len(), RECIPIENTS, "seed {seed}: nobody twice, nobody skipped");
+    node.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
+    let base: u64 = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261130);
+    let runs: u64 = std::env::var("CRASH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    for run in 0..runs {
+        let seed = base + run;
+        eprintln!("crash run {run} (seed {seed})");
+        one_run(seed).await;
+    }
+}
