@@ -89,12 +89,11 @@ fn config(dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// The ledger's complete lines (a line being written right now is not one yet).
 fn ledger_lines(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("ledger.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("whole JSON lines"))
-        .collect()
+    let text = std::fs::read_to_string(dir.join("ledger.jsonl")).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete.lines().map(|l| serde_json::from_str(l).expect("whole JSON lines")).collect()
 }
 
 fn phone(i: usize) -> String {
@@ -181,7 +180,9 @@ async fn report(node: &Node, id: &str) -> Value {
     node.command(to_campaigns("get", &format!("/campaigns/{id}/reports?$take=10000"), None, None)).await.expect("report")
 }
 
-async fn one_run(seed: u64) {
+/// Returns how many sends the ledger held when the first life was killed (`None` when the
+/// kill came during the setup).
+async fn one_run(seed: u64) -> Option<usize> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
@@ -190,6 +191,7 @@ async fn one_run(seed: u64) {
     // while sending, after a random number of sends reached the ledger.
     let during_setup = rng.u8(..4) == 0;
     let node = Node::start(&cfg);
+    let mut killed_at = None;
     if during_setup {
         drive(&node, &mut ack, Some(rng.usize(1..=5))).await;
         node.kill();
@@ -201,6 +203,7 @@ async fn one_run(seed: u64) {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         node.kill();
+        killed_at = Some(ledger_lines(dir.path()).len());
     }
     // Second life: what was acknowledged is there, the rest of the campaign is finished.
     let node = Node::start(&cfg);
@@ -243,15 +246,24 @@ async fn one_run(seed: u64) {
     assert_eq!(ids.len(), RECIPIENTS, "seed {seed}: no message id twice");
     assert_eq!(recipients.len(), RECIPIENTS, "seed {seed}: nobody twice, nobody skipped");
     node.kill();
+    killed_at
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
     let base: u64 = std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261130);
     let runs: u64 = std::env::var("CRASH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let mut mid_campaign = 0;
     for run in 0..runs {
         let seed = base + run;
-        eprintln!("crash run {run} (seed {seed})");
-        one_run(seed).await;
+        let killed_at = one_run(seed).await;
+        eprintln!("crash run {run} (seed {seed}): killed {}", match killed_at {
+            Some(n) => format!("after {n} of {RECIPIENTS} sends"),
+            None => "during the setup".into(),
+        });
+        if killed_at.is_some_and(|n| n > 0 && n < RECIPIENTS) {
+            mid_campaign += 1;
+        }
     }
+    assert!(mid_campaign * 2 >= runs as usize, "only {mid_campaign} of {runs} kills landed mid-campaign: the test lost its point");
 }

@@ -134,8 +134,18 @@ impl Simulator {
 /// length read.
 fn open_ledger(path: &str, accepted: &DashMap<String, ()>) -> std::io::Result<(std::fs::File, u64)> {
     let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(path)?;
-    let offset = read_ledger(&mut file, 0, accepted)?;
-    Ok((file, offset))
+    // Under the lock other writers (nodes sharing the file) hold while they write.
+    file.lock()?;
+    let result = (|| {
+        let offset = read_ledger(&mut file, 0, accepted)?;
+        if file.metadata()?.len() > offset {
+            // A line cut short by a crash was never acknowledged: drop it.
+            file.set_len(offset)?;
+        }
+        Ok(offset)
+    })();
+    let _ = file.unlock();
+    Ok((file, result?))
 }
 
 /// Reads whole lines from `offset` on, adding their ids; returns the offset after the last

@@ -371,9 +371,14 @@ impl SqlStore {
             })
             .collect();
         let update = match self.dialect {
+            // SQLite's UPDATE … FROM makes the target table the outer loop (every recipient
+            // of the campaign × every row of the batch); an upsert looks each row up by key.
             Dialect::Sqlite => format!(
-                "UPDATE recipients SET status = u.status, reason = u.reason, processed_at = u.p, received_at = u.rc, \
-                 read_at = u.rd, failed_at = u.f FROM {} AS u WHERE recipients.campaign_id = $1 AND recipients.seq = u.seq",
+                "INSERT INTO recipients (campaign_id, seq, status, reason, phone, params, processed_at, received_at, read_at, failed_at) \
+                 SELECT $1, seq, status, reason, 0, '', p, rc, rd, f FROM {} WHERE true \
+                 ON CONFLICT (campaign_id, seq) DO UPDATE SET status = excluded.status, reason = excluded.reason, \
+                 processed_at = excluded.processed_at, received_at = excluded.received_at, read_at = excluded.read_at, \
+                 failed_at = excluded.failed_at",
                 self.json_rows(
                     "$2",
                     &[("seq", ""), ("status", ""), ("reason", ""), ("p", ""), ("rc", ""), ("rd", ""), ("f", "")]
@@ -518,8 +523,10 @@ impl SqlStore {
             let from = self.json_rows("$2", &columns);
             let sql = match self.dialect {
                 Dialect::Sqlite => format!(
-                    "UPDATE recipients SET given = u.given, params = u.params, context = u.context, contact_id = u.contact \
-                     FROM {from} AS u WHERE recipients.campaign_id = $1 AND recipients.seq = u.seq"
+                    "INSERT INTO recipients (campaign_id, seq, status, reason, phone, given, params, context, contact_id) \
+                     SELECT $1, seq, 0, 0, phone, given, params, context, contact FROM {from} WHERE true \
+                     ON CONFLICT (campaign_id, seq) DO UPDATE SET given = excluded.given, params = excluded.params, \
+                     context = excluded.context, contact_id = excluded.contact_id"
                 ),
                 Dialect::Postgres => format!(
                     "UPDATE recipients SET given = j.given, params = j.params, context = j.context, contact_id = j.contact \
