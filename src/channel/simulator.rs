@@ -136,7 +136,7 @@ fn open_ledger(path: &str, accepted: &DashMap<String, ()>) -> std::io::Result<(s
     let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(path)?;
     // Under the lock other writers (nodes sharing the file) hold while they write.
     file.lock()?;
-    let result = (|| {
+    let result = (|| -> std::io::Result<u64> {
         let offset = read_ledger(&mut file, 0, accepted)?;
         if file.metadata()?.len() > offset {
             // A line cut short by a crash was never acknowledged: drop it.
