@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod rest;
+#[allow(unused_imports)]
 pub use rest::*;
 
 use std::net::SocketAddr;
