@@ -349,3 +349,21 @@ async fn a_lime_send_leaves_a_contact_the_rest_face_sees() {
     assert_eq!(contacts["data"][0]["phone"], BIA);
     assert_eq!(rest.preview_total(json!({})).await, 1);
 }
+
+#[tokio::test]
+async fn a_rest_contact_is_visible_over_the_lime_crm_node() {
+    let gw = Gateway::start().await;
+    let rest = Rest::new(&gw);
+    rest.custom_field("city", "TEXT").await;
+    rest.contact(json!({"name": "Ana", "email": "ana@example.com", "phone": ANA, "custom_fields": {"city": "BH"}}))
+        .await;
+    let reply = gw
+        .command(json!({"id": id(), "to": "postmaster@crm.msging.net", "method": "get",
+                        "uri": "/contacts/5531998761234@wa.gw.msging.net"}))
+        .await;
+    let r = reply.json();
+    assert_eq!(r["status"], "success", "{r}");
+    let c = &r["resource"];
+    assert_eq!((c["name"].as_str(), c["email"].as_str()), (Some("Ana"), Some("ana@example.com")), "{r}");
+    assert_eq!(c["extras"]["city"], "BH", "{r}");
+}

@@ -159,13 +159,16 @@ async fn list_filters_by_status_and_channel_id() {
     let draft = in_status(&rest, "DRAFT").await;
     let completed = in_status(&rest, "COMPLETED").await;
     let cancelled = in_status(&rest, "CANCELLED").await;
+    let running = in_status(&rest, "RUNNING").await;
+    let paused = in_status(&rest, "PAUSED").await;
+    assert_eq!(ids(&rest.ok_get("/campaigns?status=RUNNING").await), vec![running]);
+    assert_eq!(ids(&rest.ok_get("/campaigns?status=PAUSED").await), vec![paused]);
     let rcs = rest.campaign(with(text("rcs", "Oi"), json!({"channel_id": "rcs_123"}))).await;
     assert_eq!(ids(&rest.ok_get("/campaigns?status=DRAFT").await), vec![rcs.clone(), draft.clone()]);
     assert_eq!(ids(&rest.ok_get("/campaigns?status=COMPLETED").await), vec![completed.clone()]);
     assert_eq!(ids(&rest.ok_get("/campaigns?status=CANCELLED").await), vec![cancelled]);
-    assert_eq!(rest.ok_get("/campaigns?status=RUNNING").await["pagination"]["total"], 0);
     assert_eq!(ids(&rest.ok_get("/campaigns?channel_id=rcs_123").await), vec![rcs.clone()]);
-    assert_eq!(rest.ok_get("/campaigns?channel_id=channel_123").await["pagination"]["total"], 3);
+    assert_eq!(rest.ok_get("/campaigns?channel_id=channel_123").await["pagination"]["total"], 5);
     assert_eq!(ids(&rest.ok_get("/campaigns?status=DRAFT&channel_id=channel_123").await), vec![draft]);
     assert_eq!(rest.ok_get("/campaigns?channel_id=nope").await["pagination"]["total"], 0);
     let m = rest.fails("GET", "/campaigns?status=FINISHED", None, 400).await;
@@ -997,4 +1000,54 @@ async fn an_imported_number_field_renders_as_written() {
     rest.start(&id).await;
     rest.until_status(&id, "COMPLETED").await;
     assert_eq!(rest.messages(&id, None).await[0]["content"], "Você tem 30 anos");
+}
+
+#[tokio::test]
+async fn concurrent_starts_start_once_and_reach_everyone_once() {
+    let gw = Gateway::start().await;
+    let rest = Rest::new(&gw);
+    three_contacts(&rest).await;
+    let id = rest.campaign(with(text("race", "Oi"), json!({"rate_limit_per_minute": 1}))).await;
+    let path = format!("/campaigns/{id}/start");
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (rest, path) = (rest.clone(), path.clone());
+            tokio::spawn(async move { rest.call("POST", &path, None).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for c in calls {
+        statuses.push(c.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 409, 409, 409, 409, 409]);
+    let s = rest.stats(&id).await;
+    assert_eq!(s["total_contacts"], 3, "{s}");
+    assert_eq!(rest.messages(&id, None).await.len(), 3);
+}
+
+#[tokio::test]
+#[ignore = "BUG: POST /campaigns/{id}/start with {\"scheduled_at\": <future>} on a DRAFT whose filters match nobody answers 400 but leaves scheduled_at changed"]
+async fn a_refused_start_changes_nothing() {
+    let gw = Gateway::start().await;
+    let rest = Rest::new(&gw);
+    let nobody = json!({"tag_ids": ["tag_nobody"]});
+    let id = rest.campaign(with(text("nobody", "Oi"), json!({"filters": nobody}))).await;
+    let before = rest.ok_get(&format!("/campaigns/{id}")).await;
+    rest.fails("POST", &format!("/campaigns/{id}/start"), Some(json!({"scheduled_at": "2099-01-01T00:00:00Z"})), 400)
+        .await;
+    assert_eq!(rest.ok_get(&format!("/campaigns/{id}")).await, before);
+}
+
+#[tokio::test]
+#[ignore = "BUG: a contact whose name holds a control character (U+001F or U+001E, e.g. {\"name\": \"Ana\\u001f\"}) is counted by preview but silently left out of the audience of a campaign using {{nome}} (only a log warning)"]
+async fn every_previewed_contact_is_in_the_audience_whatever_its_field_values() {
+    let gw = Gateway::start().await;
+    let rest = Rest::new(&gw);
+    rest.contact(json!({"name": "Ana\u{1f}Maria", "phone": ANA})).await;
+    rest.contact(json!({"name": "Bia\u{1e}", "phone": BIA})).await;
+    rest.contact(json!({"name": "Cid", "phone": CID})).await;
+    assert_eq!(rest.preview_total(json!({})).await, 3);
+    let id = rest.campaign(text("all", "Oi {{nome}}")).await;
+    assert_eq!(rest.start(&id).await["total_contacts"], 3, "the audience is every matching contact with a phone");
 }
