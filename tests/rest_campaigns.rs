@@ -1051,3 +1051,26 @@ async fn every_previewed_contact_is_in_the_audience_whatever_its_field_values() 
     let id = rest.campaign(text("all", "Oi {{nome}}")).await;
     assert_eq!(rest.start(&id).await["total_contacts"], 3, "the audience is every matching contact with a phone");
 }
+
+#[tokio::test]
+async fn sends_are_spread_evenly_at_the_rate_limit() {
+    let gw = Gateway::start().await;
+    let rest = Rest::new(&gw);
+    three_contacts(&rest).await;
+    rest.contact(json!({"name": "Dan", "phone": "+5531998765511"})).await;
+    let id = rest.campaign(with(text("paced", "Oi"), json!({"rate_limit_per_minute": 300}))).await;
+    rest.start(&id).await;
+    rest.until_status(&id, "COMPLETED").await;
+    let mut sent: Vec<DateTime<Utc>> = rest.messages(&id, None).await.iter().map(|r| time(&r["sent_at"])).collect();
+    sent.sort();
+    // 300 a minute = one every 200 ms, not a burst.
+    let span = (sent[3] - sent[0]).num_milliseconds();
+    assert!(span >= 550, "4 sends within {span} ms at 300/min: {sent:?}");
+    for w in sent.windows(2) {
+        assert!(
+            (w[1] - w[0]).num_milliseconds() >= 100,
+            "two sends {} ms apart: {sent:?}",
+            (w[1] - w[0]).num_milliseconds()
+        );
+    }
+}
