@@ -1,6 +1,10 @@
 //! Test support: a gateway on 127.0.0.1:0 and real WebSocket / HTTP clients talking to it.
 #![allow(dead_code)]
 
+pub mod rest;
+#[allow(unused_imports)]
+pub use rest::*;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
