@@ -515,10 +515,17 @@ async fn send(
 /// What a send leaves behind: parameters merged into the contact's extras; context
 /// variables, and the flow redirect (`stateid@{flowId}`, `master-state`) in its context.
 fn side_effects(campaign: &Campaign, r: &Recipient, identity: String) -> (ContactPatch, Option<ContextWrite>) {
+    // The BLiP rule (message parameters become contact extras) is the LIME face's: a REST
+    // campaign's parameters were read from the contact and must not be written back.
+    let from_rest = campaign.rest.is_some();
     let patch = ContactPatch {
         identity: Some(identity.clone()),
         phone: Some(r.phone),
-        merge_extras: r.params.iter().map(|(k, v)| (k.to_owned(), Value::String(v.to_owned()))).collect(),
+        merge_extras: if from_rest {
+            Vec::new()
+        } else {
+            r.params.iter().map(|(k, v)| (k.to_owned(), Value::String(v.to_owned()))).collect()
+        },
         ..ContactPatch::default()
     };
     let mut variables: Vec<(String, Value)> = Vec::new();

@@ -177,7 +177,9 @@ async fn drive(node: &Node, ack: &mut Acknowledged, stop_after: Option<usize>) {
 }
 
 async fn report(node: &Node, id: &str) -> Value {
-    node.command(to_campaigns("get", &format!("/campaigns/{id}/reports?$take=10000"), None, None)).await.expect("report")
+    node.command(to_campaigns("get", &format!("/campaigns/{id}/reports?$take=10000"), None, None))
+        .await
+        .expect("report")
 }
 
 /// Returns how many sends the ledger held when the first life was killed (`None` when the
@@ -257,13 +259,19 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
     for run in 0..runs {
         let seed = base + run;
         let killed_at = one_run(seed).await;
-        eprintln!("crash run {run} (seed {seed}): killed {}", match killed_at {
-            Some(n) => format!("after {n} of {RECIPIENTS} sends"),
-            None => "during the setup".into(),
-        });
+        eprintln!(
+            "crash run {run} (seed {seed}): killed {}",
+            match killed_at {
+                Some(n) => format!("after {n} of {RECIPIENTS} sends"),
+                None => "during the setup".into(),
+            }
+        );
         if killed_at.is_some_and(|n| n > 0 && n < RECIPIENTS) {
             mid_campaign += 1;
         }
     }
-    assert!(mid_campaign * 2 >= runs as usize, "only {mid_campaign} of {runs} kills landed mid-campaign: the test lost its point");
+    assert!(
+        mid_campaign * 2 >= runs as usize,
+        "only {mid_campaign} of {runs} kills landed mid-campaign: the test lost its point"
+    );
 }

@@ -209,7 +209,6 @@ async fn a_lime_v2_campaign_can_be_started_over_rest() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: PUT /api/v1/campaigns/{id} of a LIME `new` campaign (REST DRAFT, message_type TEMPLATE) with {\"name\":\"renamed\"} answers 400 \"content is required for TEXT campaigns\""]
 async fn a_lime_draft_can_be_renamed_over_rest_and_still_sends_its_audience() {
     let gw = Gateway::start().await;
     let rest = Rest::new(&gw);

@@ -110,7 +110,15 @@ async fn load(state: &AppState, ws: &Workspace, id: &str) -> ApiResult<Campaign>
 async fn build(state: &AppState, ws: &Workspace, mut c: Campaign, input: CampaignInput) -> ApiResult<Campaign> {
     let store = &state.engine.store;
     let tenant = ws.id();
+    if c.rest.is_none() {
+        return build_lime(state, c, input);
+    }
     let mut spec = spec_of(&c).unwrap_or_default();
+    // Switching the message type drops the other type's fields unless they are given anew.
+    if input.message_type.is_some_and(|t| Some(t) != spec.message_type) {
+        spec.content = None;
+        spec.template_id = None;
+    }
     if let Some(name) = input.name {
         c.name = name.trim().to_owned();
     }
@@ -215,6 +223,49 @@ async fn build(state: &AppState, ws: &Workspace, mut c: Campaign, input: Campaig
         }
     }
     c.rest = Some(serde_json::to_value(&spec).expect("plain data"));
+    Ok(c)
+}
+
+/// Update of a campaign created on the LIME face: its message and audience came from LIME,
+/// so only what does not touch them can change here.
+fn build_lime(state: &AppState, mut c: Campaign, input: CampaignInput) -> ApiResult<Campaign> {
+    let lime_owned = [
+        ("description", input.description.is_some()),
+        ("message_type", input.message_type.is_some()),
+        ("content", input.content.is_some()),
+        ("template_id", input.template_id.is_some()),
+        ("channel_id", input.channel_id.is_some()),
+        ("filters", input.filters.is_some()),
+        ("metadata", input.metadata.is_some()),
+    ];
+    if let Some((field, _)) = lime_owned.iter().find(|(_, given)| *given) {
+        return Err(bad(format!(
+            "{field} cannot be changed on a campaign created on the LIME face (name, rate_limit_per_minute, scheduled_at and allow_open_conversation can)"
+        )));
+    }
+    if let Some(name) = input.name {
+        c.name = name.trim().to_owned();
+        if c.name.is_empty() {
+            return Err(bad("name is required"));
+        }
+    }
+    if let Some(r) = input.rate_limit_per_minute {
+        if !(1..=300).contains(&r) {
+            return Err(bad(format!("rate_limit_per_minute must be between 1 and 300, not {r}")));
+        }
+        c.rate_limit_per_minute = Some(r);
+    }
+    if let Some(open) = input.allow_open_conversation {
+        c.allow_open_ticket = open;
+    }
+    if let Some(at) = input.scheduled_at {
+        let ms =
+            parse_scheduled(&at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
+        if ms <= state.engine.clock.now() {
+            return Err(bad(format!("scheduled_at must be in the future ({at})")));
+        }
+        c.scheduled = Some(ms);
+    }
     Ok(c)
 }
 
@@ -464,8 +515,10 @@ pub async fn audience_of(state: &AppState, tenant: &str, c: &Campaign) -> Result
             if !compiled.matches(contact) {
                 return;
             }
+            // The two control characters the parameter packing reserves cannot be sent anyway.
+            let clean = |v: String| v.replace(['\u{1e}', '\u{1f}'], " ");
             let values: Vec<(String, String)> =
-                sources.iter().map(|(k, s)| (k.clone(), variables::value(contact, s))).collect();
+                sources.iter().map(|(k, s)| (k.clone(), clean(variables::value(contact, s)))).collect();
             match Params::from_pairs(values.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
                 Ok(params) => out.push(NewRecipient {
                     given: phone.to_string(),
@@ -514,12 +567,31 @@ pub async fn start(
         ))));
     }
     let store = &state.engine.store;
-    if let Some(at) = input.scheduled_at {
-        let ms =
-            parse_scheduled(&at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
-        if ms <= state.engine.clock.now() {
-            return Err(bad(format!("scheduled_at must be in the future ({at})")));
+    let scheduled = match input.scheduled_at {
+        Some(at) => {
+            let ms = parse_scheduled(&at)
+                .ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
+            if ms <= state.engine.clock.now() {
+                return Err(bad(format!("scheduled_at must be in the future ({at})")));
+            }
+            Some(ms)
         }
+        None => None,
+    };
+    // Everything that can refuse the start is checked before anything is written.
+    let audience = if spec_of(&c).is_some() {
+        let audience = audience_of(&state, ws.id(), &c).await?;
+        if audience.is_empty() {
+            return Err(bad("No contact with a phone matches the campaign's filters"));
+        }
+        Some(audience)
+    } else {
+        if store.counts(ws.id(), c.id).await?.total == 0 {
+            return Err(bad("The campaign has no audience"));
+        }
+        None
+    };
+    if let Some(ms) = scheduled {
         c = store
             .update_campaign(ws.id(), c.id, &mut |x| {
                 x.scheduled = Some(ms);
@@ -527,11 +599,7 @@ pub async fn start(
             })
             .await?;
     }
-    if spec_of(&c).is_some() {
-        let audience = audience_of(&state, ws.id(), &c).await?;
-        if audience.is_empty() {
-            return Err(bad("No contact with a phone matches the campaign's filters"));
-        }
+    if let Some(audience) = audience {
         let max = state.engine.settings.max_recipients_per_campaign;
         store.add_recipients(ws.id(), c.id, audience, max).await?;
     }

@@ -49,8 +49,14 @@ fn typed(path: &str, field: &CustomFieldDef, v: &Value) -> ApiResult<Value> {
         (FieldType::Text, Value::Number(_) | Value::Bool(_)) => Value::String(v.to_string()),
         (FieldType::Number, Value::Number(_)) => v.clone(),
         (FieldType::Number, Value::String(s)) => {
-            let n: f64 = s.trim().parse().map_err(|_| wrong("a number"))?;
-            serde_json::Number::from_f64(n).map(Value::Number).ok_or_else(|| wrong("a finite number"))?
+            let s = s.trim();
+            match s.parse::<i64>() {
+                Ok(i) => Value::Number(i.into()),
+                Err(_) => {
+                    let n: f64 = s.parse().map_err(|_| wrong("a number"))?;
+                    serde_json::Number::from_f64(n).map(Value::Number).ok_or_else(|| wrong("a finite number"))?
+                }
+            }
         }
         (FieldType::Boolean, Value::Bool(_)) => v.clone(),
         (FieldType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
@@ -282,6 +288,10 @@ pub async fn import(State(state): State<AppState>, ws: Workspace, body: Body) ->
         let mut input = ContactInput::default();
         let mut custom = Map::new();
         for (h, cell) in headers.iter().zip(record.iter()) {
+            // An empty cell changes nothing (an import never erases what a contact has).
+            if cell.is_empty() {
+                continue;
+            }
             let cell = cell.to_owned();
             match h.as_str() {
                 "name" | "nome" => input.name = Some(cell),

@@ -130,7 +130,9 @@ pub async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> Api
             ApiError(Error::InvalidArgument("The request body could not be read".into()))
         }
     })?;
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+    // An empty body or a JSON null is an empty object: every body field is optional somewhere.
+    let trimmed = bytes.trim_ascii();
+    let bytes: &[u8] = if trimmed.is_empty() || trimmed == b"null" { b"{}" } else { &bytes };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

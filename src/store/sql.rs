@@ -1002,7 +1002,12 @@ impl Store for SqlStore {
              OR phone IN (SELECT phone FROM {from})){}",
             self.for_update()
         );
-        let rows = sqlx::query(&sql).bind(tenant).bind(Value::Array(keys).to_string()).fetch_all(&mut *tx).await.map_err(db)?;
+        let rows = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(Value::Array(keys).to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
         let mut contacts: Vec<Contact> = Vec::with_capacity(patches.len());
         let mut by_identity: HashMap<String, usize> = HashMap::new();
         let mut by_phone: HashMap<u64, usize> = HashMap::new();
@@ -1076,7 +1081,12 @@ impl Store for SqlStore {
                     &[("id", "text"), ("identity", "text"), ("phone", "bigint"), ("created", "bigint"), ("seq", "bigint"), ("data", "text")]
                 )
             );
-            sqlx::query(&sql).bind(tenant).bind(Value::Array(chunk.to_vec()).to_string()).execute(&mut *tx).await.map_err(db)?;
+            sqlx::query(&sql)
+                .bind(tenant)
+                .bind(Value::Array(chunk.to_vec()).to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
         Ok(())
