@@ -255,6 +255,13 @@ struct Pacing {
 }
 
 impl Pacing {
+    /// The time between two sends under both ceilings.
+    fn interval(&self) -> Duration {
+        let a = self.campaign.as_ref().map_or(Duration::ZERO, Pacer::interval);
+        let b = self.channel.as_ref().map_or(Duration::ZERO, Pacer::interval);
+        a.max(b)
+    }
+
     /// Waits for a slot of both ceilings. The channel's is reserved in the store when several
     /// nodes share it, so that the ceiling holds across them.
     async fn acquire(&self, inner: &Inner, tenant: &str) -> Result<()> {
@@ -289,25 +296,45 @@ async fn deliver(
 ) -> Result<bool> {
     let id = plan.campaign.id;
     if paced {
-        for message in ready {
-            loop {
-                if !proceed(paused, cancel).await {
+        // Paced sends go one by one, but their writes are grouped: the messages of the next
+        // ~100 ms are marked SENDING together and their outcomes recorded together. Only on
+        // channels that deduplicate by id: a crash then re-sends the marked ones harmlessly.
+        let lookahead = if already_sending || !channel.deduplicates() {
+            1
+        } else {
+            (Duration::from_millis(100).as_micros() / pacing.interval().as_micros().max(1)).clamp(1, 256) as usize
+        };
+        let mut ready = ready.into_iter().peekable();
+        while ready.peek().is_some() {
+            let group: Vec<_> = ready.by_ref().take(lookahead).collect();
+            let group = if already_sending { group } else { claim(inner, id, group).await? };
+            let mut sent = Vec::with_capacity(group.len());
+            for message in group {
+                let go = loop {
+                    if *paused.borrow() && !sent.is_empty() {
+                        // Paused mid-group: what went out is recorded before waiting.
+                        record(inner, tenant, plan, std::mem::take(&mut sent)).await?;
+                    }
+                    if !proceed(paused, cancel).await {
+                        break false;
+                    }
+                    pacing.acquire(inner, tenant).await?;
+                    // A pause or cancel that came while waiting for the slot wins over the
+                    // send; after a pause a fresh slot is taken, so there is no burst.
+                    if cancel.is_cancelled() {
+                        break false;
+                    }
+                    if !*paused.borrow() {
+                        break true;
+                    }
+                };
+                if !go {
+                    record(inner, tenant, plan, sent).await?;
                     return Ok(false);
                 }
-                pacing.acquire(inner, tenant).await?;
-                // A pause or cancel that came while waiting for the slot wins over the
-                // send; after a pause a fresh slot is taken, so there is no burst.
-                if cancel.is_cancelled() {
-                    return Ok(false);
-                }
-                if !*paused.borrow() {
-                    break;
-                }
+                sent.extend(transmit(inner, channel, vec![message]).await);
             }
-            let batch = if already_sending { vec![message] } else { claim(inner, id, vec![message]).await? };
-            if !batch.is_empty() {
-                send(inner, tenant, plan, channel, batch).await?;
-            }
+            record(inner, tenant, plan, sent).await?;
         }
     } else if !ready.is_empty() {
         let batch = if already_sending { ready } else { claim(inner, id, ready).await? };
@@ -446,8 +473,16 @@ async fn send(
     channel: &dyn Channel,
     batch: Vec<(Recipient, Outbound)>,
 ) -> Result<()> {
-    let campaign = &plan.campaign;
-    let (recipients, mut messages): (Vec<Recipient>, Vec<Outbound>) = batch.into_iter().unzip();
+    let sent = transmit(inner, channel, batch).await;
+    record(inner, tenant, plan, sent).await
+}
+
+/// A message and what the provider finally said about it.
+type Sent = (Recipient, Outbound, SendResult);
+
+/// Hands a batch to the channel, retrying transient failures with backoff.
+async fn transmit(inner: &Inner, channel: &dyn Channel, batch: Vec<(Recipient, Outbound)>) -> Vec<Sent> {
+    let (recipients, messages): (Vec<Recipient>, Vec<Outbound>) = batch.into_iter().unzip();
     let mut results: Vec<Option<SendResult>> = vec![None; messages.len()];
     let mut pending: Vec<usize> = (0..messages.len()).collect();
     let mut backoff = Duration::from_millis(inner.settings.retry_backoff_ms);
@@ -475,30 +510,49 @@ async fn send(
         tokio::time::sleep(backoff).await;
         backoff *= 2;
     }
+    recipients
+        .into_iter()
+        .zip(messages)
+        .zip(results)
+        .map(|((r, m), result)| {
+            let result = result.unwrap_or_else(|| SendResult::Failed {
+                code: reasons::PROVIDER_UNAVAILABLE,
+                description: "The channel gave no answer".into(),
+            });
+            (r, m, result)
+        })
+        .collect()
+}
+
+/// Records what was sent: outcomes, then the contacts and contexts a send leaves behind.
+async fn record(inner: &Inner, tenant: &str, plan: &Plan, sent: Vec<Sent>) -> Result<()> {
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let campaign = &plan.campaign;
     let at = inner.clock.now();
-    let mut outcomes = Vec::with_capacity(messages.len());
+    let mut outcomes = Vec::with_capacity(sent.len());
     let mut patches = Vec::new();
     let mut contexts = Vec::new();
-    for ((r, m), result) in recipients.iter().zip(messages.iter_mut()).zip(results) {
+    for (r, m, result) in sent {
         match result {
-            Some(SendResult::Accepted { provider_id }) => {
+            SendResult::Accepted { provider_id } => {
                 if provider_id != m.message_id {
                     inner.store.link_message_id(&provider_id, campaign.id, r.seq).await?;
                 }
                 outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Processed, at, reason: 0 });
-                let identity = std::mem::take(&mut m.identity);
-                let (patch, context) = side_effects(campaign, r, identity);
+                let (patch, context) = side_effects(campaign, &r, m.identity);
                 patches.push(patch);
                 if let Some(c) = context {
                     contexts.push(c);
                 }
             }
-            Some(SendResult::Failed { code, description }) => {
+            SendResult::Failed { code, description } => {
                 reasons::remember(code, &description);
                 outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason: code });
             }
-            Some(SendResult::Transient(_)) | None => {
-                return Err(Error::Internal(format!("no send result for {}", m.message_id)));
+            SendResult::Transient(why) => {
+                return Err(Error::Internal(format!("unresolved transient result for {}: {why}", m.message_id)));
             }
         }
     }
