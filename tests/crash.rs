@@ -275,3 +275,42 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
         "only {mid_campaign} of {runs} kills landed mid-campaign: the test lost its point"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_missed_while_down_fires_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg);
+    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let created = node
+        .command(to_campaigns(
+            "set",
+            "/campaign/full",
+            Some("application/vnd.iris.activecampaign.full-campaign+json"),
+            Some(json!({"campaign": {"name": "scheduled", "campaignType": "Batch", "scheduled": at.to_rfc3339()},
+                "audiences": [{"recipient": phone(1), "messageParams": {"1": "x"}}],
+                "message": {"messageTemplate": "email_commerce_resposta", "messageParams": ["1"]}})),
+        ))
+        .await
+        .expect("created");
+    assert_eq!(created["resource"]["status"], "scheduling", "{created}");
+    let id = created["resource"]["id"].as_str().unwrap().to_owned();
+    node.kill();
+    while chrono::Utc::now() < at + chrono::Duration::milliseconds(500) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ledger_lines(dir.path()).is_empty(), "nothing was sent while down");
+    let node = Node::start(&cfg);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let r = report(&node, &id).await;
+        let status = r["resource"]["status"].as_str().unwrap_or_default().to_owned();
+        if status == "executed" || Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, "executed", "the missed schedule fired at start-up");
+    assert_eq!(ledger_lines(dir.path()).len(), 1);
+    node.kill();
+}
