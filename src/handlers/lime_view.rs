@@ -99,8 +99,8 @@ pub fn audience_item(c: &Campaign, r: &Recipient) -> Value {
     Value::Object(m)
 }
 
-/// A campaign summary (commands 6 and 7).
-pub fn summary(c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
+/// The fields summaries and reports share.
+fn overview(c: &Campaign) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), c.id.to_string().into());
     m.insert("name".into(), c.name.clone().into());
@@ -109,11 +109,21 @@ pub fn summary(c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value 
     put(&mut m, "flowId", c.flow_id.clone());
     put(&mut m, "stateId", c.state_id.clone());
     put(&mut m, "sendDate", iso(c.send_date));
-    m.insert("channelType".into(), c.channel_type.lime().into());
     m.insert("status".into(), c.status.lime().into());
+    m
+}
+
+fn with_audience(mut m: Map<String, Value>, c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
     m.insert("audienceCounts".into(), counts(counts_));
     m.insert("statusAudience".into(), audience.iter().map(|r| status_item(c, r)).collect());
     Value::Object(m)
+}
+
+/// A campaign summary (commands 6 and 7).
+pub fn summary(c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
+    let mut m = overview(c);
+    m.insert("channelType".into(), c.channel_type.lime().into());
+    with_audience(m, c, counts_, audience)
 }
 
 /// The campaign's message (command 9).
@@ -129,19 +139,9 @@ pub fn message(c: &Campaign) -> Value {
 
 /// The report (command 10).
 pub fn report(c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), c.id.to_string().into());
-    m.insert("name".into(), c.name.clone().into());
-    put(&mut m, "messageTemplate", c.message.template.clone());
-    put(&mut m, "masterState", c.master_state.clone());
-    put(&mut m, "flowId", c.flow_id.clone());
-    put(&mut m, "stateId", c.state_id.clone());
+    let mut m = overview(c);
     put(&mut m, "stateName", c.state_id.clone());
     m.insert("attendanceRedirect".into(), c.attendance_redirect.clone().map_or(Value::Null, Value::String));
     m.insert("campaignSender".into(), c.sender.clone().into());
-    put(&mut m, "sendDate", iso(c.send_date));
-    m.insert("status".into(), c.status.lime().into());
-    m.insert("audienceCounts".into(), counts(counts_));
-    m.insert("statusAudience".into(), audience.iter().map(|r| status_item(c, r)).collect());
-    Value::Object(m)
+    with_audience(m, c, counts_, audience)
 }

@@ -114,6 +114,7 @@ async fn build(state: &AppState, ws: &Workspace, mut c: Campaign, input: Campaig
         return build_lime(state, c, input);
     }
     let mut spec = spec_of(&c).unwrap_or_default();
+    apply_pacing_and_schedule(state, &mut c, &input)?;
     // Switching the message type drops the other type's fields unless they are given anew.
     if input.message_type.is_some_and(|t| Some(t) != spec.message_type) {
         spec.content = None;
@@ -145,23 +146,6 @@ async fn build(state: &AppState, ws: &Workspace, mut c: Campaign, input: Campaig
     }
     if let Some(channel) = input.channel_id {
         c.channel_id = channel;
-    }
-    if let Some(r) = input.rate_limit_per_minute {
-        if !(1..=300).contains(&r) {
-            return Err(bad(format!("rate_limit_per_minute must be between 1 and 300, not {r}")));
-        }
-        c.rate_limit_per_minute = Some(r);
-    }
-    if let Some(open) = input.allow_open_conversation {
-        c.allow_open_ticket = open;
-    }
-    if let Some(at) = input.scheduled_at {
-        let ms =
-            parse_scheduled(&at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
-        if ms <= state.engine.clock.now() {
-            return Err(bad(format!("scheduled_at must be in the future ({at})")));
-        }
-        c.scheduled = Some(ms);
     }
     if c.channel_id.is_empty() {
         return Err(bad("channel_id is required"));
@@ -243,12 +227,19 @@ fn build_lime(state: &AppState, mut c: Campaign, input: CampaignInput) -> ApiRes
             "{field} cannot be changed on a campaign created on the LIME face (name, rate_limit_per_minute, scheduled_at and allow_open_conversation can)"
         )));
     }
+    apply_pacing_and_schedule(state, &mut c, &input)?;
     if let Some(name) = input.name {
         c.name = name.trim().to_owned();
         if c.name.is_empty() {
             return Err(bad("name is required"));
         }
     }
+    Ok(c)
+}
+
+/// `rate_limit_per_minute`, `allow_open_conversation` and `scheduled_at`, which campaigns of
+/// both faces take.
+fn apply_pacing_and_schedule(state: &AppState, c: &mut Campaign, input: &CampaignInput) -> ApiResult<()> {
     if let Some(r) = input.rate_limit_per_minute {
         if !(1..=300).contains(&r) {
             return Err(bad(format!("rate_limit_per_minute must be between 1 and 300, not {r}")));
@@ -258,15 +249,19 @@ fn build_lime(state: &AppState, mut c: Campaign, input: CampaignInput) -> ApiRes
     if let Some(open) = input.allow_open_conversation {
         c.allow_open_ticket = open;
     }
-    if let Some(at) = input.scheduled_at {
-        let ms =
-            parse_scheduled(&at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
-        if ms <= state.engine.clock.now() {
-            return Err(bad(format!("scheduled_at must be in the future ({at})")));
-        }
-        c.scheduled = Some(ms);
+    if let Some(at) = &input.scheduled_at {
+        c.scheduled = Some(future_time(state, at)?);
     }
-    Ok(c)
+    Ok(())
+}
+
+/// An ISO-8601 `scheduled_at` that lies in the future.
+fn future_time(state: &AppState, at: &str) -> ApiResult<i64> {
+    let ms = parse_scheduled(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
+    if ms <= state.engine.clock.now() {
+        return Err(bad(format!("scheduled_at must be in the future ({at})")));
+    }
+    Ok(ms)
 }
 
 fn mapping(spec: &RestSpec) -> ApiResult<BTreeMap<String, String>> {
@@ -567,17 +562,7 @@ pub async fn start(
         ))));
     }
     let store = &state.engine.store;
-    let scheduled = match input.scheduled_at {
-        Some(at) => {
-            let ms = parse_scheduled(&at)
-                .ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
-            if ms <= state.engine.clock.now() {
-                return Err(bad(format!("scheduled_at must be in the future ({at})")));
-            }
-            Some(ms)
-        }
-        None => None,
-    };
+    let scheduled = input.scheduled_at.as_deref().map(|at| future_time(&state, at)).transpose()?;
     // Everything that can refuse the start is checked before anything is written.
     let audience = if spec_of(&c).is_some() {
         let audience = audience_of(&state, ws.id(), &c).await?;

@@ -541,12 +541,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_channel(&self, tenant: &str, channel: ChannelDef) -> Result<()> {
-        let t = self.tenant(tenant);
-        let mut channels = t.channels.write();
-        match channels.iter_mut().find(|c| c.id == channel.id) {
-            Some(c) => *c = channel,
-            None => channels.push(channel),
-        }
+        upsert(&self.tenant(tenant).channels, channel, |c| c.id.clone());
         Ok(())
     }
 
@@ -555,12 +550,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_template(&self, tenant: &str, template: TemplateDef) -> Result<()> {
-        let t = self.tenant(tenant);
-        let mut templates = t.templates.write();
-        match templates.iter_mut().find(|c| c.id == template.id) {
-            Some(c) => *c = template,
-            None => templates.push(template),
-        }
+        upsert(&self.tenant(tenant).templates, template, |t| t.id.clone());
         Ok(())
     }
 

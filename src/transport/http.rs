@@ -6,7 +6,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lime_protocol::{Command, Envelope, EnvelopeError};
+use lime_protocol::{Envelope, EnvelopeError};
 
 use crate::caller::Caller;
 use crate::router;
@@ -132,9 +132,4 @@ async fn read_envelope(state: &AppState, body: Body) -> Result<Envelope, Respons
 
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
-}
-
-/// Used by tests and tools: a response body that is a command envelope.
-pub fn is_command(body: &str) -> bool {
-    matches!(Envelope::parse(body), Ok(Envelope::Command(Command { status: Some(_), .. })))
 }

@@ -85,7 +85,7 @@ struct Connection {
 }
 
 /// State of an established session's command processing.
-struct Session2 {
+struct Established {
     caller: Arc<Caller>,
     tx: mpsc::Sender<String>,
     rx: mpsc::Receiver<String>,
@@ -272,7 +272,7 @@ impl Connection {
     async fn established(&mut self, caller: Arc<Caller>) -> End {
         let limits = self.state.config.limits.clone();
         let (tx, rx) = mpsc::channel(limits.outbound_queue);
-        let mut s = Session2 {
+        let mut s = Established {
             caller,
             tx,
             rx,
@@ -309,7 +309,7 @@ impl Connection {
     }
 
     /// Handles what is already readable without waiting, then flushes once.
-    async fn drain_ready(&mut self, s: &mut Session2) -> Result<(), End> {
+    async fn drain_ready(&mut self, s: &mut Established) -> Result<(), End> {
         for _ in 0..256 {
             let mut progressed = false;
             while let Ok(text) = s.rx.try_recv() {
@@ -327,7 +327,7 @@ impl Connection {
         self.flush().await
     }
 
-    async fn on_timer(&mut self, s: &mut Session2) -> Result<(), End> {
+    async fn on_timer(&mut self, s: &mut Established) -> Result<(), End> {
         let limits = &self.state.config.limits;
         if s.ping.is_some() {
             return Err(End::Close(
@@ -343,7 +343,11 @@ impl Connection {
         self.feed(Envelope::Command(ping).to_json()).await
     }
 
-    async fn on_frame(&mut self, s: &mut Session2, frame: Option<Result<WsMessage, axum::Error>>) -> Result<(), End> {
+    async fn on_frame(
+        &mut self,
+        s: &mut Established,
+        frame: Option<Result<WsMessage, axum::Error>>,
+    ) -> Result<(), End> {
         let Some(text) = frame_text(frame)? else {
             return Ok(());
         };
@@ -387,7 +391,7 @@ impl Connection {
         }
     }
 
-    async fn on_command(&mut self, s: &mut Session2, command: Command) -> Result<(), End> {
+    async fn on_command(&mut self, s: &mut Established, command: Command) -> Result<(), End> {
         if command.is_response() {
             // A reply to one of our pings (or another response): liveness was already noted.
             return Ok(());
@@ -435,7 +439,7 @@ impl Connection {
     }
 
     /// Waits for spawned commands to finish, writing their replies. `Some` if the socket died.
-    async fn drain_inflight(&mut self, s: &mut Session2) -> Option<End> {
+    async fn drain_inflight(&mut self, s: &mut Established) -> Option<End> {
         let deadline = Instant::now() + self.state.config.limits.command_timeout();
         while s.inflight.load(Ordering::Acquire) > 0 {
             tokio::select! {
@@ -455,7 +459,7 @@ impl Connection {
         self.flush().await.err()
     }
 
-    async fn drain_and_finish(&mut self, s: &mut Session2, code: u16, reason: &str) -> End {
+    async fn drain_and_finish(&mut self, s: &mut Established, code: u16, reason: &str) -> End {
         if let Some(end) = self.drain_inflight(s).await {
             return end;
         }
