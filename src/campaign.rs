@@ -318,7 +318,31 @@ pub struct NewRecipient {
     pub contact_id: Option<Box<str>>,
 }
 
-/// One recipient of a campaign, as stored (compact: a million of them fit in ~200 MB).
+/// What few recipients have, boxed so that each of the many without it costs one pointer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecipientExtra {
+    /// The text as given, kept only when it differs from `+digits`.
+    pub given: Option<Box<str>>,
+    /// JSON object text of context variables.
+    pub context: Option<Box<str>>,
+    /// REST face: the contact this recipient comes from.
+    pub contact_id: Option<Box<str>>,
+}
+
+impl RecipientExtra {
+    /// `None` when all three are absent.
+    pub fn boxed(
+        given: Option<Box<str>>,
+        context: Option<Box<str>>,
+        contact_id: Option<Box<str>>,
+    ) -> Option<Box<Self>> {
+        (given.is_some() || context.is_some() || contact_id.is_some())
+            .then(|| Box::new(RecipientExtra { given, context, contact_id }))
+    }
+}
+
+/// One recipient of a campaign, as stored (compact: 80 bytes plus its parameter text, so a
+/// million of them fit in ~200 MB with the store's phone index).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recipient {
     /// Insertion order within the campaign, from 0.
@@ -328,31 +352,51 @@ pub struct Recipient {
     pub reason: u32,
     /// E.164 digits; 0 = invalid number.
     pub phone: u64,
-    /// The text as given, kept only when it differs from `+digits`.
-    pub given: Option<Box<str>>,
+    /// The phone was given as its digits without `+` (as BLiP users mostly write it), so
+    /// the given text is rebuilt rather than stored.
+    pub given_plain: bool,
     pub params: Params,
-    pub context: Option<Box<str>>,
-    pub contact_id: Option<Box<str>>,
+    /// The given text (when not `+digits`), context variables and contact id, if any.
+    pub extra: Option<Box<RecipientExtra>>,
     pub processed_at: Millis,
     pub received_at: Millis,
     pub read_at: Millis,
     pub failed_at: Millis,
 }
 
+/// The given text of a recipient whose number is `phone` (0 = invalid), split into what must
+/// be kept and whether it was the digits without `+`; `+digits` and the digits alone are
+/// rebuilt from the number.
+pub fn split_given(phone: u64, given: Option<String>) -> (Option<Box<str>>, bool) {
+    let Some(given) = given else { return (None, false) };
+    if phone != 0 {
+        let digits = phone.to_string();
+        if given == digits {
+            return (None, true);
+        }
+        if given.strip_prefix('+') == Some(digits.as_str()) {
+            return (None, false);
+        }
+    }
+    (Some(given.into_boxed_str()), false)
+}
+
+// The memory store keeps a million of these per campaign; a field that grows it should be
+// rare enough to live in `RecipientExtra`.
+const _: () = assert!(std::mem::size_of::<Recipient>() <= 80);
+
 impl Recipient {
     pub fn new(seq: u32, r: NewRecipient) -> Recipient {
         let phone = r.phone.map(|p| p.as_u64()).unwrap_or(0);
-        let canonical = r.phone.map(|p| p.to_string());
-        let given = (canonical.as_deref() != Some(r.given.as_str())).then(|| r.given.into_boxed_str());
+        let (given, given_plain) = split_given(phone, Some(r.given));
         Recipient {
             seq,
             status: RecipientStatus::Pending,
             reason: 0,
             phone,
-            given,
+            given_plain,
             params: r.params,
-            context: r.context,
-            contact_id: r.contact_id,
+            extra: RecipientExtra::boxed(given, r.context, r.contact_id),
             processed_at: 0,
             received_at: 0,
             read_at: 0,
@@ -364,10 +408,39 @@ impl Recipient {
         Phone::from_u64(self.phone)
     }
 
+    fn extra_field(&self, f: impl Fn(&RecipientExtra) -> &Option<Box<str>>) -> Option<&str> {
+        self.extra.as_deref().and_then(|e| f(e).as_deref())
+    }
+
+    /// The given text, when it differs from `+digits` and from the digits alone.
+    pub fn given_text(&self) -> Option<&str> {
+        self.extra_field(|e| &e.given)
+    }
+
+    /// The given text unless it is `+digits`: what a store writes and gives back to
+    /// [`split_given`].
+    pub fn stored_given(&self) -> Option<String> {
+        match self.given_text() {
+            Some(g) => Some(g.to_owned()),
+            None => self.given_plain.then(|| self.phone.to_string()),
+        }
+    }
+
+    /// JSON object text of the context variables.
+    pub fn context(&self) -> Option<&str> {
+        self.extra_field(|e| &e.context)
+    }
+
+    /// REST face: the contact this recipient comes from.
+    pub fn contact_id(&self) -> Option<&str> {
+        self.extra_field(|e| &e.contact_id)
+    }
+
     /// The recipient as it was given.
     pub fn given(&self) -> String {
-        match (&self.given, self.phone()) {
+        match (self.given_text(), self.phone()) {
             (Some(g), _) => g.to_string(),
+            (None, Some(_)) if self.given_plain => self.phone.to_string(),
             (None, Some(p)) => p.to_string(),
             (None, None) => String::new(),
         }
@@ -463,6 +536,33 @@ pub fn parse_message_id(id: &str) -> Option<(Uuid, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recipient_is_reported_as_it_was_given() {
+        let phones = crate::phone::PhoneNormalizer::new("55").unwrap();
+        for given in ["5531998761234", "+5531998761234", "(31) 99876-1234", "not a phone"] {
+            let phone = phones.normalize(given).ok();
+            let new =
+                NewRecipient { given: given.into(), phone, params: Params::default(), context: None, contact_id: None };
+            let r = Recipient::new(0, new);
+            assert_eq!(r.given(), given);
+            // A store keeps `stored_given` and rebuilds the recipient from it.
+            let (kept, plain) = split_given(r.phone, r.stored_given());
+            assert_eq!((kept.as_deref(), plain), (r.given_text(), r.given_plain), "{given}");
+        }
+        // The two usual forms cost no allocation.
+        let plain = Recipient::new(
+            0,
+            NewRecipient {
+                given: "5531998761234".into(),
+                phone: phones.normalize("5531998761234").ok(),
+                params: Params::default(),
+                context: None,
+                contact_id: None,
+            },
+        );
+        assert!(plain.extra.is_none() && plain.given_plain);
+    }
 
     #[test]
     fn receipts_only_move_forward() {

@@ -583,7 +583,7 @@ fn side_effects(campaign: &Campaign, r: &Recipient, identity: String) -> (Contac
         ..ContactPatch::default()
     };
     let mut variables: Vec<(String, Value)> = Vec::new();
-    if let Some(text) = &r.context {
+    if let Some(text) = r.context() {
         if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) {
             variables.extend(map);
         }

@@ -181,7 +181,7 @@ pub fn message(r: &Recipient, content: Option<String>, message_id: String) -> Me
     let failed = r.status == RecipientStatus::Failed;
     MessageView {
         id: message_id,
-        contact_id: r.contact_id.as_deref().map(str::to_owned),
+        contact_id: r.contact_id().map(str::to_owned),
         phone: r.phone().map(|p| p.to_string()).unwrap_or_else(|| r.given()),
         status: r.status.rest().into(),
         content,

@@ -129,9 +129,7 @@ impl CampaignData {
                     let old = &mut self.recipients[seq as usize];
                     let replacement = Recipient::new(seq, r);
                     old.params = replacement.params;
-                    old.context = replacement.context;
-                    old.given = replacement.given;
-                    old.contact_id = replacement.contact_id;
+                    old.extra = replacement.extra;
                     result.updated += 1;
                 }
                 None => {

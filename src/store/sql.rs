@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, Store};
 use crate::campaign::{
-    parse_message_id, Campaign, CampaignStatus, Counts, NewRecipient, Params, Recipient, RecipientStatus,
+    parse_message_id, split_given, Campaign, CampaignStatus, Counts, NewRecipient, Params, Recipient, RecipientExtra,
+    RecipientStatus,
 };
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
@@ -148,15 +149,20 @@ const RECIPIENT_COLUMNS: &str =
 fn recipient_of(row: &AnyRow) -> Result<Recipient> {
     let get_i = |c: &str| row.try_get::<i64, _>(c).map_err(db);
     let get_s = |c: &str| row.try_get::<Option<String>, _>(c).map_err(db);
+    let phone = get_i("phone")? as u64;
+    let (given, given_plain) = split_given(phone, get_s("given")?);
     Ok(Recipient {
         seq: get_i("seq")? as u32,
         status: recipient_status(get_i("status")?),
         reason: get_i("reason")? as u32,
-        phone: get_i("phone")? as u64,
-        given: get_s("given")?.map(String::into_boxed_str),
+        phone,
+        given_plain,
         params: Params::from_packed(get_s("params")?.unwrap_or_default()),
-        context: get_s("context")?.map(String::into_boxed_str),
-        contact_id: get_s("contact_id")?.map(String::into_boxed_str),
+        extra: RecipientExtra::boxed(
+            given,
+            get_s("context")?.map(String::into_boxed_str),
+            get_s("contact_id")?.map(String::into_boxed_str),
+        ),
         processed_at: get_i("processed_at")?,
         received_at: get_i("received_at")?,
         read_at: get_i("read_at")?,
@@ -471,8 +477,8 @@ impl SqlStore {
             }
             let recipient = Recipient::new(0, r);
             let row = json!({
-                "phone": phone as i64, "given": recipient.given.as_deref(), "params": recipient.params.packed(),
-                "context": recipient.context.as_deref(), "contact": recipient.contact_id.as_deref(),
+                "phone": phone as i64, "given": recipient.stored_given(), "params": recipient.params.packed(),
+                "context": recipient.context(), "contact": recipient.contact_id(),
             });
             match existing.get(&phone).or(batch_seq.get(&phone)) {
                 Some(seq) if phone != 0 => {
