@@ -96,6 +96,8 @@ async fn write_config(dir: &Path, store: StoreKind, max_per_second: Option<u32>)
         StoreKind::Sqlite => format!("kind = \"sqlite\"\npath = {:?}", dir.join("irisgate.db")),
         StoreKind::Postgres => format!("kind = \"postgres\"\nurl = {:?}", postgres_schema().await),
     };
+    // `BENCH_DISPATCH_BATCH` tries another `campaigns.dispatch_batch`.
+    let batch = std::env::var("BENCH_DISPATCH_BATCH").map(|b| format!("dispatch_batch = {b}")).unwrap_or_default();
     let ceiling = max_per_second.map(|n| format!("max_per_second = {n}")).unwrap_or_default();
     let text = format!(
         r#"
@@ -108,6 +110,7 @@ command_timeout_ms = 600000
 
 [campaigns]
 max_recipients_per_campaign = 2000000
+{batch}
 
 [storage]
 {storage}

@@ -122,7 +122,7 @@ impl Default for CampaignSettings {
             media_link_timeout_ms: 30_000,
             send_attempts: 3,
             retry_backoff_ms: 200,
-            dispatch_batch: 256,
+            dispatch_batch: 1024,
             receipt_queue: 65_536,
         }
     }

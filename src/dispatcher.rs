@@ -556,14 +556,7 @@ async fn record(inner: &Inner, tenant: &str, plan: &Plan, sent: Vec<Sent>) -> Re
             }
         }
     }
-    inner.store.record_outcomes(campaign.id, &outcomes).await?;
-    if !patches.is_empty() {
-        inner.store.patch_contacts(tenant, patches).await?;
-    }
-    if !contexts.is_empty() {
-        inner.store.write_contexts(tenant, contexts).await?;
-    }
-    Ok(())
+    inner.store.record_sent(tenant, campaign.id, &outcomes, patches, contexts).await
 }
 
 /// What a send leaves behind: parameters merged into the contact's extras; context

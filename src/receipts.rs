@@ -1,6 +1,7 @@
 //! The receipt recorder: drains channel receipts in batches into the store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -29,11 +30,32 @@ pub fn spawn(store: Arc<dyn Store>, capacity: usize, shutdown: CancellationToken
             if n == 0 {
                 return;
             }
-            if let Err(e) = store.apply_receipts(&batch).await {
-                tracing::error!(error = %e, receipts = batch.len(), "receipts could not be recorded");
-            }
+            record(store.as_ref(), &batch, &shutdown).await;
             batch.clear();
         }
     });
     tx
+}
+
+/// Attempts per batch before its receipts are given up (and logged).
+const ATTEMPTS: u32 = 5;
+
+/// Records a batch, retrying a failed write (a PostgreSQL deadlock or a busy SQLite file
+/// resolves on a second try) so that a transient error does not lose receipts.
+async fn record(store: &dyn Store, batch: &[Receipt], shutdown: &CancellationToken) {
+    let mut wait = Duration::from_millis(20);
+    for attempt in 1..=ATTEMPTS {
+        match store.apply_receipts(batch).await {
+            Ok(_) => return,
+            Err(e) if attempt < ATTEMPTS && !shutdown.is_cancelled() => {
+                tracing::warn!(error = %e, attempt, receipts = batch.len(), "receipts not recorded yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, receipts = batch.len(), "receipts could not be recorded");
+                return;
+            }
+        }
+    }
 }

@@ -195,6 +195,21 @@ pub trait Store: Send + Sync + 'static {
 
     async fn write_contexts(&self, tenant: &str, writes: Vec<ContextWrite>) -> Result<()>;
 
+    /// What one batch of sends leaves behind: outcomes, contact patches and context writes,
+    /// together (a durable store commits them at once).
+    async fn record_sent(
+        &self,
+        tenant: &str,
+        campaign: Uuid,
+        outcomes: &[Outcome],
+        patches: Vec<ContactPatch>,
+        contexts: Vec<ContextWrite>,
+    ) -> Result<()> {
+        self.record_outcomes(campaign, outcomes).await?;
+        self.patch_contacts(tenant, patches).await?;
+        self.write_contexts(tenant, contexts).await
+    }
+
     /// Names of the context variables of `identity`, sorted.
     async fn context_names(&self, tenant: &str, identity: &str) -> Result<Vec<String>>;
 

@@ -209,6 +209,9 @@ impl Delta {
 
 /// Per-connection SQLite settings: WAL (readers never wait for the writer), full sync (a
 /// commit is on disk before it returns), a busy timeout instead of immediate errors.
+/// A write transaction.
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
 fn sqlite_pragmas<'c>(
     conn: &'c mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
@@ -334,11 +337,28 @@ impl SqlStore {
         if moves.is_empty() {
             return Ok(Vec::new());
         }
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let moved = self.advance_in(&mut tx, campaign, moves).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(moved)
+    }
+
+    /// [`SqlStore::advance_returning`] inside the caller's transaction.
+    async fn advance_in(
+        &self,
+        tx: &mut Tx,
+        campaign: Uuid,
+        moves: &[(u32, RecipientStatus, i64, u32)],
+    ) -> Result<Vec<u32>> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
         let id = campaign.to_string();
         let seqs: Vec<u32> = moves.iter().map(|m| m.0).collect();
-        let mut tx = self.write.begin().await.map_err(db)?;
         let select = format!(
-            "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE campaign_id = $1 AND seq IN (SELECT seq FROM {}){}",
+            // Rows are locked in seq order so that two writers of one campaign (receipts and
+            // sends) cannot deadlock on PostgreSQL.
+            "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE campaign_id = $1 AND seq IN (SELECT seq FROM {}) ORDER BY seq{}",
             self.json_rows("$2", &[("seq", "bigint")]),
             self.for_update()
         );
@@ -346,7 +366,7 @@ impl SqlStore {
         let rows = sqlx::query(&select)
             .bind(&id)
             .bind(Value::Array(seq_rows).to_string())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await
             .map_err(db)?;
         let mut current: HashMap<u32, Recipient> = HashMap::with_capacity(rows.len());
@@ -365,7 +385,6 @@ impl SqlStore {
             }
         }
         if changed.is_empty() {
-            tx.commit().await.map_err(db)?;
             return Ok(Vec::new());
         }
         let updates: Vec<Value> = changed
@@ -408,7 +427,7 @@ impl SqlStore {
             ),
         };
         let moved: Vec<u32> = changed.keys().copied().collect();
-        sqlx::query(&update).bind(&id).bind(Value::Array(updates).to_string()).execute(&mut *tx).await.map_err(db)?;
+        sqlx::query(&update).bind(&id).bind(Value::Array(updates).to_string()).execute(&mut **tx).await.map_err(db)?;
         if !delta.is_zero() {
             let d = &delta.0;
             sqlx::query(
@@ -421,12 +440,145 @@ impl SqlStore {
             .bind(d[3])
             .bind(d[4])
             .bind(d[5])
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?;
         }
-        tx.commit().await.map_err(db)?;
         Ok(moved)
+    }
+
+    /// [`Store::patch_contacts`] inside the caller's transaction.
+    async fn patch_contacts_in(&self, tx: &mut Tx, tenant: &str, patches: Vec<ContactPatch>) -> Result<()> {
+        if patches.is_empty() {
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        // One read of every contact the batch may touch, one write of all of them.
+        let keys: Vec<Value> = patches
+            .iter()
+            .map(|p| json!({"identity": p.identity.as_ref().map(|i| i.to_ascii_lowercase()), "phone": p.phone.filter(|p| *p != 0).map(|p| p as i64)}))
+            .collect();
+        let from = self.json_rows("$2", &[("identity", "text"), ("phone", "bigint")]);
+        let sql = format!(
+            "SELECT data FROM contacts WHERE tenant = $1 AND (identity IN (SELECT identity FROM {from}) \
+             OR phone IN (SELECT phone FROM {from})) ORDER BY id{}",
+            self.for_update()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(Value::Array(keys).to_string())
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db)?;
+        let mut contacts: Vec<Contact> = Vec::with_capacity(patches.len());
+        let mut by_identity: HashMap<String, usize> = HashMap::new();
+        let mut by_phone: HashMap<u64, usize> = HashMap::new();
+        let mut existing = std::collections::HashSet::new();
+        for row in rows {
+            let data: String = row.try_get("data").map_err(db)?;
+            let c: Contact = serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?;
+            existing.insert(c.id.clone());
+            if let Some(i) = &c.identity {
+                by_identity.insert(i.to_ascii_lowercase(), contacts.len());
+            }
+            if let Some(p) = c.phone {
+                by_phone.insert(p, contacts.len());
+            }
+            contacts.push(c);
+        }
+        let mut touched = Vec::new();
+        for p in patches {
+            let found = p
+                .identity
+                .as_ref()
+                .and_then(|i| by_identity.get(&i.to_ascii_lowercase()))
+                .or_else(|| p.phone.filter(|p| *p != 0).and_then(|ph| by_phone.get(&ph)))
+                .copied();
+            let index = match found {
+                Some(i) => i,
+                None => {
+                    contacts.push(Contact { id: Uuid::new_v4().to_string(), created: now, ..Contact::default() });
+                    contacts.len() - 1
+                }
+            };
+            super::memory::apply_patch(&mut contacts[index], p, now);
+            if let Some(i) = &contacts[index].identity {
+                by_identity.insert(i.to_ascii_lowercase(), index);
+            }
+            if let Some(ph) = contacts[index].phone {
+                by_phone.insert(ph, index);
+            }
+            touched.push(index);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db)?;
+        let mut next = base;
+        let rows: Vec<Value> = touched
+            .iter()
+            .map(|&i| {
+                let c = &contacts[i];
+                let seq = if existing.contains(&c.id) {
+                    0
+                } else {
+                    next += 1;
+                    next
+                };
+                json!({"id": c.id, "identity": c.identity.as_ref().map(|x| x.to_ascii_lowercase()),
+                       "phone": c.phone.map(|p| p as i64), "created": c.created, "seq": seq,
+                       "data": serde_json::to_string(c).expect("plain data")})
+            })
+            .collect();
+        for chunk in rows.chunks(5_000) {
+            let sql = format!(
+                "INSERT INTO contacts (tenant, id, identity, phone, created, seq, data) \
+                 SELECT $1, id, identity, phone, created, seq, data FROM {} WHERE true \
+                 ON CONFLICT (tenant, id) DO UPDATE SET identity = excluded.identity, phone = excluded.phone, data = excluded.data",
+                self.json_rows(
+                    "$2",
+                    &[("id", "text"), ("identity", "text"), ("phone", "bigint"), ("created", "bigint"), ("seq", "bigint"), ("data", "text")]
+                )
+            );
+            sqlx::query(&sql)
+                .bind(tenant)
+                .bind(Value::Array(chunk.to_vec()).to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::write_contexts`] inside the caller's transaction.
+    async fn write_contexts_in(&self, tx: &mut Tx, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
+        let mut rows = Vec::new();
+        for w in writes {
+            let identity = w.identity.to_ascii_lowercase();
+            for (k, v) in w.variables {
+                rows.push(json!({"identity": identity, "name": k.to_ascii_lowercase(), "value": v.to_string()}));
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for chunk in rows.chunks(10_000) {
+            let sql = format!(
+                "INSERT INTO contexts (tenant, identity, name, value) SELECT $1, identity, name, value FROM {} \
+                 WHERE true ON CONFLICT (tenant, identity, name) DO UPDATE SET value = excluded.value",
+                self.json_rows("$2", &[("identity", "text"), ("name", "text"), ("value", "text")])
+            );
+            sqlx::query(&sql)
+                .bind(tenant)
+                .bind(Value::Array(chunk.to_vec()).to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
     }
 
     async fn insert_recipients(
@@ -995,107 +1147,9 @@ impl Store for SqlStore {
         if patches.is_empty() {
             return Ok(());
         }
-        let now = chrono::Utc::now().timestamp_millis();
         let mut tx = self.write.begin().await.map_err(db)?;
-        // One read of every contact the batch may touch, one write of all of them.
-        let keys: Vec<Value> = patches
-            .iter()
-            .map(|p| json!({"identity": p.identity.as_ref().map(|i| i.to_ascii_lowercase()), "phone": p.phone.filter(|p| *p != 0).map(|p| p as i64)}))
-            .collect();
-        let from = self.json_rows("$2", &[("identity", "text"), ("phone", "bigint")]);
-        let sql = format!(
-            "SELECT data FROM contacts WHERE tenant = $1 AND (identity IN (SELECT identity FROM {from}) \
-             OR phone IN (SELECT phone FROM {from})){}",
-            self.for_update()
-        );
-        let rows = sqlx::query(&sql)
-            .bind(tenant)
-            .bind(Value::Array(keys).to_string())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-        let mut contacts: Vec<Contact> = Vec::with_capacity(patches.len());
-        let mut by_identity: HashMap<String, usize> = HashMap::new();
-        let mut by_phone: HashMap<u64, usize> = HashMap::new();
-        let mut existing = std::collections::HashSet::new();
-        for row in rows {
-            let data: String = row.try_get("data").map_err(db)?;
-            let c: Contact = serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?;
-            existing.insert(c.id.clone());
-            if let Some(i) = &c.identity {
-                by_identity.insert(i.to_ascii_lowercase(), contacts.len());
-            }
-            if let Some(p) = c.phone {
-                by_phone.insert(p, contacts.len());
-            }
-            contacts.push(c);
-        }
-        let mut touched = Vec::new();
-        for p in patches {
-            let found = p
-                .identity
-                .as_ref()
-                .and_then(|i| by_identity.get(&i.to_ascii_lowercase()))
-                .or_else(|| p.phone.filter(|p| *p != 0).and_then(|ph| by_phone.get(&ph)))
-                .copied();
-            let index = match found {
-                Some(i) => i,
-                None => {
-                    contacts.push(Contact { id: Uuid::new_v4().to_string(), created: now, ..Contact::default() });
-                    contacts.len() - 1
-                }
-            };
-            super::memory::apply_patch(&mut contacts[index], p, now);
-            if let Some(i) = &contacts[index].identity {
-                by_identity.insert(i.to_ascii_lowercase(), index);
-            }
-            if let Some(ph) = contacts[index].phone {
-                by_phone.insert(ph, index);
-            }
-            touched.push(index);
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM contacts WHERE tenant = $1")
-            .bind(tenant)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        let mut next = base;
-        let rows: Vec<Value> = touched
-            .iter()
-            .map(|&i| {
-                let c = &contacts[i];
-                let seq = if existing.contains(&c.id) {
-                    0
-                } else {
-                    next += 1;
-                    next
-                };
-                json!({"id": c.id, "identity": c.identity.as_ref().map(|x| x.to_ascii_lowercase()),
-                       "phone": c.phone.map(|p| p as i64), "created": c.created, "seq": seq,
-                       "data": serde_json::to_string(c).expect("plain data")})
-            })
-            .collect();
-        for chunk in rows.chunks(5_000) {
-            let sql = format!(
-                "INSERT INTO contacts (tenant, id, identity, phone, created, seq, data) \
-                 SELECT $1, id, identity, phone, created, seq, data FROM {} WHERE true \
-                 ON CONFLICT (tenant, id) DO UPDATE SET identity = excluded.identity, phone = excluded.phone, data = excluded.data",
-                self.json_rows(
-                    "$2",
-                    &[("id", "text"), ("identity", "text"), ("phone", "bigint"), ("created", "bigint"), ("seq", "bigint"), ("data", "text")]
-                )
-            );
-            sqlx::query(&sql)
-                .bind(tenant)
-                .bind(Value::Array(chunk.to_vec()).to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(())
+        self.patch_contacts_in(&mut tx, tenant, patches).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn put_contact(&self, tenant: &str, mut contact: Contact) -> Result<Contact> {
@@ -1133,32 +1187,29 @@ impl Store for SqlStore {
     }
 
     async fn write_contexts(&self, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
-        let mut rows = Vec::new();
-        for w in writes {
-            let identity = w.identity.to_ascii_lowercase();
-            for (k, v) in w.variables {
-                rows.push(json!({"identity": identity, "name": k.to_ascii_lowercase(), "value": v.to_string()}));
-            }
-        }
-        if rows.is_empty() {
+        if writes.is_empty() {
             return Ok(());
         }
         let mut tx = self.write.begin().await.map_err(db)?;
-        for chunk in rows.chunks(10_000) {
-            let sql = format!(
-                "INSERT INTO contexts (tenant, identity, name, value) SELECT $1, identity, name, value FROM {} \
-                 WHERE true ON CONFLICT (tenant, identity, name) DO UPDATE SET value = excluded.value",
-                self.json_rows("$2", &[("identity", "text"), ("name", "text"), ("value", "text")])
-            );
-            sqlx::query(&sql)
-                .bind(tenant)
-                .bind(Value::Array(chunk.to_vec()).to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(())
+        self.write_contexts_in(&mut tx, tenant, writes).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn record_sent(
+        &self,
+        tenant: &str,
+        campaign: Uuid,
+        outcomes: &[Outcome],
+        patches: Vec<ContactPatch>,
+        contexts: Vec<ContextWrite>,
+    ) -> Result<()> {
+        // One transaction, so one sync to disk, for everything a batch of sends leaves behind.
+        let moves: Vec<_> = outcomes.iter().map(|o| (o.seq, o.status, o.at, o.reason)).collect();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        self.advance_in(&mut tx, campaign, &moves).await?;
+        self.patch_contacts_in(&mut tx, tenant, patches).await?;
+        self.write_contexts_in(&mut tx, tenant, contexts).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn context_names(&self, tenant: &str, identity: &str) -> Result<Vec<String>> {
