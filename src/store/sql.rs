@@ -146,6 +146,38 @@ fn recipient_status(v: i64) -> RecipientStatus {
 const RECIPIENT_COLUMNS: &str =
     "seq, status, reason, phone, given, params, context, contact_id, processed_at, received_at, read_at, failed_at";
 
+/// One recipient row of a bulk insert, serialised straight into the JSON parameter.
+#[derive(serde::Serialize)]
+struct RecipientRow {
+    seq: i64,
+    phone: i64,
+    given: Option<String>,
+    params: String,
+    context: Option<String>,
+    contact: Option<String>,
+}
+
+/// What a status move reads and writes: no parameter text, no given text.
+const PROGRESS_COLUMNS: &str = "seq, status, reason, phone, processed_at, received_at, read_at, failed_at";
+
+/// A recipient's progress only (see [`PROGRESS_COLUMNS`]); its texts are left empty.
+fn progress_of(row: &AnyRow) -> Result<Recipient> {
+    let get_i = |c: &str| row.try_get::<i64, _>(c).map_err(db);
+    Ok(Recipient {
+        seq: get_i("seq")? as u32,
+        status: recipient_status(get_i("status")?),
+        reason: get_i("reason")? as u32,
+        phone: get_i("phone")? as u64,
+        given_plain: false,
+        params: Params::default(),
+        extra: None,
+        processed_at: get_i("processed_at")?,
+        received_at: get_i("received_at")?,
+        read_at: get_i("read_at")?,
+        failed_at: get_i("failed_at")?,
+    })
+}
+
 fn recipient_of(row: &AnyRow) -> Result<Recipient> {
     let get_i = |c: &str| row.try_get::<i64, _>(c).map_err(db);
     let get_s = |c: &str| row.try_get::<Option<String>, _>(c).map_err(db);
@@ -358,7 +390,7 @@ impl SqlStore {
         let select = format!(
             // Rows are locked in seq order so that two writers of one campaign (receipts and
             // sends) cannot deadlock on PostgreSQL.
-            "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE campaign_id = $1 AND seq IN (SELECT seq FROM {}) ORDER BY seq{}",
+            "SELECT {PROGRESS_COLUMNS} FROM recipients WHERE campaign_id = $1 AND seq IN (SELECT seq FROM {}) ORDER BY seq{}",
             self.json_rows("$2", &[("seq", "bigint")]),
             self.for_update()
         );
@@ -371,7 +403,7 @@ impl SqlStore {
             .map_err(db)?;
         let mut current: HashMap<u32, Recipient> = HashMap::with_capacity(rows.len());
         for row in &rows {
-            let r = recipient_of(row)?;
+            let r = progress_of(row)?;
             current.insert(r.seq, r);
         }
         let mut delta = Delta::default();
@@ -628,19 +660,21 @@ impl SqlStore {
                 continue; // replaced by a later entry of this batch
             }
             let recipient = Recipient::new(0, r);
-            let row = json!({
-                "phone": phone as i64, "given": recipient.stored_given(), "params": recipient.params.packed(),
-                "context": recipient.context(), "contact": recipient.contact_id(),
-            });
+            let mut row = RecipientRow {
+                seq: 0,
+                phone: phone as i64,
+                given: recipient.stored_given(),
+                params: recipient.params.packed().to_owned(),
+                context: recipient.context().map(str::to_owned),
+                contact: recipient.contact_id().map(str::to_owned),
+            };
             match existing.get(&phone).or(batch_seq.get(&phone)) {
                 Some(seq) if phone != 0 => {
-                    let mut row = row;
-                    row["seq"] = json!(seq);
+                    row.seq = *seq;
                     updates.push(row);
                 }
                 _ => {
-                    let mut row = row;
-                    row["seq"] = json!(next);
+                    row.seq = next;
                     if phone != 0 {
                         batch_seq.insert(phone, next);
                     }
@@ -672,7 +706,7 @@ impl SqlStore {
             );
             sqlx::query(&sql)
                 .bind(campaign)
-                .bind(Value::Array(chunk.to_vec()).to_string())
+                .bind(serde_json::to_string(chunk).expect("plain data"))
                 .execute(&mut **tx)
                 .await
                 .map_err(db)?;
@@ -693,7 +727,7 @@ impl SqlStore {
             };
             sqlx::query(&sql)
                 .bind(campaign)
-                .bind(Value::Array(chunk.to_vec()).to_string())
+                .bind(serde_json::to_string(chunk).expect("plain data"))
                 .execute(&mut **tx)
                 .await
                 .map_err(db)?;
