@@ -228,7 +228,7 @@ async fn run(args: Args) -> i32 {
         let args = args.clone();
         connecting.push(tokio::spawn(async move {
             match args.mode {
-                Mode::Ws => ws_connect(&args, n).await.map(Conn::Ws),
+                Mode::Ws => ws_connect(&args, n).await.map(|ws| Conn::Ws(Box::new(ws))),
                 Mode::Http => http_connect(&args).await.map(Conn::Http),
             }
         }));
@@ -256,7 +256,7 @@ async fn run(args: Args) -> i32 {
             let plan = plan.clone();
             tokio::spawn(async move {
                 match conn {
-                    Conn::Ws(ws) => ws_run(ws, &plan).await,
+                    Conn::Ws(ws) => ws_run(*ws, &plan).await,
                     Conn::Http(sender) => http_run(sender, &plan).await,
                 }
             })
@@ -339,7 +339,7 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 enum Conn {
-    Ws(Ws),
+    Ws(Box<Ws>),
     Http(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
 }
 
