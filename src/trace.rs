@@ -1,22 +1,25 @@
 //! W3C `traceparent` values for response metadata: a caller's trace is continued, else one starts.
 
-use std::fmt::Write as _;
-
 /// A new `traceparent` in the caller's trace when `incoming` is a valid one, else in a new trace.
 pub fn traceparent(incoming: Option<&str>) -> String {
-    let trace_id = incoming.and_then(trace_id_of).map(str::to_owned).unwrap_or_else(|| {
-        let mut id = hex(fastrand::u128(1..));
-        id.truncate(32);
-        id
-    });
-    let span = hex(fastrand::u64(1..) as u128);
     let mut out = String::with_capacity(55);
-    let _ = write!(out, "00-{trace_id}-{}-01", &span[16..]);
+    out.push_str("00-");
+    match incoming.and_then(trace_id_of) {
+        Some(trace_id) => out.push_str(trace_id),
+        None => push_hex(&mut out, fastrand::u128(1..), 32),
+    }
+    out.push('-');
+    push_hex(&mut out, fastrand::u64(1..) as u128, 16);
+    out.push_str("-01");
     out
 }
 
-fn hex(v: u128) -> String {
-    format!("{v:032x}")
+/// Appends the low `digits` nibbles of `v` in lowercase hex, zero-padded (no `fmt`: hot path).
+fn push_hex(out: &mut String, v: u128, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(HEX[((v >> (i * 4)) & 0xf) as usize] as char);
+    }
 }
 
 /// The trace id of a well-formed version-00 traceparent.
@@ -57,5 +60,13 @@ mod tests {
         assert!(tp.starts_with("00-0af7651916cd43dd8448eb211c80319c-"));
         assert_ne!(tp, incoming);
         assert!(!traceparent(Some("garbage")).contains("garbage"));
+    }
+
+    #[test]
+    fn hex_is_zero_padded_lowercase() {
+        let mut s = String::new();
+        push_hex(&mut s, 0xab, 4);
+        push_hex(&mut s, u128::MAX, 32);
+        assert_eq!(s, format!("00ab{}", "f".repeat(32)));
     }
 }

@@ -96,10 +96,16 @@ impl LimeUri {
     /// The absolute form `lime://owner/path?query`, as BLiP echoes it in `#command.uri`.
     pub fn to_absolute(&self, owner: &Identity) -> String {
         let owner = self.authority.as_ref().unwrap_or(owner);
-        match &self.query {
-            Some(q) => format!("{SCHEME}{owner}{}?{q}", self.path),
-            None => format!("{SCHEME}{owner}{}", self.path),
+        let query_len = self.query.as_ref().map_or(0, |q| q.len() + 1);
+        let mut out = String::with_capacity(SCHEME.len() + 64 + self.path.len() + query_len);
+        out.push_str(SCHEME);
+        owner.write_to(&mut out);
+        out.push_str(&self.path);
+        if let Some(q) = &self.query {
+            out.push('?');
+            out.push_str(q);
         }
+        out
     }
 }
 
