@@ -1,7 +1,10 @@
 //! The in-memory store: DashMaps of per-campaign and per-tenant cells, each behind its own
 //! lock. Fast and simple; everything is lost when the process stops.
 
-use std::collections::{BTreeMap, HashMap};
+/// The store's maps hash with foldhash (seeded per map, several times faster than SipHash
+/// on these short keys; SipHash was a tenth of a million-recipient dispatch).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -47,7 +50,9 @@ struct TenantCell {
     /// Campaign ids in creation order.
     campaigns: RwLock<Vec<Uuid>>,
     contacts: RwLock<Contacts>,
-    contexts: RwLock<HashMap<String, BTreeMap<String, Value>>>,
+    /// identity → variables sorted by name (a Vec: a BTreeMap node for the usual two
+    /// variables cost ~600 bytes per contact of a million-recipient campaign).
+    contexts: RwLock<HashMap<Box<str>, Vec<(Box<str>, Value)>>>,
     channels: RwLock<Vec<ChannelDef>>,
     templates: RwLock<Vec<TemplateDef>>,
     tags: RwLock<Vec<TagDef>>,
@@ -109,7 +114,7 @@ impl CampaignData {
     fn add(&mut self, audience: Vec<NewRecipient>, max_total: u64) -> Result<AudienceAdded> {
         let mut result = AudienceAdded::default();
         let new_phones = {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::default();
             audience
                 .iter()
                 .filter(|r| r.phone.map(|p| !self.by_phone.contains_key(&p.as_u64()) && seen.insert(p)).unwrap_or(true))
@@ -206,7 +211,7 @@ impl Store for MemoryStore {
         let mut data = CampaignData {
             campaign,
             recipients: Vec::new(),
-            by_phone: HashMap::new(),
+            by_phone: HashMap::default(),
             counts: Counts::default(),
             first_pending: 0,
             deleted: false,
@@ -499,9 +504,13 @@ impl Store for MemoryStore {
         let t = self.tenant(tenant);
         let mut contexts = t.contexts.write();
         for w in writes {
-            let vars = contexts.entry(w.identity.to_ascii_lowercase()).or_default();
+            let vars = contexts.entry(w.identity.to_ascii_lowercase().into_boxed_str()).or_default();
             for (k, v) in w.variables {
-                vars.insert(k.to_ascii_lowercase(), v);
+                let k = k.to_ascii_lowercase();
+                match vars.binary_search_by(|(n, _)| n.as_ref().cmp(k.as_str())) {
+                    Ok(i) => vars[i].1 = v,
+                    Err(i) => vars.insert(i, (k.into_boxed_str(), v)),
+                }
             }
         }
         Ok(())
@@ -510,13 +519,16 @@ impl Store for MemoryStore {
     async fn context_names(&self, tenant: &str, identity: &str) -> Result<Vec<String>> {
         let t = self.tenant(tenant);
         let contexts = t.contexts.read();
-        Ok(contexts.get(&identity.to_ascii_lowercase()).map(|v| v.keys().cloned().collect()).unwrap_or_default())
+        let vars = contexts.get(identity.to_ascii_lowercase().as_str());
+        Ok(vars.map(|v| v.iter().map(|(n, _)| n.to_string()).collect()).unwrap_or_default())
     }
 
     async fn context_value(&self, tenant: &str, identity: &str, name: &str) -> Result<Option<Value>> {
         let t = self.tenant(tenant);
         let contexts = t.contexts.read();
-        Ok(contexts.get(&identity.to_ascii_lowercase()).and_then(|v| v.get(&name.to_ascii_lowercase())).cloned())
+        let Some(vars) = contexts.get(identity.to_ascii_lowercase().as_str()) else { return Ok(None) };
+        let name = name.to_ascii_lowercase();
+        Ok(vars.binary_search_by(|(n, _)| n.as_ref().cmp(name.as_str())).ok().map(|i| vars[i].1.clone()))
     }
 
     async fn open_conversations(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
