@@ -206,13 +206,32 @@ async fn dispatch(
     }
     let empty = Value::Null;
     let resource = command.resource.as_ref().unwrap_or(&empty);
-    let query = Query::new(uri.query_pairs());
-    let p = |i: usize| params.get(i).copied().unwrap_or_default();
     use handlers::*;
     match route {
         Route::SetPresence => server::set_presence(resource).await,
         Route::SetReceipt => server::set_receipt(resource).await,
         Route::Ping => server::ping().await,
+        // Boxed: inline, the largest handler future would set the size of every command's
+        // future, which the transports box or spawn (and so allocate and copy) per command.
+        _ => Box::pin(handle(state, caller, command, route, uri, &params, resource)).await,
+    }
+}
+
+/// The handlers that reach the store.
+async fn handle(
+    state: &AppState,
+    caller: &Caller,
+    command: &Command,
+    route: Route,
+    uri: &LimeUri,
+    params: &[&str],
+    resource: &Value,
+) -> Result<Reply> {
+    let query = Query::new(uri.query_pairs());
+    let p = |i: usize| params.get(i).copied().unwrap_or_default();
+    use handlers::*;
+    match route {
+        Route::SetPresence | Route::SetReceipt | Route::Ping => unreachable!("answered by dispatch"),
         Route::ContextNames => contexts::names(state, caller, p(0)).await,
         Route::ContextValue => contexts::value(state, caller, p(0), p(1)).await,
         Route::CampaignFull => campaign::full(state, caller, resource).await,

@@ -25,16 +25,20 @@ pub enum Method {
 impl Method {
     /// Case-insensitive, as clients send `GET` and `get` alike.
     pub fn parse(s: &str) -> Method {
-        match s.to_ascii_lowercase().as_str() {
-            "get" => Method::Get,
-            "set" => Method::Set,
-            "merge" => Method::Merge,
-            "delete" => Method::Delete,
-            "subscribe" => Method::Subscribe,
-            "unsubscribe" => Method::Unsubscribe,
-            "observe" => Method::Observe,
-            _ => Method::Other(s.to_owned()),
-        }
+        const KNOWN: [(&str, Method); 7] = [
+            ("get", Method::Get),
+            ("set", Method::Set),
+            ("merge", Method::Merge),
+            ("delete", Method::Delete),
+            ("subscribe", Method::Subscribe),
+            ("unsubscribe", Method::Unsubscribe),
+            ("observe", Method::Observe),
+        ];
+        // No lowercased copy: this runs for every command.
+        KNOWN
+            .into_iter()
+            .find(|(name, _)| s.eq_ignore_ascii_case(name))
+            .map_or_else(|| Method::Other(s.to_owned()), |(_, m)| m)
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,11 +84,14 @@ pub enum CommandStatus {
 
 impl CommandStatus {
     pub fn parse(s: &str) -> CommandStatus {
-        match s.to_ascii_lowercase().as_str() {
-            "success" => CommandStatus::Success,
-            "failure" => CommandStatus::Failure,
-            "pending" => CommandStatus::Pending,
-            _ => CommandStatus::Other(s.to_owned()),
+        if s.eq_ignore_ascii_case("success") {
+            CommandStatus::Success
+        } else if s.eq_ignore_ascii_case("failure") {
+            CommandStatus::Failure
+        } else if s.eq_ignore_ascii_case("pending") {
+            CommandStatus::Pending
+        } else {
+            CommandStatus::Other(s.to_owned())
         }
     }
 

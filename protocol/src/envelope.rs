@@ -194,7 +194,11 @@ impl Envelope {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("envelopes always serialise")
+        // serde_json::to_string starts at 128 bytes; a reply with metadata is ~330, so that
+        // would grow (and copy) twice.
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, self).expect("envelopes always serialise");
+        String::from_utf8(out).expect("serde_json writes UTF-8")
     }
 }
 
