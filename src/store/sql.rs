@@ -491,20 +491,31 @@ impl SqlStore {
             .map(|p| json!({"identity": p.identity.as_ref().map(|i| i.to_ascii_lowercase()), "phone": p.phone.filter(|p| *p != 0).map(|p| p as i64)}))
             .collect();
         let from = self.json_rows("$2", &[("identity", "text"), ("phone", "bigint")]);
-        // Two index lookups joined by UNION: an OR of the two IN lists made SQLite scan
-        // every contact of the tenant once per batch.
-        let sql = format!(
-            "SELECT data FROM contacts WHERE tenant = $1 AND id IN (\
-             SELECT id FROM contacts WHERE tenant = $1 AND identity IN (SELECT identity FROM {from}) UNION \
-             SELECT id FROM contacts WHERE tenant = $1 AND phone IN (SELECT phone FROM {from})) ORDER BY id{}",
-            self.for_update()
+        // First the ids, by two index lookups (an OR of the two IN lists made SQLite scan
+        // every contact of the workspace once per batch); then those rows by primary key,
+        // locked in id order. In one statement PostgreSQL's planner, misled by a table that
+        // grew since its last ANALYZE, scanned every contact of the workspace instead.
+        let ids_sql = format!(
+            "SELECT id FROM contacts WHERE tenant = $1 AND identity IN (SELECT identity FROM {from}) UNION \
+             SELECT id FROM contacts WHERE tenant = $1 AND phone IN (SELECT phone FROM {from})"
         );
-        let rows = sqlx::query(&sql)
+        let ids: Vec<String> = sqlx::query_scalar(&ids_sql)
             .bind(tenant)
             .bind(Value::Array(keys).to_string())
             .fetch_all(&mut **tx)
             .await
             .map_err(db)?;
+        let rows = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let sql = format!(
+                "SELECT data FROM contacts WHERE tenant = $1 AND id IN (SELECT id FROM {}) ORDER BY id{}",
+                self.json_rows("$2", &[("id", "text")]),
+                self.for_update()
+            );
+            let ids: Vec<Value> = ids.into_iter().map(|id| json!({ "id": id })).collect();
+            sqlx::query(&sql).bind(tenant).bind(Value::Array(ids).to_string()).fetch_all(&mut **tx).await.map_err(db)?
+        };
         let mut contacts: Vec<Contact> = Vec::with_capacity(patches.len());
         let mut by_identity: HashMap<String, usize> = HashMap::new();
         let mut by_phone: HashMap<u64, usize> = HashMap::new();
