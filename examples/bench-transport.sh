@@ -7,7 +7,8 @@
 #
 #   examples/bench-transport.sh                  # REPS=3 DUR=5 C=64 K=16
 #   REPS=5 DUR=3 examples/bench-transport.sh
-#   SKIP_BUILD=1 CROSS_CHECK=0 examples/bench-transport.sh
+#   SKIP_BUILD=1 CROSS_CHECK=0 QUIET_WAIT=10 examples/bench-transport.sh
+#   BEFORE=/tmp/irisgate-old examples/bench-transport.sh   # adds the ping cells of another build
 #
 # CROSS_CHECK=1 (default) also runs the shared `load` tool against the gateway (WS ping) once
 # per round, to show that our driver is not the bottleneck. Raw results: $OUT/results.jsonl.
@@ -21,7 +22,28 @@ CROSS_CHECK=${CROSS_CHECK:-1}
 OUT=${OUT:-$ROOT/target/bench-transport/$(date +%Y%m%d-%H%M%S)}
 PORT_GW=${PORT_GW:-18480} PORT_EWS=${PORT_EWS:-18481} PORT_EHTTP=${PORT_EHTTP:-18482}
 
-source "$BENCH/scripts/lib.sh" # wait_quiet
+# Wait until the machine is quiet (< 0.15 busy cores over 0.5 s, as ../shared/bench/scripts/lib.sh
+# wait_quiet), at most QUIET_WAIT seconds (default 120); the busy level each run started at is
+# kept in the results (`busy_before`), so that disturbed runs can be told apart.
+QUIET_WAIT=${QUIET_WAIT:-120}
+busy_cores() {
+  python3 - <<'PY'
+import time
+def s():
+    f = [int(x) for x in open('/proc/stat').readline().split()[1:9]]
+    return sum(f), f[3] + f[4]
+t0, i0 = s(); time.sleep(0.5); t1, i1 = s()
+print(f"{((t1 - t0) - (i1 - i0)) / 100 / 0.5:.2f}")
+PY
+}
+wait_quiet() {
+  local i
+  for i in $(seq 1 $((QUIET_WAIT * 2))); do
+    BUSY=$(busy_cores)
+    python3 -c "import sys; sys.exit(0 if $BUSY < 0.15 else 1)" && return 0
+  done
+  echo "  (machine still busy after $QUIET_WAIT s: $BUSY cores; going on)" >&2
+}
 EB=$BENCH_TARGET/release
 LOAD=$ROOT/target/release/examples/load
 GW=$ROOT/target/release/irisgate
@@ -55,6 +77,11 @@ start echo_ws $PORT_EWS "$EB/echo-ws" $PORT_EWS
 start echo_http $PORT_EHTTP "$EB/echo-http" $PORT_EHTTP
 RUST_LOG=warn start gateway $PORT_GW "$GW" serve --listen 127.0.0.1:$PORT_GW
 
+# BEFORE=path/to/an/older/irisgate adds its ping cells ("gateway-before"), for a before/after.
+if [ -n "${BEFORE:-}" ]; then
+  RUST_LOG=warn start before $((PORT_GW + 10)) "$BEFORE" serve --listen 127.0.0.1:$((PORT_GW + 10))
+fi
+
 WS_GW=ws://127.0.0.1:$PORT_GW/ HTTP_GW=http://127.0.0.1:$PORT_GW/commands
 # label server-pid load-args...
 CELLS=(
@@ -65,6 +92,10 @@ CELLS=(
   "http gateway ping|$PID_gateway|http --url $HTTP_GW --command ping"
   "http gateway unknown|$PID_gateway|http --url $HTTP_GW --command unknown"
 )
+if [ -n "${BEFORE:-}" ]; then
+  CELLS+=("ws gateway-before ping|$PID_before|ws --url ws://127.0.0.1:$((PORT_GW + 10))/ -k $K --command ping"
+    "http gateway-before ping|$PID_before|http --url http://127.0.0.1:$((PORT_GW + 10))/commands --command ping")
+fi
 
 # The shared tool's session preamble and a ping body, for the cross-check.
 PREAMBLE=$OUT/preamble.json
@@ -93,6 +124,7 @@ for rep in $(seq 1 "$REPS"); do
     out=$("$LOAD" $cmd -c "$C" -d "$DUR" --warmup "$WARMUP" --server-pid "$pid" --label "$label") || true
     line=$(grep '^RESULT ' <<<"$out" | sed 's/^RESULT //')
     if [ -z "$line" ]; then echo "  $label: no result: $out" >&2; continue; fi
+    line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["busy_before"]=float(sys.argv[2]); print(json.dumps(r))' "$line" "$BUSY")
     echo "$line" >> "$RESULTS"
     show "$line" "$rep"
   done
