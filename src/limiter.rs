@@ -7,6 +7,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::time::{sleep_until, Instant};
 
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
 /// Evenly spaced slots; clones share the schedule (a channel's ceiling over its campaigns).
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -38,17 +40,38 @@ impl Pacer {
         let slot = {
             let mut next = self.next.lock();
             let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
+            // Below the timer's resolution (1 ms) a wake-up is late by up to a millisecond;
+            // the slots missed meanwhile may still be used, or a ceiling of 50,000/s would
+            // give two sends a millisecond. Coarser ceilings get no credit at all.
+            let slack = if self.interval < TIMER_RESOLUTION { TIMER_RESOLUTION } else { Duration::ZERO };
+            let earliest = now.checked_sub(slack).unwrap_or(now);
+            let slot = next.map_or(now, |n| n.max(earliest));
             *next = Some(slot + self.interval);
-            slot
+            (slot, now)
         };
-        sleep_until(slot).await;
+        let (slot, now) = slot;
+        // Only a slot still ahead is waited for: a sleep lasts at least until the next
+        // millisecond tick.
+        if slot > now {
+            sleep_until(slot).await;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ceiling_above_the_timer_resolution_is_reached_not_exceeded() {
+        let p = Pacer::per_second(50_000);
+        let start = Instant::now();
+        for _ in 0..50_000 {
+            p.acquire().await;
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(999) && took <= Duration::from_millis(1010), "{took:?}");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn sixty_per_minute_is_one_a_second_from_the_first() {
