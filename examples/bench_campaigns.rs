@@ -570,7 +570,7 @@ fn contact_line(i: usize) -> String {
         1 => "tag_clientes",
         _ => "tag_vip|tag_clientes",
     };
-    let domain = if i % 2 == 0 { "acme.com" } else { "globo.com" };
+    let domain = if i.is_multiple_of(2) { "acme.com" } else { "globo.com" };
     format!("Pessoa {i},p{i}@{domain},+{},{tags},{},{}\n", phone(i), CITIES[i % 8], 18 + i % 60)
 }
 

@@ -4,6 +4,8 @@
 /// The store's maps hash with foldhash (seeded per map, several times faster than SipHash
 /// on these short keys; SipHash was a tenth of a million-recipient dispatch).
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// Context variables of one identity, sorted by name.
+type Variables = Vec<(Box<str>, Value)>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
@@ -52,7 +54,7 @@ struct TenantCell {
     contacts: RwLock<Contacts>,
     /// identity → variables sorted by name (a Vec: a BTreeMap node for the usual two
     /// variables cost ~600 bytes per contact of a million-recipient campaign).
-    contexts: RwLock<HashMap<Box<str>, Vec<(Box<str>, Value)>>>,
+    contexts: RwLock<HashMap<Box<str>, Variables>>,
     channels: RwLock<Vec<ChannelDef>>,
     templates: RwLock<Vec<TemplateDef>>,
     tags: RwLock<Vec<TagDef>>,
