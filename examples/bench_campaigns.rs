@@ -97,7 +97,11 @@ async fn write_config(dir: &Path, store: StoreKind, max_per_second: Option<u32>)
     let storage = match store {
         StoreKind::Memory => "kind = \"memory\"".to_owned(),
         StoreKind::Sqlite => format!("kind = \"sqlite\"\npath = {:?}", dir.join("irisgate.db")),
-        StoreKind::Postgres => format!("kind = \"postgres\"\nurl = {:?}", postgres_schema().await),
+        // A stable node id: a restarted node takes its own leases back at once instead of
+        // waiting for them to expire (README, "Storage").
+        StoreKind::Postgres => {
+            format!("kind = \"postgres\"\nurl = {:?}\nnode_id = \"bench-node\"", postgres_schema().await)
+        }
     };
     // `BENCH_DISPATCH_BATCH` tries another `campaigns.dispatch_batch`.
     let batch = std::env::var("BENCH_DISPATCH_BATCH").map(|b| format!("dispatch_batch = {b}")).unwrap_or_default();
