@@ -215,19 +215,52 @@ async fn run(
     }
     let batch_size = inner.settings.dispatch_batch;
     let mut cursor = 0u32;
-    loop {
-        if !proceed(&mut paused, cancel).await {
-            return Ok(());
+    if paced {
+        loop {
+            if !proceed(&mut paused, cancel).await {
+                return Ok(());
+            }
+            let batch = store.pending(id, cursor, batch_size).await?;
+            let Some(last) = batch.last() else { break };
+            cursor = last.seq + 1;
+            let (ready, outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
+            if !outcomes.is_empty() {
+                store.record_outcomes(id, &outcomes).await?;
+            }
+            if !deliver(inner, tenant, &plan, channel.as_ref(), &pacing, true, ready, &mut paused, cancel, false)
+                .await?
+            {
+                return Ok(());
+            }
         }
-        let batch = store.pending(id, cursor, batch_size).await?;
-        let Some(last) = batch.last() else { break };
-        cursor = last.seq + 1;
-        let (ready, outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
-        if !outcomes.is_empty() {
-            store.record_outcomes(id, &outcomes).await?;
-        }
-        if !deliver(inner, tenant, &plan, channel.as_ref(), &pacing, paced, ready, &mut paused, cancel, false).await? {
-            return Ok(());
+    } else {
+        // Unpaced sends run as a two-stage pipeline: while batch N's outcomes, contacts and
+        // contexts are written, batch N+1 is read, claimed (SENDING) and sent. Sends stay in
+        // order and every message is SENDING before it leaves, so a crash loses nothing.
+        let mut behind: Vec<Sent> = Vec::new();
+        loop {
+            if !proceed(&mut paused, cancel).await {
+                record(inner, tenant, &plan, behind).await?;
+                return Ok(());
+            }
+            let next = async {
+                let batch = store.pending(id, cursor, batch_size).await?;
+                let Some(last) = batch.last() else { return Ok(None) };
+                let after = last.seq + 1;
+                let (ready, outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
+                if !outcomes.is_empty() {
+                    store.record_outcomes(id, &outcomes).await?;
+                }
+                let claimed = if ready.is_empty() { ready } else { claim(inner, id, ready).await? };
+                let sent =
+                    if claimed.is_empty() { Vec::new() } else { transmit(inner, channel.as_ref(), claimed).await };
+                Ok::<_, Error>(Some((after, sent)))
+            };
+            let (next, recorded) = tokio::join!(next, record(inner, tenant, &plan, std::mem::take(&mut behind)));
+            recorded?;
+            let Some((after, sent)) = next? else { break };
+            cursor = after;
+            behind = sent;
         }
     }
     if cancel.is_cancelled() {

@@ -1073,9 +1073,31 @@ impl Store for SqlStore {
         rows.iter().map(recipient_of).collect()
     }
 
-    async fn mark_sending(&self, campaign: Uuid, seqs: &[u32], at: i64) -> Result<Vec<u32>> {
-        let moves: Vec<_> = seqs.iter().map(|s| (*s, RecipientStatus::Sending, at, 0)).collect();
-        self.advance_returning(campaign, &moves).await
+    async fn mark_sending(&self, campaign: Uuid, seqs: &[u32], _at: i64) -> Result<Vec<u32>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Only PENDING becomes SENDING and both count as pending, so one conditional UPDATE
+        // does it: no read of the rows first, no change of the campaign's counters.
+        let sql = match self.dialect {
+            Dialect::Sqlite => {
+                "UPDATE recipients SET status = 1 WHERE campaign_id = $1 AND status = 0 \
+                 AND seq IN (SELECT value FROM json_each($2)) RETURNING seq"
+            }
+            // Rows locked in seq order, like every other writer of recipients (no deadlock
+            // with a second node that took the lease over meanwhile). The status test stays
+            // outside the locking subquery, behind `OFFSET 0`: inside, a planner misled by
+            // stale statistics walks every pending row of the campaign by the status index.
+            Dialect::Postgres => {
+                "UPDATE recipients SET status = 1 FROM (SELECT seq, status FROM recipients WHERE campaign_id = $1 \
+                 AND seq IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint) ORDER BY seq OFFSET 0 FOR UPDATE) AS s \
+                 WHERE recipients.campaign_id = $1 AND recipients.seq = s.seq AND s.status = 0 RETURNING recipients.seq"
+            }
+        };
+        let list = serde_json::to_string(seqs).expect("plain numbers");
+        let moved: Vec<i64> =
+            sqlx::query_scalar(sql).bind(campaign.to_string()).bind(list).fetch_all(&self.write).await.map_err(db)?;
+        Ok(moved.into_iter().map(|s| s as u32).collect())
     }
 
     async fn claim(&self, node: &str, now: i64, lease_ms: i64) -> Result<Vec<Campaign>> {
