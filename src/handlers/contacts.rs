@@ -100,7 +100,7 @@ pub async fn set(state: &AppState, caller: &Caller, resource: &Value) -> Result<
     let tenant = &caller.tenant.id;
     let existing = store.contact(tenant, &ContactKey::Identity(f.identity.clone())).await?;
     let mut contact =
-        existing.unwrap_or_else(|| Contact { id: uuid::Uuid::new_v4().to_string(), ..Contact::default() });
+        existing.unwrap_or_else(|| Contact { id: uuid::Uuid::now_v7().to_string(), ..Contact::default() });
     contact.identity = Some(f.identity);
     contact.phone = f.phone.or(contact.phone);
     contact.name = f.name;

@@ -166,7 +166,7 @@ pub async fn list(
 pub async fn create(State(state): State<AppState>, ws: Workspace, body: Body) -> ApiResult<Response> {
     let input: ContactInput = json_body(&state, body).await?;
     let now = state.engine.clock.now();
-    let fresh = Contact { id: uuid::Uuid::new_v4().to_string(), created: now, ..Contact::default() };
+    let fresh = Contact { id: uuid::Uuid::now_v7().to_string(), created: now, ..Contact::default() };
     let contact = apply(&state, &ws, fresh, input, true).await?;
     let saved = state.engine.store.put_contact(ws.id(), contact).await?;
     Ok(created(view::contact(&saved)))
@@ -331,7 +331,7 @@ pub async fn import(State(state): State<AppState>, ws: Workspace, body: Body) ->
         };
         let is_new = existing.is_none();
         let base = existing.unwrap_or_else(|| Contact {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: uuid::Uuid::now_v7().to_string(),
             created: state.engine.clock.now(),
             ..Contact::default()
         });

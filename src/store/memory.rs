@@ -446,7 +446,7 @@ impl Store for MemoryStore {
                 .or_else(|| p.phone.and_then(|ph| contacts.find(&ContactKey::Phone(ph)).cloned()));
             let mut contact = match found.and_then(|id| contacts.by_id.get(&id).cloned()) {
                 Some(c) => c,
-                None => Contact { id: Uuid::new_v4().to_string(), created: now, ..Contact::default() },
+                None => Contact { id: Uuid::now_v7().to_string(), created: now, ..Contact::default() },
             };
             contacts.unindex(&contact);
             apply_patch(&mut contact, p, now);
