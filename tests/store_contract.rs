@@ -211,8 +211,16 @@ async fn recipients_move_only_forward_and_counts_follow(b: Backend) {
     let claimed = s.mark_sending(c.id, &[0, 1, 2], 10).await.unwrap();
     assert_eq!(claimed.len(), 3);
     assert!(s.mark_sending(c.id, &[0, 1], 11).await.unwrap().is_empty(), "a recipient is claimed once");
-    assert_eq!(s.sending(c.id).await.unwrap().len(), 3);
-    assert_eq!(s.pending(c.id, 0, 10).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+    let mut overlap = s.mark_sending(c.id, &[2, 3, 99], 11).await.unwrap();
+    overlap.sort_unstable();
+    assert_eq!(
+        overlap,
+        vec![3],
+        "of an overlapping claim only the unclaimed recipient moves; unknown seqs are ignored"
+    );
+    assert_eq!(s.sending(c.id).await.unwrap().len(), 4);
+    assert_eq!(s.counts("t1", c.id).await.unwrap().pending, 5, "SENDING still counts as pending");
+    assert_eq!(s.pending(c.id, 0, 10).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4]);
     let at = |status, seq, t| Outcome { seq, status, at: t, reason: 0 };
     s.record_outcomes(c.id, &[at(RecipientStatus::Processed, 0, 20), at(RecipientStatus::Processed, 1, 20)])
         .await
