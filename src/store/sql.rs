@@ -360,22 +360,18 @@ impl SqlStore {
     }
 
     /// Applies forward moves of one campaign's recipients in one transaction.
+    /// Returns how many recipients moved.
     async fn advance(&self, campaign: Uuid, moves: &[(u32, RecipientStatus, i64, u32)]) -> Result<u64> {
-        Ok(self.advance_returning(campaign, moves).await?.len() as u64)
-    }
-
-    /// [`SqlStore::advance`], returning the recipients that moved.
-    async fn advance_returning(&self, campaign: Uuid, moves: &[(u32, RecipientStatus, i64, u32)]) -> Result<Vec<u32>> {
         if moves.is_empty() {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let mut tx = self.write.begin().await.map_err(db)?;
         let moved = self.advance_in(&mut tx, campaign, moves).await?;
         tx.commit().await.map_err(db)?;
-        Ok(moved)
+        Ok(moved.len() as u64)
     }
 
-    /// [`SqlStore::advance_returning`] inside the caller's transaction.
+    /// [`SqlStore::advance`] inside the caller's transaction; the recipients that moved.
     async fn advance_in(
         &self,
         tx: &mut Tx,
