@@ -149,6 +149,24 @@ body = "Olá {{{{1}}}}, seu código é {{{{2}}}}."
     path
 }
 
+/// Schemas this run created, dropped when it ends (a million-recipient run leaves ~1 GB).
+static SCHEMAS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Drops the schemas of [`SCHEMAS`]; the gateways using them are gone by then.
+async fn drop_schemas() {
+    let schemas = std::mem::take(&mut *SCHEMAS.lock().unwrap());
+    if schemas.is_empty() {
+        return;
+    }
+    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable");
+    for schema in schemas {
+        if let Err(e) = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await {
+            eprintln!("could not drop schema {schema}: {e}");
+        }
+    }
+}
+
 /// A fresh schema on the PostgreSQL test database; its URL.
 async fn postgres_schema() -> String {
     let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -156,6 +174,7 @@ async fn postgres_schema() -> String {
     let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable");
     let schema = format!("ig_bench_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.expect("create schema");
+    SCHEMAS.lock().unwrap().push(schema.clone());
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
@@ -368,6 +387,7 @@ async fn main() {
         Scenario::Restart => restart_scenario(&cli, dir.path()).await,
         Scenario::Rest => rest_scenario(&cli, dir.path()).await,
     }
+    drop_schemas().await;
 }
 
 /// `set /campaign/full` with N audiences of two params, three times.
