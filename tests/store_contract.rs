@@ -3,6 +3,8 @@
 //! each test in a schema of its own). Without a reachable PostgreSQL the PostgreSQL tests
 //! are skipped with a message, except under `CI=true`, where they fail.
 
+mod support;
+
 use std::sync::Arc;
 
 use irisgate::campaign::{
@@ -35,27 +37,8 @@ async fn sqlite() -> Option<Backend> {
     Some(Backend { store: Arc::new(store), _dir: Some(dir), reopen: Some(url), dialect: Some(Dialect::Sqlite) })
 }
 
-pub fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 async fn postgres() -> Option<Backend> {
-    let base = database_url();
-    sqlx::any::install_default_drivers();
-    let admin = match sqlx::AnyPool::connect(&base).await {
-        Ok(p) => p,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL at {base} is unreachable under CI=true: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: PostgreSQL at {base} is unreachable ({e}); set DATABASE_URL");
-            return None;
-        }
-    };
-    let schema = format!("ig_test_{}", Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let url = support::postgres::fresh_schema("ig_test").await?;
     let store = SqlStore::connect(&url, Dialect::Postgres).await.unwrap();
     Some(Backend { store: Arc::new(store), _dir: None, reopen: Some(url), dialect: Some(Dialect::Postgres) })
 }

@@ -82,22 +82,7 @@ fn ledger(dir: &Path) -> Vec<Value> {
 
 /// A schema of its own on the test database; `None` when PostgreSQL is unreachable.
 async fn schema_url() -> Option<(String, sqlx::AnyPool)> {
-    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    sqlx::any::install_default_drivers();
-    let admin = match sqlx::AnyPool::connect(&base).await {
-        Ok(p) => p,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL at {base} unreachable under CI=true: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: PostgreSQL at {base} is unreachable ({e})");
-            return None;
-        }
-    };
-    let schema = format!("ig_nodes_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let url = support::postgres::fresh_schema("ig_nodes").await?;
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     Some((url, pool))
 }

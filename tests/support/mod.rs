@@ -1,6 +1,7 @@
 //! Test support: a gateway on 127.0.0.1:0 and real WebSocket / HTTP clients talking to it.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod rest;
 #[allow(unused_imports)]
 pub use rest::*;
