@@ -149,6 +149,10 @@ body = "Olá {{{{1}}}}, seu código é {{{{2}}}}."
     path
 }
 
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
 /// Schemas this run created, dropped when it ends (a million-recipient run leaves ~1 GB).
 static SCHEMAS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
@@ -158,7 +162,7 @@ async fn drop_schemas() {
     if schemas.is_empty() {
         return;
     }
-    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base = database_url();
     let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable");
     for schema in schemas {
         if let Err(e) = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await {
@@ -169,7 +173,7 @@ async fn drop_schemas() {
 
 /// A fresh schema on the PostgreSQL test database; its URL.
 async fn postgres_schema() -> String {
-    let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base = database_url();
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL reachable");
     let schema = format!("ig_bench_{}", uuid::Uuid::new_v4().simple());

@@ -213,20 +213,14 @@ async fn run(
             store.record_outcomes(id, &outcomes).await?;
         }
     }
-    let batch_size = inner.settings.dispatch_batch;
     let mut cursor = 0u32;
     if paced {
         loop {
             if !proceed(&mut paused, cancel).await {
                 return Ok(());
             }
-            let batch = store.pending(id, cursor, batch_size).await?;
-            let Some(last) = batch.last() else { break };
-            cursor = last.seq + 1;
-            let (ready, outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
-            if !outcomes.is_empty() {
-                store.record_outcomes(id, &outcomes).await?;
-            }
+            let Some((after, ready)) = next_batch(inner, tenant, &plan, &def, cursor).await? else { break };
+            cursor = after;
             if !deliver(inner, tenant, &plan, channel.as_ref(), &pacing, true, ready, &mut paused, cancel, false)
                 .await?
             {
@@ -244,13 +238,9 @@ async fn run(
                 return Ok(());
             }
             let next = async {
-                let batch = store.pending(id, cursor, batch_size).await?;
-                let Some(last) = batch.last() else { return Ok(None) };
-                let after = last.seq + 1;
-                let (ready, outcomes) = prepare(inner, tenant, &plan, &def, batch).await?;
-                if !outcomes.is_empty() {
-                    store.record_outcomes(id, &outcomes).await?;
-                }
+                let Some((after, ready)) = next_batch(inner, tenant, &plan, &def, cursor).await? else {
+                    return Ok(None);
+                };
                 let claimed = if ready.is_empty() { ready } else { claim(inner, id, ready).await? };
                 let sent =
                     if claimed.is_empty() { Vec::new() } else { transmit(inner, channel.as_ref(), claimed).await };
@@ -278,6 +268,26 @@ async fn run(
         .await?;
     tracing::info!(campaign = %id, "campaign completed");
     Ok(())
+}
+
+/// The next PENDING recipients from `cursor` on, split: those that fail before sending are
+/// recorded here; the rest are returned ready, with the cursor after them. `None`: none left.
+async fn next_batch(
+    inner: &Inner,
+    tenant: &str,
+    plan: &Plan,
+    def: &ChannelDef,
+    cursor: u32,
+) -> Result<Option<(u32, Vec<(Recipient, Outbound)>)>> {
+    let id = plan.campaign.id;
+    let batch = inner.store.pending(id, cursor, inner.settings.dispatch_batch).await?;
+    let Some(last) = batch.last() else { return Ok(None) };
+    let after = last.seq + 1;
+    let (ready, outcomes) = prepare(inner, tenant, plan, def, batch).await?;
+    if !outcomes.is_empty() {
+        inner.store.record_outcomes(id, &outcomes).await?;
+    }
+    Ok(Some((after, ready)))
 }
 
 /// The pacers of a run: the campaign's own ceiling and its channel's shared one.

@@ -322,6 +322,14 @@ impl SqlStore {
         Ok(())
     }
 
+    /// `SELECT <each number of a JSON array parameter>`, for `IN (…)`, per dialect.
+    fn json_numbers(&self, param: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("SELECT value FROM json_each({param})"),
+            Dialect::Postgres => format!("SELECT jsonb_array_elements_text({param}::jsonb)::bigint"),
+        }
+    }
+
     /// `FROM <rows of a JSON array parameter>` with typed columns, per dialect.
     fn json_rows(&self, param: &str, columns: &[(&str, &str)]) -> String {
         match self.dialect {
@@ -386,10 +394,7 @@ impl SqlStore {
         // Receipts name a recipient up to three times in a batch; it is read once.
         seqs.sort_unstable();
         seqs.dedup();
-        let list = match self.dialect {
-            Dialect::Sqlite => "SELECT value FROM json_each($2)",
-            Dialect::Postgres => "SELECT jsonb_array_elements_text($2::jsonb)::bigint",
-        };
+        let list = self.json_numbers("$2");
         let select = format!(
             // Rows are locked in seq order so that two writers of one campaign (receipts and
             // sends) cannot deadlock on PostgreSQL.
@@ -1082,24 +1087,24 @@ impl Store for SqlStore {
         }
         // Only PENDING becomes SENDING and both count as pending, so one conditional UPDATE
         // does it: no read of the rows first, no change of the campaign's counters.
+        let list = self.json_numbers("$2");
         let sql = match self.dialect {
-            Dialect::Sqlite => {
-                "UPDATE recipients SET status = 1 WHERE campaign_id = $1 AND status = 0 \
-                 AND seq IN (SELECT value FROM json_each($2)) RETURNING seq"
-            }
+            Dialect::Sqlite => format!(
+                "UPDATE recipients SET status = 1 WHERE campaign_id = $1 AND status = 0 AND seq IN ({list}) RETURNING seq"
+            ),
             // Rows locked in seq order, like every other writer of recipients (no deadlock
             // with a second node that took the lease over meanwhile). The status test stays
             // outside the locking subquery, behind `OFFSET 0`: inside, a planner misled by
             // stale statistics walks every pending row of the campaign by the status index.
-            Dialect::Postgres => {
+            Dialect::Postgres => format!(
                 "UPDATE recipients SET status = 1 FROM (SELECT seq, status FROM recipients WHERE campaign_id = $1 \
-                 AND seq IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint) ORDER BY seq OFFSET 0 FOR UPDATE) AS s \
+                 AND seq IN ({list}) ORDER BY seq OFFSET 0 FOR UPDATE) AS s \
                  WHERE recipients.campaign_id = $1 AND recipients.seq = s.seq AND s.status = 0 RETURNING recipients.seq"
-            }
+            ),
         };
         let list = serde_json::to_string(seqs).expect("plain numbers");
         let moved: Vec<i64> =
-            sqlx::query_scalar(sql).bind(campaign.to_string()).bind(list).fetch_all(&self.write).await.map_err(db)?;
+            sqlx::query_scalar(&sql).bind(campaign.to_string()).bind(list).fetch_all(&self.write).await.map_err(db)?;
         Ok(moved.into_iter().map(|s| s as u32).collect())
     }
 
