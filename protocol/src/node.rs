@@ -92,12 +92,16 @@ impl FromStr for Node {
 
     /// Splits at the first `/` after the `@` (names may not contain `/`, instances may).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let at = s.find('@').map(|i| i + 1).unwrap_or(0);
-        let (identity, instance) = match s[at..].find('/') {
-            Some(slash) => (&s[..at + slash], Some(s[at + slash + 1..].to_owned())),
-            None => (s, None),
+        let (name, domain_and_instance) = match s.split_once('@') {
+            Some((name, rest)) => (Some(name), rest),
+            None => (None, s),
         };
-        Ok(Node { identity: identity.parse()?, instance })
+        let (domain, instance) = match domain_and_instance.split_once('/') {
+            Some((domain, instance)) => (domain, Some(instance.to_owned())),
+            None => (domain_and_instance, None),
+        };
+        let identity = Identity { name: name.map(str::to_owned), domain: domain.to_owned() };
+        Ok(Node { identity, instance })
     }
 }
 

@@ -43,15 +43,18 @@ impl FromStr for LimeUri {
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad("whitespace is not allowed"));
         }
-        let (authority, rest) = if s.len() >= SCHEME.len() && s[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
-            let after = &s[SCHEME.len()..];
-            let slash = after.find('/').unwrap_or(after.len());
-            let authority = &after[..slash];
+        let (authority, rest) = if let Some(after) = strip_scheme(s) {
+            // Splitting at a found character (never slicing at a computed offset) keeps
+            // every multi-byte character whole, whatever the input.
+            let (authority, rest) = match after.find('/') {
+                Some(slash) => after.split_at(slash),
+                None => (after, ""),
+            };
             if authority.is_empty() {
                 return Err(bad("an absolute uri needs an identity after lime://"));
             }
             let identity = Identity::from_str(&percent_decode(authority)).unwrap_or_else(|n| match n {});
-            (Some(identity), &after[slash..])
+            (Some(identity), rest)
         } else if s.contains("://") {
             return Err(bad("only the lime:// scheme is supported"));
         } else {
@@ -70,6 +73,12 @@ impl FromStr for LimeUri {
         }
         Ok(LimeUri { authority, path: path.to_owned(), query })
     }
+}
+
+/// The text after a `lime://` prefix in any letter case, or `None` without one.
+fn strip_scheme(s: &str) -> Option<&str> {
+    let (head, rest) = s.split_at_checked(SCHEME.len())?;
+    head.eq_ignore_ascii_case(SCHEME).then_some(rest)
 }
 
 impl LimeUri {
@@ -196,5 +205,18 @@ mod tests {
         for bad in ["campaigns", "http://x/y", "lime:///x", "/a b", "/a#frag", ""] {
             assert!(bad.parse::<LimeUri>().is_err(), "{bad:?} should not parse");
         }
+    }
+
+    #[test]
+    fn multi_byte_characters_anywhere_never_panic() {
+        // "/aaaaaé" put é across byte 7, where the scheme check used to slice.
+        assert_eq!("/aaaaaé".parse::<LimeUri>().unwrap().path, "/aaaaaé");
+        for text in ["/aaaaaé", "lime://é/x", "LIME://bot@é.net/ç?q=ü", "limé://x/y", "/é?é=é", "éééé"] {
+            for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+                let _ = text[..end].parse::<LimeUri>();
+                let _ = text[..end].parse::<crate::node::Node>();
+            }
+        }
+        assert_eq!("LiMe://bot@msging.net/x".parse::<LimeUri>().unwrap().path, "/x");
     }
 }
