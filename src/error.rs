@@ -44,6 +44,11 @@ pub enum Error {
     /// A temporary failure the caller may retry (storage unavailable, provider down).
     #[error("{0}")]
     Unavailable(String),
+    /// The store failed (connection lost, disk full, a driver error). The driver's text
+    /// names tables, files and hosts, so it goes to the log only; the client is told to
+    /// retry, with a correlation id that finds the log line.
+    #[error("storage error: {0}")]
+    Storage(String),
     /// A fault of ours. The text goes to the log; the client sees a generic description.
     #[error("internal error: {0}")]
     Internal(String),
@@ -66,7 +71,7 @@ impl Error {
             Error::NotFound(_) => codes::COMMAND_RESOURCE_NOT_FOUND,
             Error::LimitReached(_) => codes::GATEWAY_REQUEST_LIMIT,
             Error::TooLarge(_) => codes::COMMAND_INVALID_ARGUMENT,
-            Error::Unavailable(_) => codes::COMMAND_PROCESSING_ERROR,
+            Error::Unavailable(_) | Error::Storage(_) => codes::COMMAND_PROCESSING_ERROR,
             Error::Internal(_) => codes::GENERAL_ERROR,
         };
         Reason::new(code, self.client_message())
@@ -82,23 +87,34 @@ impl Error {
             Error::NotAllowed(_) => StatusCode::CONFLICT,
             Error::LimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// What the client is told: everything but internal details.
+    /// What the client is told: everything but internal details. For storage and internal
+    /// faults the detail is logged here, once, under a fresh correlation id that the
+    /// message quotes, so an operator can find what a client saw.
     pub fn client_message(&self) -> String {
-        match self {
-            Error::Internal(_) => "An internal error occurred; it has been logged".to_owned(),
-            other => other.to_string(),
-        }
+        let (detail, told) = match self {
+            Error::Storage(detail) => (detail, "The storage is unavailable right now; retry later"),
+            Error::Internal(detail) => (detail, "An internal error occurred"),
+            other => return other.to_string(),
+        };
+        let correlation_id = correlation_id();
+        tracing::error!(%correlation_id, %detail, kind = told, "request failed");
+        format!("{told} (correlation id {correlation_id})")
     }
 
     /// Whether the server log should record this at warn level rather than debug.
     pub fn is_server_fault(&self) -> bool {
-        matches!(self, Error::Internal(_) | Error::Unavailable(_))
+        matches!(self, Error::Internal(_) | Error::Unavailable(_) | Error::Storage(_))
     }
+}
+
+/// 16 hex digits: short enough to read out, random enough not to collide in a log.
+fn correlation_id() -> String {
+    format!("{:016x}", fastrand::u64(..))
 }
 
 #[cfg(test)]
@@ -112,6 +128,19 @@ mod tests {
         assert_eq!(reason.code, 1);
         assert!(!reason.description.unwrap().contains("db.rs"));
         assert_eq!(e.to_http_status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn storage_details_never_reach_the_client_but_a_correlation_id_does() {
+        let e = Error::Storage("error returned from database: relation \"campaigns\" does not exist".into());
+        let reason = e.to_reason();
+        assert_eq!(reason.code, codes::COMMAND_PROCESSING_ERROR);
+        let told = reason.description.unwrap();
+        assert!(!told.contains("relation") && !told.contains("database"), "{told}");
+        let id = told.rsplit_once("correlation id ").map(|(_, id)| id.trim_end_matches(')')).unwrap();
+        assert_eq!(id.len(), 16, "{told}");
+        assert_ne!(e.client_message(), e.client_message(), "each failure gets its own id");
+        assert_eq!(e.to_http_status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

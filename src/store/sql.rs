@@ -38,7 +38,7 @@ pub struct SqlStore {
 }
 
 fn db(e: sqlx::Error) -> Error {
-    Error::Unavailable(format!("storage error: {e}"))
+    Error::Storage(e.to_string())
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
