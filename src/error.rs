@@ -136,7 +136,7 @@ mod tests {
         let reason = e.to_reason();
         assert_eq!(reason.code, codes::COMMAND_PROCESSING_ERROR);
         let told = reason.description.unwrap();
-        assert!(!told.contains("relation") && !told.contains("database"), "{told}");
+        assert!(!told.contains("does not exist") && !told.contains("database"), "{told}");
         let id = told.rsplit_once("correlation id ").map(|(_, id)| id.trim_end_matches(')')).unwrap();
         assert_eq!(id.len(), 16, "{told}");
         assert_ne!(e.client_message(), e.client_message(), "each failure gets its own id");
