@@ -55,7 +55,9 @@ impl FromStr for LimeUri {
             }
             let identity = Identity::from_str(&percent_decode(authority)).unwrap_or_else(|n| match n {});
             (Some(identity), rest)
-        } else if s.contains("://") {
+        } else if s.split_once("://").is_some_and(|(scheme, _)| !scheme.contains(['/', '?'])) {
+            // Only a `scheme://` before any path or query is a scheme: `/x?next=https://…`
+            // is a relative URI whose query holds a link.
             return Err(bad("only the lime:// scheme is supported"));
         } else {
             (None, s)
@@ -218,5 +220,12 @@ mod tests {
             }
         }
         assert_eq!("LiMe://bot@msging.net/x".parse::<LimeUri>().unwrap().path, "/x");
+    }
+
+    #[test]
+    fn a_link_in_the_query_is_not_a_scheme() {
+        let u: LimeUri = "/campaigns?callback=https://example.com/hook".parse().unwrap();
+        assert_eq!(u.query_pairs(), vec![("callback".into(), "https://example.com/hook".into())]);
+        assert!("https://example.com/x".parse::<LimeUri>().is_err());
     }
 }
