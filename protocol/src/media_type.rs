@@ -86,7 +86,20 @@ impl FromStr for MediaType {
                 continue;
             }
             let (k, v) = p.split_once('=').ok_or_else(bad)?;
-            parameters.push((k.trim().to_owned(), v.trim().trim_matches('"').to_owned()));
+            let (k, v) = (k.trim(), v.trim());
+            // A value is a token or a quoted string; quoted strings holding `;`, quotes,
+            // escapes or control characters are refused rather than misread, so that what
+            // is accepted is written back unchanged.
+            let value = match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(quoted) if quoted.chars().all(|c| c != '"' && c != '\\' && !c.is_control()) => quoted,
+                Some(_) => return Err(bad()),
+                None if is_token(v) => v,
+                None => return Err(bad()),
+            };
+            if !is_token(k) {
+                return Err(bad());
+            }
+            parameters.push((k.to_owned(), value.to_owned()));
         }
         Ok(MediaType {
             kind: kind.to_owned(),
@@ -104,7 +117,11 @@ impl fmt::Display for MediaType {
             write!(f, "+{suffix}")?;
         }
         for (k, v) in &self.parameters {
-            write!(f, "; {k}={v}")?;
+            if is_token(v) {
+                write!(f, "; {k}={v}")?;
+            } else {
+                write!(f, "; {k}=\"{v}\"")?;
+            }
         }
         Ok(())
     }
@@ -138,5 +155,17 @@ mod tests {
         assert!("json".parse::<MediaType>().is_err());
         assert!("text/".parse::<MediaType>().is_err());
         assert!("te xt/plain".parse::<MediaType>().is_err());
+    }
+
+    #[test]
+    fn parameters_read_back_as_written_or_are_refused() {
+        let t: MediaType = "text/plain; title=\"a b\"; charset=utf-8".parse().unwrap();
+        assert_eq!(t.parameters[0], ("title".to_owned(), "a b".to_owned()));
+        assert_eq!(t.to_string(), "text/plain; title=\"a b\"; charset=utf-8");
+        // Found by fuzzing: a quote or a NUL inside a value used to be kept and written back
+        // as a different type.
+        for bad in ["tet/p ;!t=\" p\0/", "text/plain; a=\"x\"y\"", "text/plain; a b=c", "text/plain; a=b c"] {
+            assert!(bad.parse::<MediaType>().is_err(), "{bad:?}");
+        }
     }
 }
