@@ -15,13 +15,16 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::rules::{
+    already_dispatched, apply_patch, counted, matches, not_deletable, not_found, phone_of_identity, too_many,
+};
 use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, Store};
 use crate::campaign::{
     now_millis, parse_message_id, Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus,
 };
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -73,13 +76,10 @@ impl Contacts {
     fn find(&self, key: &ContactKey) -> Option<&String> {
         match key {
             ContactKey::Id(id) => self.by_id.get_key_value(id).map(|(k, _)| k),
-            ContactKey::Identity(identity) => self.by_identity.get(&identity.to_ascii_lowercase()).or_else(|| {
-                let name = identity.split('@').next().unwrap_or_default();
-                let phone = (!name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| name.parse::<u64>().ok())
-                    .flatten()?;
-                self.by_phone.get(&phone)
-            }),
+            ContactKey::Identity(identity) => self
+                .by_identity
+                .get(&identity.to_ascii_lowercase())
+                .or_else(|| self.by_phone.get(&phone_of_identity(identity)?)),
             ContactKey::Phone(p) => self.by_phone.get(p),
         }
     }
@@ -123,10 +123,7 @@ impl CampaignData {
                 .count()
         } as u64;
         if self.recipients.len() as u64 + new_phones > max_total {
-            return Err(Error::InvalidArgument(format!(
-                "The campaign would have {} recipients; the limit is {max_total} (campaigns.max_recipients_per_campaign)",
-                self.recipients.len() as u64 + new_phones
-            )));
+            return Err(too_many(self.recipients.len() as u64 + new_phones, max_total));
         }
         self.recipients.reserve(new_phones as usize);
         for r in audience {
@@ -188,21 +185,6 @@ impl MemoryStore {
     fn any_cell(&self, id: Uuid) -> Option<Arc<CampaignCell>> {
         self.campaigns.get(&id).map(|c| c.clone())
     }
-}
-
-fn not_found(id: Uuid) -> Error {
-    Error::NotFound(format!("The campaign {id} was not found"))
-}
-
-pub(super) fn matches(c: &Campaign, f: &CampaignFilter) -> bool {
-    f.created_from.is_none_or(|t| c.created >= t)
-        && f.created_to.is_none_or(|t| c.created < t)
-        && f.sender.as_ref().is_none_or(|s| c.sender.eq_ignore_ascii_case(s))
-        && f.source_application
-            .as_ref()
-            .is_none_or(|s| c.source_application.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(s)))
-        && f.statuses.as_ref().is_none_or(|s| s.contains(&c.status))
-        && f.channel_id.as_ref().is_none_or(|ch| &c.channel_id == ch)
 }
 
 #[async_trait]
@@ -267,10 +249,7 @@ impl Store for MemoryStore {
                 return Err(not_found(id));
             }
             if !allowed.contains(&data.campaign.status) {
-                return Err(Error::NotAllowed(format!(
-                    "A campaign in status {} cannot be deleted",
-                    data.campaign.status.lime()
-                )));
+                return Err(not_deletable(data.campaign.status));
             }
             data.deleted = true;
             self.campaigns.remove(&id);
@@ -297,7 +276,7 @@ impl Store for MemoryStore {
             return Err(not_found(id));
         }
         if data.campaign.status != CampaignStatus::Draft {
-            return Err(Error::NotAllowed("The campaign was already dispatched".into()));
+            return Err(already_dispatched());
         }
         data.add(audience, max_total)
     }
@@ -328,14 +307,10 @@ impl Store for MemoryStore {
                     RecipientStatus::Pending => matches!(r.status, RecipientStatus::Pending | RecipientStatus::Sending),
                     s => r.status == s,
                 };
-                let total = match wanted {
-                    RecipientStatus::Pending | RecipientStatus::Sending => data.counts.pending,
-                    RecipientStatus::Processed => data.counts.processed,
-                    RecipientStatus::Received => data.counts.received,
-                    RecipientStatus::Read => data.counts.read,
-                    RecipientStatus::Failed => data.counts.failed,
-                };
-                (total, data.recipients.iter().filter(same).skip(skip).take(take).cloned().collect())
+                (
+                    counted(&data.counts, wanted),
+                    data.recipients.iter().filter(same).skip(skip).take(take).cloned().collect(),
+                )
             }
         })
     }
@@ -583,35 +558,6 @@ impl Store for MemoryStore {
         upsert(&self.tenant(tenant).custom_fields, field, |f| f.id.clone());
         Ok(())
     }
-}
-
-/// Applies a patch to a contact (shared with the SQL store).
-pub(super) fn apply_patch(contact: &mut Contact, p: ContactPatch, now: i64) {
-    if contact.identity.is_none() {
-        contact.identity = p.identity;
-    }
-    if let Some(ph) = p.phone {
-        contact.phone = Some(ph);
-    }
-    if let Some(n) = p.name {
-        contact.name = Some(n);
-    }
-    if let Some(e) = p.email {
-        contact.email = Some(e);
-    }
-    for (k, v) in p.merge_extras {
-        contact.extras.insert(k, v);
-    }
-    if let Some(tags) = p.tags {
-        contact.tags = tags;
-    }
-    if let Some(at) = p.last_interaction_at {
-        contact.last_interaction_at = at;
-    }
-    if let Some(open) = p.has_open_conversation {
-        contact.has_open_conversation = open;
-    }
-    contact.updated = now;
 }
 
 /// Replaces the item with the same id, or appends it.

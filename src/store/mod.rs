@@ -6,6 +6,7 @@
 //! one step.
 
 pub mod memory;
+mod rules;
 pub mod sql;
 
 use async_trait::async_trait;

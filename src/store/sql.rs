@@ -14,6 +14,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
+use super::rules::{
+    already_dispatched, apply_patch, counted, matches, not_deletable, not_found, phone_of_identity, too_many,
+};
 use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, Store};
 use crate::campaign::{
     parse_message_id, split_given, Campaign, CampaignStatus, Counts, NewRecipient, Params, Recipient, RecipientExtra,
@@ -555,7 +558,7 @@ impl SqlStore {
                     contacts.len() - 1
                 }
             };
-            super::memory::apply_patch(&mut contacts[index], p, now);
+            apply_patch(&mut contacts[index], p, now);
             if let Some(i) = &contacts[index].identity {
                 by_identity.insert(i.to_ascii_lowercase(), index);
             }
@@ -707,10 +710,7 @@ impl SqlStore {
         }
         let added = inserts.len() as u64;
         if total_now as u64 + added > max_total {
-            return Err(Error::InvalidArgument(format!(
-                "The campaign would have {} recipients; the limit is {max_total} (campaigns.max_recipients_per_campaign)",
-                total_now as u64 + added
-            )));
+            return Err(too_many(total_now as u64 + added, max_total));
         }
         let columns = [
             ("seq", "bigint"),
@@ -820,13 +820,10 @@ impl SqlStore {
                     .map_err(db)?;
                 match found {
                     Some(r) => Some(r),
-                    None => {
-                        let name = identity.split('@').next().unwrap_or_default();
-                        match name.parse::<u64>().ok().filter(|_| name.bytes().all(|b| b.is_ascii_digit())) {
-                            Some(p) => return Box::pin(self.contact_row(tenant, &ContactKey::Phone(p))).await,
-                            None => None,
-                        }
-                    }
+                    None => match phone_of_identity(identity) {
+                        Some(p) => return Box::pin(self.contact_row(tenant, &ContactKey::Phone(p))).await,
+                        None => None,
+                    },
                 }
             }
         };
@@ -897,7 +894,7 @@ impl Store for SqlStore {
         for r in rows {
             let data: String = r.try_get("data").map_err(db)?;
             let c: Campaign = serde_json::from_str(&data).map_err(|e| corrupt("campaign", e))?;
-            if super::memory::matches(&c, f) {
+            if matches(&c, f) {
                 all.push(c);
             }
         }
@@ -913,7 +910,7 @@ impl Store for SqlStore {
             .await
             .map_err(db)?;
         let Some(row) = row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) else {
-            return Err(Error::NotFound(format!("The campaign {id} was not found")));
+            return Err(not_found(id));
         };
         let data: String = row.try_get("data").map_err(db)?;
         let mut campaign: Campaign = serde_json::from_str(&data).map_err(|e| corrupt("campaign", e))?;
@@ -939,11 +936,11 @@ impl Store for SqlStore {
             .await
             .map_err(db)?;
         let Some(row) = row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) else {
-            return Err(Error::NotFound(format!("The campaign {id} was not found")));
+            return Err(not_found(id));
         };
         let status = status_from(&row.try_get::<String, _>("status").map_err(db)?);
         if !allowed.contains(&status) {
-            return Err(Error::NotAllowed(format!("A campaign in status {} cannot be deleted", status.lime())));
+            return Err(not_deletable(status));
         }
         for sql in ["DELETE FROM recipients WHERE campaign_id = $1", "DELETE FROM campaigns WHERE id = $1"] {
             sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await.map_err(db)?;
@@ -982,10 +979,10 @@ impl Store for SqlStore {
             .await
             .map_err(db)?;
         let Some(row) = row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) else {
-            return Err(Error::NotFound(format!("The campaign {id} was not found")));
+            return Err(not_found(id));
         };
         if status_from(&row.try_get::<String, _>("status").map_err(db)?) != CampaignStatus::Draft {
-            return Err(Error::NotAllowed("The campaign was already dispatched".into()));
+            return Err(already_dispatched());
         }
         let added = self.insert_recipients(&mut tx, &id.to_string(), audience, max_total).await?;
         tx.commit().await.map_err(db)?;
@@ -1002,7 +999,7 @@ impl Store for SqlStore {
         .map_err(db)?;
         match row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) {
             Some(r) => counts_of(&r),
-            None => Err(Error::NotFound(format!("The campaign {id} was not found"))),
+            None => Err(not_found(id)),
         }
     }
 
@@ -1046,14 +1043,7 @@ impl Store for SqlStore {
                 .map_err(db)?
             }
         };
-        let total = match status {
-            None => counts.total,
-            Some(RecipientStatus::Pending | RecipientStatus::Sending) => counts.pending,
-            Some(RecipientStatus::Processed) => counts.processed,
-            Some(RecipientStatus::Received) => counts.received,
-            Some(RecipientStatus::Read) => counts.read,
-            Some(RecipientStatus::Failed) => counts.failed,
-        };
+        let total = status.map_or(counts.total, |s| counted(&counts, s));
         Ok((total, rows.iter().map(recipient_of).collect::<Result<_>>()?))
     }
 
