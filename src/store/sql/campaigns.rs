@@ -1,11 +1,12 @@
 //! Campaign rows: the JSON document of a campaign, beside the few columns the database
 //! filters by and the six counters its recipients keep up to date.
 
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::rows::{corrupt, counts_of, status_from, status_name};
-use super::{db, recipients, SqlStore};
+use super::rows::{counts_of, document, status_from, status_name};
+use super::{db, recipients, SqlStore, Tx};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient};
 use crate::error::Result;
 use crate::store::rules::{matches, not_deletable, not_found};
@@ -43,8 +44,7 @@ pub(super) async fn find(store: &SqlStore, tenant: Option<&str>, id: Uuid) -> Re
     if tenant.is_some_and(|t| t != owner) {
         return Ok(None);
     }
-    let data: String = row.try_get("data").map_err(db)?;
-    serde_json::from_str(&data).map(Some).map_err(|e| corrupt("campaign", e))
+    document(&row, "campaign").map(Some)
 }
 
 pub(super) async fn list(
@@ -61,8 +61,7 @@ pub(super) async fn list(
         .map_err(db)?;
     let mut all = Vec::with_capacity(rows.len());
     for r in rows {
-        let data: String = r.try_get("data").map_err(db)?;
-        let c: Campaign = serde_json::from_str(&data).map_err(|e| corrupt("campaign", e))?;
+        let c: Campaign = document(&r, "campaign")?;
         if matches(&c, f) {
             all.push(c);
         }
@@ -73,16 +72,8 @@ pub(super) async fn list(
 
 pub(super) async fn update(store: &SqlStore, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign> {
     let mut tx = store.write.begin().await.map_err(db)?;
-    let row = sqlx::query(&format!("SELECT tenant, data FROM campaigns WHERE id = $1{}", store.dialect.for_update()))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-    let Some(row) = row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) else {
-        return Err(not_found(id));
-    };
-    let data: String = row.try_get("data").map_err(db)?;
-    let mut campaign: Campaign = serde_json::from_str(&data).map_err(|e| corrupt("campaign", e))?;
+    let row = locked(store, &mut tx, tenant, id, "tenant, data").await?;
+    let mut campaign: Campaign = document(&row, "campaign")?;
     change(&mut campaign)?;
     sqlx::query("UPDATE campaigns SET status = $2, scheduled = $3, channel_id = $4, data = $5 WHERE id = $1")
         .bind(id.to_string())
@@ -99,14 +90,7 @@ pub(super) async fn update(store: &SqlStore, tenant: &str, id: Uuid, change: Cam
 
 pub(super) async fn delete(store: &SqlStore, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {
     let mut tx = store.write.begin().await.map_err(db)?;
-    let row = sqlx::query(&format!("SELECT tenant, status FROM campaigns WHERE id = $1{}", store.dialect.for_update()))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-    let Some(row) = row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) else {
-        return Err(not_found(id));
-    };
+    let row = locked(store, &mut tx, tenant, id, "tenant, status").await?;
     let status = status_from(&row.try_get::<String, _>("status").map_err(db)?);
     if !allowed.contains(&status) {
         return Err(not_deletable(status));
@@ -127,8 +111,7 @@ pub(super) async fn in_statuses(store: &SqlStore, statuses: &[CampaignStatus]) -
             .await
             .map_err(db)?;
         for r in rows {
-            let data: String = r.try_get("data").map_err(db)?;
-            out.push(serde_json::from_str(&data).map_err(|e| corrupt("campaign", e))?);
+            out.push(document(&r, "campaign")?);
         }
     }
     Ok(out)
@@ -146,4 +129,15 @@ pub(super) async fn counts(store: &SqlStore, tenant: &str, id: Uuid) -> Result<C
         Some(r) => counts_of(&r),
         None => Err(not_found(id)),
     }
+}
+
+/// The row of campaign `id` with `columns` (among them `tenant`), locked until `tx` ends;
+/// `NotFound` when it is missing or another tenant's.
+pub(super) async fn locked(store: &SqlStore, tx: &mut Tx, tenant: &str, id: Uuid, columns: &str) -> Result<AnyRow> {
+    let row = sqlx::query(&format!("SELECT {columns} FROM campaigns WHERE id = $1{}", store.dialect.for_update()))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)).ok_or_else(|| not_found(id))
 }

@@ -1,9 +1,7 @@
 //! Channels, templates, tags and custom fields: one table of JSON documents, by kind, kept
 //! in the order they were first stored.
 
-use sqlx::Row;
-
-use super::rows::corrupt;
+use super::rows::document;
 use super::{db, SqlStore};
 use crate::error::Result;
 
@@ -14,12 +12,7 @@ pub(super) async fn list<T: serde::de::DeserializeOwned>(store: &SqlStore, tenan
         .fetch_all(&store.read)
         .await
         .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            let data: String = r.try_get("data").map_err(db)?;
-            serde_json::from_str(&data).map_err(|e| corrupt(kind, e))
-        })
-        .collect()
+    rows.iter().map(|r| document(r, kind)).collect()
 }
 
 pub(super) async fn put<T: serde::Serialize>(

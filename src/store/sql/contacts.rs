@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::rows::corrupt;
+use super::rows::document;
 use super::{db, SqlStore, Tx};
 use crate::contact::{Contact, ContactKey, ContactPatch};
 use crate::error::Result;
@@ -44,11 +44,7 @@ pub(super) async fn find(store: &SqlStore, tenant: &str, key: &ContactKey) -> Re
             }
         }
     };
-    row.map(|r| {
-        let data: String = r.try_get("data").map_err(db)?;
-        serde_json::from_str(&data).map_err(|e| corrupt("contact", e))
-    })
-    .transpose()
+    row.map(|r| document(&r, "contact")).transpose()
 }
 
 pub(super) async fn page(store: &SqlStore, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)> {
@@ -64,13 +60,7 @@ pub(super) async fn page(store: &SqlStore, tenant: &str, page: Page) -> Result<(
         .fetch_all(&store.read)
         .await
         .map_err(db)?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            let data: String = r.try_get("data").map_err(db)?;
-            serde_json::from_str(&data).map_err(|e| corrupt("contact", e))
-        })
-        .collect::<Result<_>>()?;
+    let items = rows.iter().map(|r| document(r, "contact")).collect::<Result<_>>()?;
     Ok((total as u64, items))
 }
 
@@ -125,8 +115,7 @@ pub(super) async fn patch_in(store: &SqlStore, tx: &mut Tx, tenant: &str, patche
     let mut by_phone: HashMap<u64, usize> = HashMap::new();
     let mut existing = std::collections::HashSet::new();
     for row in rows {
-        let data: String = row.try_get("data").map_err(db)?;
-        let c: Contact = serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?;
+        let c: Contact = document(&row, "contact")?;
         existing.insert(c.id.clone());
         if let Some(i) = &c.identity {
             by_identity.insert(i.to_ascii_lowercase(), contacts.len());
@@ -257,8 +246,7 @@ pub(super) async fn scan(
     let mut rows =
         sqlx::query("SELECT data FROM contacts WHERE tenant = $1 ORDER BY seq").bind(tenant).fetch(&store.read);
     while let Some(row) = rows.try_next().await.map_err(db)? {
-        let data: String = row.try_get("data").map_err(db)?;
-        let c: Contact = serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?;
+        let c: Contact = document(&row, "contact")?;
         visit(&c);
     }
     Ok(())
@@ -277,8 +265,7 @@ pub(super) async fn open_conversations(store: &SqlStore, tenant: &str, phones: &
         sqlx::query(&sql).bind(tenant).bind(Value::Array(list).to_string()).fetch_all(&store.read).await.map_err(db)?;
     let mut open = Vec::new();
     for r in rows {
-        let data: String = r.try_get("data").map_err(db)?;
-        let c: Contact = serde_json::from_str(&data).map_err(|e| corrupt("contact", e))?;
+        let c: Contact = document(&r, "contact")?;
         if c.has_open_conversation {
             open.push(r.try_get::<i64, _>("phone").map_err(db)? as u64);
         }

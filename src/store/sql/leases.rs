@@ -2,9 +2,7 @@
 //! dispatched by one node at a time) and pacers (a channel's rate ceiling across nodes).
 //! SQLite has one process per file, so it needs neither.
 
-use sqlx::Row;
-
-use super::rows::{corrupt, status_name};
+use super::rows::{document, status_name};
 use super::{campaigns, db, Dialect, SqlStore};
 use crate::campaign::{Campaign, CampaignStatus};
 use crate::error::Result;
@@ -25,12 +23,7 @@ pub(super) async fn claim(store: &SqlStore, node: &str, now: i64, lease_ms: i64)
     .fetch_all(&store.write)
     .await
     .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            let data: String = r.try_get("data").map_err(db)?;
-            serde_json::from_str(&data).map_err(|e| corrupt("campaign", e))
-        })
-        .collect()
+    rows.iter().map(|r| document(r, "campaign")).collect()
 }
 
 pub(super) async fn reserve_slot(

@@ -11,7 +11,7 @@ use super::rows::{recipient_of, status_from, RECIPIENT_COLUMNS};
 use super::{campaigns, db, Dialect, SqlStore};
 use crate::campaign::{CampaignStatus, NewRecipient, Recipient, RecipientStatus};
 use crate::error::Result;
-use crate::store::rules::{already_dispatched, counted, not_found, too_many};
+use crate::store::rules::{already_dispatched, counted, too_many};
 use crate::store::{AudienceAdded, Page};
 
 /// One recipient row of a bulk insert, serialised straight into the JSON parameter.
@@ -160,14 +160,7 @@ pub(super) async fn add(
     max_total: u64,
 ) -> Result<AudienceAdded> {
     let mut tx = store.write.begin().await.map_err(db)?;
-    let row = sqlx::query(&format!("SELECT tenant, status FROM campaigns WHERE id = $1{}", store.dialect.for_update()))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-    let Some(row) = row.filter(|r| r.try_get::<String, _>("tenant").is_ok_and(|t| t == tenant)) else {
-        return Err(not_found(id));
-    };
+    let row = campaigns::locked(store, &mut tx, tenant, id, "tenant, status").await?;
     if status_from(&row.try_get::<String, _>("status").map_err(db)?) != CampaignStatus::Draft {
         return Err(already_dispatched());
     }

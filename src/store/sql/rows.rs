@@ -11,6 +11,13 @@ pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("stored {what} cannot be read: {e}"))
 }
 
+/// The JSON document in a row's `data` column (campaigns, contacts and the catalog keep
+/// everything there); `what` names it when it cannot be read.
+pub(super) fn document<T: serde::de::DeserializeOwned>(row: &AnyRow, what: &str) -> Result<T> {
+    let data: String = row.try_get("data").map_err(db)?;
+    serde_json::from_str(&data).map_err(|e| corrupt(what, e))
+}
+
 pub(super) fn status_name(s: CampaignStatus) -> &'static str {
     s.rest()
 }
