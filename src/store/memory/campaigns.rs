@@ -11,11 +11,7 @@ use crate::error::Result;
 use crate::store::rules::{matches, not_deletable, not_found};
 use crate::store::{AudienceAdded, CampaignChange, CampaignFilter, Page};
 
-pub(super) async fn insert(
-    store: &MemoryStore,
-    campaign: Campaign,
-    audience: Vec<NewRecipient>,
-) -> Result<AudienceAdded> {
+pub(super) fn insert(store: &MemoryStore, campaign: Campaign, audience: Vec<NewRecipient>) -> Result<AudienceAdded> {
     let id = campaign.id;
     let tenant = campaign.tenant.clone();
     let mut data = CampaignData {
@@ -33,11 +29,11 @@ pub(super) async fn insert(
     Ok(added)
 }
 
-pub(super) async fn find(store: &MemoryStore, tenant: &str, id: Uuid) -> Result<Option<Campaign>> {
+pub(super) fn find(store: &MemoryStore, tenant: &str, id: Uuid) -> Result<Option<Campaign>> {
     Ok(store.cell(tenant, id).map(|c| c.data.read().campaign.clone()))
 }
 
-pub(super) async fn list(
+pub(super) fn list(
     store: &MemoryStore,
     tenant: &str,
     filter: &CampaignFilter,
@@ -58,12 +54,7 @@ pub(super) async fn list(
     Ok((total, page))
 }
 
-pub(super) async fn update(
-    store: &MemoryStore,
-    tenant: &str,
-    id: Uuid,
-    change: CampaignChange<'_>,
-) -> Result<Campaign> {
+pub(super) fn update(store: &MemoryStore, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign> {
     let cell = store.cell(tenant, id).ok_or_else(|| not_found(id))?;
     let mut data = cell.data.write();
     if data.deleted {
@@ -75,7 +66,7 @@ pub(super) async fn update(
     Ok(updated)
 }
 
-pub(super) async fn delete(store: &MemoryStore, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {
+pub(super) fn delete(store: &MemoryStore, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {
     let cell = store.cell(tenant, id).ok_or_else(|| not_found(id))?;
     {
         // Checked and removed under the campaign's lock: a concurrent dispatch either
@@ -94,12 +85,12 @@ pub(super) async fn delete(store: &MemoryStore, tenant: &str, id: Uuid, allowed:
     Ok(())
 }
 
-pub(super) async fn in_statuses(store: &MemoryStore, statuses: &[CampaignStatus]) -> Result<Vec<Campaign>> {
+pub(super) fn in_statuses(store: &MemoryStore, statuses: &[CampaignStatus]) -> Result<Vec<Campaign>> {
     let cells: Vec<Arc<CampaignCell>> = store.campaigns.iter().map(|e| e.value().clone()).collect();
     Ok(cells.into_iter().map(|c| c.data.read().campaign.clone()).filter(|c| statuses.contains(&c.status)).collect())
 }
 
-pub(super) async fn counts(store: &MemoryStore, tenant: &str, id: Uuid) -> Result<Counts> {
+pub(super) fn counts(store: &MemoryStore, tenant: &str, id: Uuid) -> Result<Counts> {
     let cell = store.cell(tenant, id).ok_or_else(|| not_found(id))?;
     let counts = cell.data.read().counts;
     Ok(counts)

@@ -57,13 +57,13 @@ impl Contacts {
     }
 }
 
-pub(super) async fn find(store: &MemoryStore, tenant: &str, key: &ContactKey) -> Result<Option<Contact>> {
+pub(super) fn find(store: &MemoryStore, tenant: &str, key: &ContactKey) -> Result<Option<Contact>> {
     let t = store.tenant(tenant);
     let contacts = t.contacts.read();
     Ok(contacts.find(key).and_then(|id| contacts.by_id.get(id)).cloned())
 }
 
-pub(super) async fn page(store: &MemoryStore, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)> {
+pub(super) fn page(store: &MemoryStore, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)> {
     let t = store.tenant(tenant);
     let contacts = t.contacts.read();
     let total = contacts.order.len() as u64;
@@ -77,7 +77,7 @@ pub(super) async fn page(store: &MemoryStore, tenant: &str, page: Page) -> Resul
     Ok((total, items))
 }
 
-pub(super) async fn patch(store: &MemoryStore, tenant: &str, patches: Vec<ContactPatch>) -> Result<()> {
+pub(super) fn patch(store: &MemoryStore, tenant: &str, patches: Vec<ContactPatch>) -> Result<()> {
     let t = store.tenant(tenant);
     let mut contacts = t.contacts.write();
     let now = now_millis();
@@ -103,7 +103,7 @@ pub(super) async fn patch(store: &MemoryStore, tenant: &str, patches: Vec<Contac
     Ok(())
 }
 
-pub(super) async fn put(store: &MemoryStore, tenant: &str, mut contact: Contact) -> Result<Contact> {
+pub(super) fn put(store: &MemoryStore, tenant: &str, mut contact: Contact) -> Result<Contact> {
     let t = store.tenant(tenant);
     let mut contacts = t.contacts.write();
     let now = now_millis();
@@ -125,7 +125,7 @@ pub(super) async fn put(store: &MemoryStore, tenant: &str, mut contact: Contact)
     Ok(contact)
 }
 
-pub(super) async fn delete(store: &MemoryStore, tenant: &str, id: &str) -> Result<bool> {
+pub(super) fn delete(store: &MemoryStore, tenant: &str, id: &str) -> Result<bool> {
     let t = store.tenant(tenant);
     let mut contacts = t.contacts.write();
     let Some(old) = contacts.by_id.remove(id) else { return Ok(false) };
@@ -134,7 +134,7 @@ pub(super) async fn delete(store: &MemoryStore, tenant: &str, id: &str) -> Resul
     Ok(true)
 }
 
-pub(super) async fn scan(
+pub(super) fn scan(
     store: &MemoryStore,
     tenant: &str,
     visit: &mut (dyn for<'c> FnMut(&'c Contact) + Send),
@@ -149,7 +149,7 @@ pub(super) async fn scan(
     Ok(())
 }
 
-pub(super) async fn open_conversations(store: &MemoryStore, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
+pub(super) fn open_conversations(store: &MemoryStore, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
     let t = store.tenant(tenant);
     let contacts = t.contacts.read();
     if contacts.by_phone.is_empty() {

@@ -9,7 +9,7 @@ use crate::error::Result;
 /// Context variables of one identity, sorted by name.
 pub(super) type Variables = Vec<(Box<str>, Value)>;
 
-pub(super) async fn write(store: &MemoryStore, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
+pub(super) fn write(store: &MemoryStore, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
     let t = store.tenant(tenant);
     let mut contexts = t.contexts.write();
     for w in writes {
@@ -25,14 +25,14 @@ pub(super) async fn write(store: &MemoryStore, tenant: &str, writes: Vec<Context
     Ok(())
 }
 
-pub(super) async fn names(store: &MemoryStore, tenant: &str, identity: &str) -> Result<Vec<String>> {
+pub(super) fn names(store: &MemoryStore, tenant: &str, identity: &str) -> Result<Vec<String>> {
     let t = store.tenant(tenant);
     let contexts = t.contexts.read();
     let vars = contexts.get(identity.to_ascii_lowercase().as_str());
     Ok(vars.map(|v| v.iter().map(|(n, _)| n.to_string()).collect()).unwrap_or_default())
 }
 
-pub(super) async fn value(store: &MemoryStore, tenant: &str, identity: &str, name: &str) -> Result<Option<Value>> {
+pub(super) fn value(store: &MemoryStore, tenant: &str, identity: &str, name: &str) -> Result<Option<Value>> {
     let t = store.tenant(tenant);
     let contexts = t.contexts.read();
     let Some(vars) = contexts.get(identity.to_ascii_lowercase().as_str()) else { return Ok(None) };

@@ -3,6 +3,7 @@
 //!
 //! This file holds what the store keeps (the cells) and the [`Store`] implementation, which
 //! names, for each method, the module that does the work — the same modules as the SQL store.
+//! That work is plain synchronous functions, so no lock guard can be held across an `.await`.
 
 mod campaigns;
 mod contacts;
@@ -93,27 +94,27 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn insert_campaign(&self, campaign: Campaign, audience: Vec<NewRecipient>) -> Result<AudienceAdded> {
-        campaigns::insert(self, campaign, audience).await
+        campaigns::insert(self, campaign, audience)
     }
 
     async fn campaign(&self, tenant: &str, id: Uuid) -> Result<Option<Campaign>> {
-        campaigns::find(self, tenant, id).await
+        campaigns::find(self, tenant, id)
     }
 
     async fn campaigns(&self, tenant: &str, filter: &CampaignFilter, page: Page) -> Result<(u64, Vec<Campaign>)> {
-        campaigns::list(self, tenant, filter, page).await
+        campaigns::list(self, tenant, filter, page)
     }
 
     async fn update_campaign(&self, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign> {
-        campaigns::update(self, tenant, id, change).await
+        campaigns::update(self, tenant, id, change)
     }
 
     async fn delete_campaign(&self, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {
-        campaigns::delete(self, tenant, id, allowed).await
+        campaigns::delete(self, tenant, id, allowed)
     }
 
     async fn campaigns_in(&self, statuses: &[CampaignStatus]) -> Result<Vec<Campaign>> {
-        campaigns::in_statuses(self, statuses).await
+        campaigns::in_statuses(self, statuses)
     }
 
     async fn add_recipients(
@@ -123,11 +124,11 @@ impl Store for MemoryStore {
         audience: Vec<NewRecipient>,
         max_total: u64,
     ) -> Result<AudienceAdded> {
-        recipients::add(self, tenant, id, audience, max_total).await
+        recipients::add(self, tenant, id, audience, max_total)
     }
 
     async fn counts(&self, tenant: &str, id: Uuid) -> Result<Counts> {
-        campaigns::counts(self, tenant, id).await
+        campaigns::counts(self, tenant, id)
     }
 
     async fn recipients(
@@ -137,25 +138,25 @@ impl Store for MemoryStore {
         status: Option<RecipientStatus>,
         page: Page,
     ) -> Result<(u64, Vec<Recipient>)> {
-        recipients::page(self, tenant, id, status, page).await
+        recipients::page(self, tenant, id, status, page)
     }
 
     async fn pending(&self, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
-        recipients::pending(self, campaign, from, limit).await
+        recipients::pending(self, campaign, from, limit)
     }
 
     async fn sending(&self, campaign: Uuid) -> Result<Vec<Recipient>> {
-        recipients::sending(self, campaign).await
+        recipients::sending(self, campaign)
     }
 
     async fn mark_sending(&self, campaign: Uuid, seqs: &[u32], at: i64) -> Result<Vec<u32>> {
-        progress::mark_sending(self, campaign, seqs, at).await
+        progress::mark_sending(self, campaign, seqs, at)
     }
 
     // One process holds the whole store: every running campaign is this node's, and its
     // local pacer is exact.
     async fn claim(&self, _node: &str, _now: i64, _lease_ms: i64) -> Result<Vec<Campaign>> {
-        campaigns::in_statuses(self, &[CampaignStatus::Running]).await
+        campaigns::in_statuses(self, &[CampaignStatus::Running])
     }
 
     async fn reserve_slot(&self, _tenant: &str, _channel: &str, _now: i64, _interval_ms: i64) -> Result<Option<i64>> {
@@ -163,55 +164,55 @@ impl Store for MemoryStore {
     }
 
     async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()> {
-        progress::record_outcomes(self, campaign, outcomes).await
+        progress::record_outcomes(self, campaign, outcomes)
     }
 
     async fn apply_receipts(&self, receipts: &[Receipt]) -> Result<u64> {
-        progress::apply_receipts(self, receipts).await
+        progress::apply_receipts(self, receipts)
     }
 
     async fn link_message_id(&self, message_id: &str, campaign: Uuid, seq: u32) -> Result<()> {
-        progress::link_message_id(self, message_id, campaign, seq).await
+        progress::link_message_id(self, message_id, campaign, seq)
     }
 
     async fn contact(&self, tenant: &str, key: &ContactKey) -> Result<Option<Contact>> {
-        contacts::find(self, tenant, key).await
+        contacts::find(self, tenant, key)
     }
 
     async fn contacts(&self, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)> {
-        contacts::page(self, tenant, page).await
+        contacts::page(self, tenant, page)
     }
 
     async fn patch_contacts(&self, tenant: &str, patches: Vec<ContactPatch>) -> Result<()> {
-        contacts::patch(self, tenant, patches).await
+        contacts::patch(self, tenant, patches)
     }
 
     async fn put_contact(&self, tenant: &str, contact: Contact) -> Result<Contact> {
-        contacts::put(self, tenant, contact).await
+        contacts::put(self, tenant, contact)
     }
 
     async fn delete_contact(&self, tenant: &str, id: &str) -> Result<bool> {
-        contacts::delete(self, tenant, id).await
+        contacts::delete(self, tenant, id)
     }
 
     async fn scan_contacts(&self, tenant: &str, visit: &mut (dyn for<'c> FnMut(&'c Contact) + Send)) -> Result<()> {
-        contacts::scan(self, tenant, visit).await
+        contacts::scan(self, tenant, visit)
     }
 
     async fn write_contexts(&self, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
-        contexts::write(self, tenant, writes).await
+        contexts::write(self, tenant, writes)
     }
 
     async fn context_names(&self, tenant: &str, identity: &str) -> Result<Vec<String>> {
-        contexts::names(self, tenant, identity).await
+        contexts::names(self, tenant, identity)
     }
 
     async fn context_value(&self, tenant: &str, identity: &str, name: &str) -> Result<Option<Value>> {
-        contexts::value(self, tenant, identity, name).await
+        contexts::value(self, tenant, identity, name)
     }
 
     async fn open_conversations(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
-        contacts::open_conversations(self, tenant, phones).await
+        contacts::open_conversations(self, tenant, phones)
     }
 
     async fn channels(&self, tenant: &str) -> Result<Vec<ChannelDef>> {

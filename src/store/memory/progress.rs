@@ -24,13 +24,13 @@ impl CampaignData {
     }
 }
 
-pub(super) async fn mark_sending(store: &MemoryStore, campaign: Uuid, seqs: &[u32], at: i64) -> Result<Vec<u32>> {
+pub(super) fn mark_sending(store: &MemoryStore, campaign: Uuid, seqs: &[u32], at: i64) -> Result<Vec<u32>> {
     let Some(cell) = store.any_cell(campaign) else { return Ok(Vec::new()) };
     let mut data = cell.data.write();
     Ok(seqs.iter().copied().filter(|seq| data.advance(*seq, RecipientStatus::Sending, at, 0)).collect())
 }
 
-pub(super) async fn record_outcomes(store: &MemoryStore, campaign: Uuid, outcomes: &[Outcome]) -> Result<()> {
+pub(super) fn record_outcomes(store: &MemoryStore, campaign: Uuid, outcomes: &[Outcome]) -> Result<()> {
     let Some(cell) = store.any_cell(campaign) else { return Ok(()) };
     let mut data = cell.data.write();
     for o in outcomes {
@@ -39,7 +39,7 @@ pub(super) async fn record_outcomes(store: &MemoryStore, campaign: Uuid, outcome
     Ok(())
 }
 
-pub(super) async fn apply_receipts(store: &MemoryStore, receipts: &[Receipt]) -> Result<u64> {
+pub(super) fn apply_receipts(store: &MemoryStore, receipts: &[Receipt]) -> Result<u64> {
     let mut changed = 0;
     // Receipts usually come in runs of the same campaign: lock each campaign once per run.
     let mut current: Option<(Uuid, Arc<CampaignCell>)> = None;
@@ -58,7 +58,7 @@ pub(super) async fn apply_receipts(store: &MemoryStore, receipts: &[Receipt]) ->
     Ok(changed)
 }
 
-pub(super) async fn link_message_id(store: &MemoryStore, message_id: &str, campaign: Uuid, seq: u32) -> Result<()> {
+pub(super) fn link_message_id(store: &MemoryStore, message_id: &str, campaign: Uuid, seq: u32) -> Result<()> {
     store.message_ids.insert(message_id.to_owned(), (campaign, seq));
     Ok(())
 }

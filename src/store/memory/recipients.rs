@@ -51,7 +51,7 @@ impl CampaignData {
     }
 }
 
-pub(super) async fn add(
+pub(super) fn add(
     store: &MemoryStore,
     tenant: &str,
     id: Uuid,
@@ -69,7 +69,7 @@ pub(super) async fn add(
     data.add(audience, max_total)
 }
 
-pub(super) async fn page(
+pub(super) fn page(
     store: &MemoryStore,
     tenant: &str,
     id: Uuid,
@@ -97,7 +97,7 @@ pub(super) async fn page(
     })
 }
 
-pub(super) async fn pending(store: &MemoryStore, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
+pub(super) fn pending(store: &MemoryStore, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
     let Some(cell) = store.any_cell(campaign) else { return Ok(Vec::new()) };
     let mut data = cell.data.write();
     let start = from.max(data.first_pending) as usize;
@@ -118,7 +118,7 @@ pub(super) async fn pending(store: &MemoryStore, campaign: Uuid, from: u32, limi
     Ok(out)
 }
 
-pub(super) async fn sending(store: &MemoryStore, campaign: Uuid) -> Result<Vec<Recipient>> {
+pub(super) fn sending(store: &MemoryStore, campaign: Uuid) -> Result<Vec<Recipient>> {
     let Some(cell) = store.any_cell(campaign) else { return Ok(Vec::new()) };
     let data = cell.data.read();
     Ok(data.recipients.iter().filter(|r| r.status == RecipientStatus::Sending).cloned().collect())
