@@ -16,7 +16,7 @@ pub(super) async fn write(store: &SqlStore, tenant: &str, writes: Vec<ContextWri
     tx.commit().await.map_err(db)
 }
 
-/// [`write`] inside the caller's transaction.
+/// [`write()`] inside the caller's transaction.
 pub(super) async fn write_in(store: &SqlStore, tx: &mut Tx, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
     let mut rows = Vec::new();
     for w in writes {
