@@ -6,6 +6,7 @@
 //! one step.
 
 pub mod memory;
+mod rules;
 pub mod sql;
 
 use async_trait::async_trait;
@@ -18,6 +19,7 @@ use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use crate::error::Result;
 
 pub use memory::MemoryStore;
+pub use sql::{Dialect, SqlStore};
 
 /// Opens the configured backend (creating the SQLite file's directory, running migrations).
 pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Arc<dyn Store>> {
@@ -38,7 +40,6 @@ pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Ar
         }
     })
 }
-pub use sql::{Dialect, SqlStore};
 
 /// A page request: skip `skip` rows, return at most `take`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

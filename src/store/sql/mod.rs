@@ -1,0 +1,266 @@
+//! The SQL store: SQLite (embedded, the default) and PostgreSQL (several nodes on one
+//! database) through one implementation; the few statements that differ are chosen by
+//! [`Dialect`]. Bulk writes pass their rows as one JSON parameter (`json_each` /
+//! `jsonb_to_recordset`), so a batch of thousands of rows is one statement.
+//!
+//! Every method commits before it returns: a command answered `success` is on disk.
+//!
+//! This file holds the pools and the [`Store`] implementation, which names, for each method,
+//! the module that does the work: one module per table or concern.
+
+mod campaigns;
+mod catalog;
+mod contacts;
+mod contexts;
+mod dialect;
+mod leases;
+mod progress;
+mod recipients;
+mod rows;
+mod schema;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use uuid::Uuid;
+
+pub use dialect::Dialect;
+
+use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, Store};
+use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus};
+use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
+use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
+use crate::error::{Error, Result};
+
+pub struct SqlStore {
+    /// Writes (and, for PostgreSQL, everything).
+    write: AnyPool,
+    /// Reads; for SQLite a separate pool so that readers never wait for the one writer.
+    read: AnyPool,
+    dialect: Dialect,
+}
+
+/// A write transaction.
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+fn db(e: sqlx::Error) -> Error {
+    Error::Storage(e.to_string())
+}
+
+/// Per-connection SQLite settings: WAL (readers never wait for the writer), full sync (a
+/// commit is on disk before it returns), a busy timeout instead of immediate errors.
+fn sqlite_pragmas<'c>(
+    conn: &'c mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'c, std::result::Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        for p in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
+            sqlx::query(p).execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
+}
+
+impl SqlStore {
+    /// Connects (creating the SQLite file and its directory) and runs the migrations.
+    pub async fn connect(url: &str, dialect: Dialect) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (write, read) = match dialect {
+            Dialect::Sqlite => {
+                let pragmas = sqlite_pragmas;
+                let write =
+                    AnyPoolOptions::new().max_connections(1).after_connect(pragmas).connect(url).await.map_err(db)?;
+                let read =
+                    AnyPoolOptions::new().max_connections(4).after_connect(pragmas).connect(url).await.map_err(db)?;
+                (write, read)
+            }
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .map_err(db)?;
+                (pool.clone(), pool)
+            }
+        };
+        let store = SqlStore { write, read, dialect };
+        schema::migrate(&store).await?;
+        Ok(store)
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn insert_campaign(&self, campaign: Campaign, audience: Vec<NewRecipient>) -> Result<AudienceAdded> {
+        campaigns::insert(self, campaign, audience).await
+    }
+
+    async fn campaign(&self, tenant: &str, id: Uuid) -> Result<Option<Campaign>> {
+        campaigns::find(self, Some(tenant), id).await
+    }
+
+    async fn campaigns(&self, tenant: &str, f: &CampaignFilter, page: Page) -> Result<(u64, Vec<Campaign>)> {
+        campaigns::list(self, tenant, f, page).await
+    }
+
+    async fn update_campaign(&self, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign> {
+        campaigns::update(self, tenant, id, change).await
+    }
+
+    async fn delete_campaign(&self, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {
+        campaigns::delete(self, tenant, id, allowed).await
+    }
+
+    async fn campaigns_in(&self, statuses: &[CampaignStatus]) -> Result<Vec<Campaign>> {
+        campaigns::in_statuses(self, statuses).await
+    }
+
+    async fn add_recipients(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        audience: Vec<NewRecipient>,
+        max_total: u64,
+    ) -> Result<AudienceAdded> {
+        recipients::add(self, tenant, id, audience, max_total).await
+    }
+
+    async fn counts(&self, tenant: &str, id: Uuid) -> Result<Counts> {
+        campaigns::counts(self, tenant, id).await
+    }
+
+    async fn recipients(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        status: Option<RecipientStatus>,
+        page: Page,
+    ) -> Result<(u64, Vec<Recipient>)> {
+        recipients::page(self, tenant, id, status, page).await
+    }
+
+    async fn pending(&self, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
+        recipients::pending(self, campaign, from, limit).await
+    }
+
+    async fn sending(&self, campaign: Uuid) -> Result<Vec<Recipient>> {
+        recipients::sending(self, campaign).await
+    }
+
+    async fn mark_sending(&self, campaign: Uuid, seqs: &[u32], at: i64) -> Result<Vec<u32>> {
+        progress::mark_sending(self, campaign, seqs, at).await
+    }
+
+    async fn claim(&self, node: &str, now: i64, lease_ms: i64) -> Result<Vec<Campaign>> {
+        leases::claim(self, node, now, lease_ms).await
+    }
+
+    async fn reserve_slot(&self, tenant: &str, channel: &str, now: i64, interval_ms: i64) -> Result<Option<i64>> {
+        leases::reserve_slot(self, tenant, channel, now, interval_ms).await
+    }
+
+    async fn record_outcomes(&self, campaign: Uuid, outcomes: &[Outcome]) -> Result<()> {
+        progress::record_outcomes(self, campaign, outcomes).await
+    }
+
+    async fn apply_receipts(&self, receipts: &[Receipt]) -> Result<u64> {
+        progress::apply_receipts(self, receipts).await
+    }
+
+    async fn link_message_id(&self, message_id: &str, campaign: Uuid, seq: u32) -> Result<()> {
+        progress::link_message_id(self, message_id, campaign, seq).await
+    }
+
+    async fn contact(&self, tenant: &str, key: &ContactKey) -> Result<Option<Contact>> {
+        contacts::find(self, tenant, key).await
+    }
+
+    async fn contacts(&self, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)> {
+        contacts::page(self, tenant, page).await
+    }
+
+    async fn patch_contacts(&self, tenant: &str, patches: Vec<ContactPatch>) -> Result<()> {
+        contacts::patch(self, tenant, patches).await
+    }
+
+    async fn put_contact(&self, tenant: &str, contact: Contact) -> Result<Contact> {
+        contacts::put(self, tenant, contact).await
+    }
+
+    async fn delete_contact(&self, tenant: &str, id: &str) -> Result<bool> {
+        contacts::delete(self, tenant, id).await
+    }
+
+    async fn scan_contacts(&self, tenant: &str, visit: &mut (dyn for<'c> FnMut(&'c Contact) + Send)) -> Result<()> {
+        contacts::scan(self, tenant, visit).await
+    }
+
+    async fn write_contexts(&self, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
+        contexts::write(self, tenant, writes).await
+    }
+
+    async fn record_sent(
+        &self,
+        tenant: &str,
+        campaign: Uuid,
+        outcomes: &[Outcome],
+        patches: Vec<ContactPatch>,
+        contexts: Vec<ContextWrite>,
+    ) -> Result<()> {
+        // One transaction, so one sync to disk, for everything a batch of sends leaves behind.
+        let moves: Vec<_> = outcomes.iter().map(|o| (o.seq, o.status, o.at, o.reason)).collect();
+        let mut tx = self.write.begin().await.map_err(db)?;
+        progress::advance_in(self, &mut tx, campaign, &moves).await?;
+        contacts::patch_in(self, &mut tx, tenant, patches).await?;
+        contexts::write_in(self, &mut tx, tenant, contexts).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn context_names(&self, tenant: &str, identity: &str) -> Result<Vec<String>> {
+        contexts::names(self, tenant, identity).await
+    }
+
+    async fn context_value(&self, tenant: &str, identity: &str, name: &str) -> Result<Option<Value>> {
+        contexts::value(self, tenant, identity, name).await
+    }
+
+    async fn open_conversations(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
+        contacts::open_conversations(self, tenant, phones).await
+    }
+
+    async fn channels(&self, tenant: &str) -> Result<Vec<ChannelDef>> {
+        catalog::list(self, tenant, "channel").await
+    }
+
+    async fn put_channel(&self, tenant: &str, channel: ChannelDef) -> Result<()> {
+        catalog::put(self, tenant, "channel", &channel.id.clone(), &channel).await
+    }
+
+    async fn templates(&self, tenant: &str) -> Result<Vec<TemplateDef>> {
+        catalog::list(self, tenant, "template").await
+    }
+
+    async fn put_template(&self, tenant: &str, template: TemplateDef) -> Result<()> {
+        catalog::put(self, tenant, "template", &template.id.clone(), &template).await
+    }
+
+    async fn tags(&self, tenant: &str) -> Result<Vec<TagDef>> {
+        catalog::list(self, tenant, "tag").await
+    }
+
+    async fn put_tag(&self, tenant: &str, tag: TagDef) -> Result<()> {
+        catalog::put(self, tenant, "tag", &tag.id.clone(), &tag).await
+    }
+
+    async fn custom_fields(&self, tenant: &str) -> Result<Vec<CustomFieldDef>> {
+        catalog::list(self, tenant, "custom_field").await
+    }
+
+    async fn put_custom_field(&self, tenant: &str, field: CustomFieldDef) -> Result<()> {
+        catalog::put(self, tenant, "custom_field", &field.id.clone(), &field).await
+    }
+}

@@ -1,0 +1,121 @@
+//! The tables and their migrations.
+
+use super::{db, Dialect, SqlStore};
+use crate::error::Result;
+
+/// Versioned schema: each entry runs once, in order, recorded in `schema_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    scheduled BIGINT,
+    channel_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    total BIGINT NOT NULL DEFAULT 0,
+    pending BIGINT NOT NULL DEFAULT 0,
+    processed BIGINT NOT NULL DEFAULT 0,
+    received BIGINT NOT NULL DEFAULT 0,
+    read_count BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS campaigns_tenant_created ON campaigns (tenant, created);
+CREATE INDEX IF NOT EXISTS campaigns_status ON campaigns (status);
+CREATE TABLE IF NOT EXISTS recipients (
+    campaign_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    status BIGINT NOT NULL,
+    reason BIGINT NOT NULL DEFAULT 0,
+    phone BIGINT NOT NULL,
+    given TEXT,
+    params TEXT NOT NULL,
+    context TEXT,
+    contact_id TEXT,
+    processed_at BIGINT NOT NULL DEFAULT 0,
+    received_at BIGINT NOT NULL DEFAULT 0,
+    read_at BIGINT NOT NULL DEFAULT 0,
+    failed_at BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign_id, seq)
+);
+CREATE INDEX IF NOT EXISTS recipients_status ON recipients (campaign_id, status, seq);
+CREATE INDEX IF NOT EXISTS recipients_phone ON recipients (campaign_id, phone);
+CREATE TABLE IF NOT EXISTS message_ids (message_id TEXT PRIMARY KEY, campaign_id TEXT NOT NULL, seq BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    identity TEXT,
+    phone BIGINT,
+    created BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS contacts_identity ON contacts (tenant, identity);
+CREATE INDEX IF NOT EXISTS contacts_phone ON contacts (tenant, phone);
+CREATE INDEX IF NOT EXISTS contacts_order ON contacts (tenant, seq);
+CREATE TABLE IF NOT EXISTS contexts (
+    tenant TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (tenant, identity, name)
+);
+CREATE TABLE IF NOT EXISTS catalog (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant, kind, id)
+);
+CREATE TABLE IF NOT EXISTS pacers (
+    tenant TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    next_slot BIGINT NOT NULL,
+    PRIMARY KEY (tenant, channel)
+);
+"#,
+)];
+
+pub(super) async fn migrate(store: &SqlStore) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&store.write)
+    .await
+    .map_err(db)?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = store.write.begin().await.map_err(db)?;
+        if store.dialect == Dialect::Postgres {
+            // Several nodes may start at once: one migrates, the others wait.
+            sqlx::query("SELECT pg_advisory_xact_lock(7311)").execute(&mut *tx).await.map_err(db)?;
+        }
+        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(*version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.is_some() {
+            continue;
+        }
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(statement).execute(&mut *tx).await.map_err(db)?;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(*version)
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        tracing::info!(version, "storage schema migrated");
+    }
+    Ok(())
+}
