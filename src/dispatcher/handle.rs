@@ -1,10 +1,12 @@
 //! The handle the engine holds: which campaigns have a worker on this node, and the signals
 //! that start, pause, resume and stop them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -21,14 +23,28 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Arc<Inner>,
+    /// A campaign's worker, from its start until it has returned: a stopped one stays until
+    /// then, so that a new start waits for it instead of sending alongside it.
     running: Arc<DashMap<Uuid, Run>>,
+    /// Numbers the workers, so that a worker that returns removes its own entry only.
+    generations: Arc<AtomicU64>,
     shutdown: CancellationToken,
 }
 
 /// The handle's side of one worker.
 struct Run {
+    generation: u64,
     paused: watch::Sender<bool>,
     cancel: CancellationToken,
+    /// Cancelled once the worker has returned.
+    finished: CancellationToken,
+}
+
+impl Run {
+    /// Not asked to stop (a stopped worker may still be finishing its last send).
+    fn is_live(&self) -> bool {
+        !self.cancel.is_cancelled()
+    }
 }
 
 impl Dispatcher {
@@ -41,32 +57,51 @@ impl Dispatcher {
         shutdown: CancellationToken,
     ) -> Dispatcher {
         let inner = Inner { store, channels, clock, settings, channel_pacers: DashMap::new(), recovery };
-        Dispatcher { inner: Arc::new(inner), running: Arc::new(DashMap::new()), shutdown }
+        Dispatcher {
+            inner: Arc::new(inner),
+            running: Arc::new(DashMap::new()),
+            generations: Arc::new(AtomicU64::new(0)),
+            shutdown,
+        }
     }
 
     /// Campaigns this node is sending right now.
     pub fn running(&self) -> Vec<Uuid> {
-        self.running.iter().map(|e| *e.key()).collect()
+        self.running.iter().filter(|e| e.is_live()).map(|e| *e.key()).collect()
     }
 
-    /// Starts sending a RUNNING campaign (no-op if a worker already runs it).
+    /// Starts sending a RUNNING campaign (no-op if a worker already runs it). A worker that
+    /// was stopped and has not returned yet is waited for first.
     pub fn start(&self, tenant: &str, id: Uuid) {
-        let entry = self.running.entry(id);
-        if let dashmap::Entry::Occupied(_) = entry {
-            return;
-        }
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let (paused, paused_rx) = watch::channel(false);
         let cancel = self.shutdown.child_token();
-        entry.insert(Run { paused, cancel: cancel.clone() });
+        let finished = CancellationToken::new();
+        let run = Run { generation, paused, cancel: cancel.clone(), finished: finished.clone() };
+        let predecessor = match self.running.entry(id) {
+            dashmap::Entry::Occupied(e) if e.get().is_live() => return,
+            dashmap::Entry::Occupied(mut e) => Some(e.insert(run).finished),
+            dashmap::Entry::Vacant(e) => {
+                e.insert(run);
+                None
+            }
+        };
         let inner = self.inner.clone();
         let running = self.running.clone();
         let tenant = tenant.to_owned();
         tokio::spawn(async move {
+            let _finished = finished.drop_guard();
+            if let Some(predecessor) = predecessor {
+                tokio::select! {
+                    _ = predecessor.cancelled() => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
             let signals = Signals { paused: paused_rx, cancel };
             if let Err(e) = worker::run(&inner, &tenant, id, signals).await {
                 tracing::error!(campaign = %id, error = %e, "dispatch stopped by an error");
             }
-            running.remove(&id);
+            running.remove_if(&id, |_, run| run.generation == generation);
         });
     }
 
@@ -79,31 +114,28 @@ impl Dispatcher {
 
     /// Continues a paused campaign from its first PENDING recipient.
     pub fn resume(&self, tenant: &str, id: Uuid) {
-        match self.running.get(&id) {
-            Some(run) => {
-                run.paused.send_replace(false);
-            }
-            None => self.start(tenant, id),
+        // The map's guard is gone before `start`, which locks the same shard.
+        let resumed = self.running.get(&id).filter(|run| run.is_live()).map(|run| run.paused.send_replace(false));
+        if resumed.is_none() {
+            self.start(tenant, id);
         }
     }
 
     /// Stops a campaign for good.
     pub fn cancel(&self, id: Uuid) {
-        if let Some((_, run)) = self.running.remove(&id) {
-            run.cancel.cancel();
-        }
+        self.stop(id);
     }
 
     /// Stops sending here without changing the campaign (its lease went elsewhere, or it
     /// is no longer running).
     pub fn stop(&self, id: Uuid) {
-        if let Some((_, run)) = self.running.remove(&id) {
+        if let Some(run) = self.running.get(&id) {
             run.cancel.cancel();
         }
     }
 
     pub fn is_running(&self, id: Uuid) -> bool {
-        self.running.contains_key(&id)
+        self.running.get(&id).is_some_and(|run| run.is_live())
     }
 }
 
@@ -120,6 +152,18 @@ impl Signals {
 
     pub(super) fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// Sleeps until `at`, giving way to a pause or cancel; false when one came first.
+    pub(super) async fn sleep_until(&mut self, at: Instant) -> bool {
+        if at > Instant::now() {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = self.cancel.cancelled() => return false,
+                _ = self.paused.wait_for(|p| *p) => return false,
+            }
+        }
+        !self.is_paused() && !self.is_cancelled()
     }
 
     /// Waits while paused; false when the run must stop.

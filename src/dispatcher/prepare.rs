@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::send::{Batch, Marked};
 use super::Inner;
-use crate::campaign::{message_id, Campaign, Recipient, RecipientStatus};
+use crate::campaign::{message_id, Campaign, CampaignStatus, Recipient, RecipientStatus};
 use crate::catalog::{replace_placeholders, ChannelDef, TemplateDef};
 use crate::channel::Outbound;
 use crate::error::Result;
@@ -24,7 +24,7 @@ pub(super) struct Plan {
 /// What loading a campaign's plan found.
 pub(super) enum Load {
     Ready(Box<Plan>),
-    /// Deleted meanwhile: nothing to do.
+    /// Deleted or no longer RUNNING: nothing to do.
     Gone,
     /// It can never be sent: its recipients and itself fail with this reason.
     Unsendable {
@@ -42,6 +42,10 @@ impl Plan {
     pub(super) async fn load(inner: &Inner, tenant: &str, id: Uuid) -> Result<Load> {
         let store = &inner.store;
         let Some(campaign) = store.campaign(tenant, id).await? else { return Ok(Load::Gone) };
+        if campaign.status != CampaignStatus::Running {
+            // Paused, cancelled or finished between the start and now.
+            return Ok(Load::Gone);
+        }
         let channels = store.channels(tenant).await?;
         let Some(channel) = channels.into_iter().find(|c| c.id == campaign.channel_id) else {
             let why = format!("The channel {} no longer exists", campaign.channel_id);

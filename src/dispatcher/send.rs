@@ -8,11 +8,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::handle::Signals;
 use super::prepare::Plan;
 use super::Inner;
-use crate::campaign::{Campaign, Recipient, RecipientStatus};
+use crate::campaign::{Campaign, CampaignStatus, Recipient, RecipientStatus};
 use crate::channel::{Channel, Outbound, SendResult};
 use crate::contact::{ContactPatch, ContextWrite};
 use crate::error::{Error, Result};
@@ -145,31 +146,52 @@ impl<'a> Outbox<'a> {
         };
         let mut sent = Vec::with_capacity(group.len());
         for message in group {
-            let go = loop {
-                if signals.is_paused() && !sent.is_empty() {
-                    // Paused mid-group: what went out is recorded before waiting.
-                    record(self.inner, self.plan, std::mem::take(&mut sent)).await?;
-                }
-                if !signals.proceed().await {
-                    break false;
-                }
-                pacing.acquire(self.inner, self.plan).await?;
-                // A pause or cancel that came while waiting for the slot wins over the
-                // send; after a pause a fresh slot is taken, so there is no burst.
-                if signals.is_cancelled() {
-                    break false;
-                }
-                if !signals.is_paused() {
-                    break true;
-                }
-            };
-            if !go {
+            if !self.turn(pacing, signals, &mut sent).await? {
                 return Ok((sent, Flow::Stop));
             }
             sent.extend(transmit(self.inner, self.channel, vec![message]).await);
         }
         Ok((sent, Flow::Go))
     }
+
+    /// Waits for the next paced send's turn: while paused (what went out in this group
+    /// recorded first), then for a slot; a pause or cancel that comes while waiting for the
+    /// slot wins over the send, and after a pause a fresh slot is taken, so there is no
+    /// burst. False when the run must stop.
+    async fn turn(&self, pacing: &Pacing, signals: &mut Signals, sent: &mut Vec<Sent>) -> Result<bool> {
+        let started = Instant::now();
+        loop {
+            if signals.is_paused() && !sent.is_empty() {
+                record(self.inner, self.plan, std::mem::take(sent)).await?;
+            }
+            if !signals.proceed().await {
+                return Ok(false);
+            }
+            if pacing.acquire(self.inner, self.plan, signals).await? {
+                break;
+            }
+        }
+        if started.elapsed() >= RECHECK_AFTER {
+            return still_running(self.inner, self.plan).await;
+        }
+        Ok(true)
+    }
+}
+
+/// A wait at least this long is followed by a read of the campaign's status: a pause or
+/// cancel through another node reaches this one's dispatcher only with its next lease
+/// claim (a third of the lease later), and at a send a second or slower one read per send
+/// costs nothing.
+const RECHECK_AFTER: Duration = Duration::from_secs(1);
+
+/// Whether the campaign is still RUNNING in the store (false: stop sending here).
+pub(super) async fn still_running(inner: &Inner, plan: &Plan) -> Result<bool> {
+    let campaign = inner.store.campaign(plan.tenant(), plan.campaign.id).await?;
+    let running = campaign.as_ref().is_some_and(|c| c.status == CampaignStatus::Running);
+    if !running {
+        tracing::info!(campaign = %plan.campaign.id, "no longer running: the worker stops");
+    }
+    Ok(running)
 }
 
 /// The pacers of a run: the campaign's own ceiling and its channel's shared one.
@@ -201,20 +223,27 @@ impl Pacing {
         (Duration::from_millis(100).as_micros() / self.interval().as_micros().max(1)).clamp(1, 256) as usize
     }
 
-    /// Waits for a slot of both ceilings. The channel's is reserved in the store when several
-    /// nodes share it, so that the ceiling holds across them.
-    async fn acquire(&self, inner: &Inner, plan: &Plan) -> Result<()> {
+    /// Waits for a slot of both ceilings; false when a pause or cancel came first. The
+    /// channel's is reserved in the store when several nodes share it, so that the ceiling
+    /// holds across them.
+    async fn acquire(&self, inner: &Inner, plan: &Plan, signals: &mut Signals) -> Result<bool> {
         if let Some(p) = &self.campaign {
-            p.acquire().await;
+            if !signals.sleep_until(p.reserve()).await {
+                return Ok(false);
+            }
         }
         if let Some(p) = &self.channel {
             let interval = p.interval().as_millis().max(1) as i64;
-            match inner.store.reserve_slot(plan.tenant(), &plan.channel.id, inner.clock.now(), interval).await? {
-                Some(slot) => tokio::time::sleep_until(inner.clock.instant_at(slot)).await,
-                None => p.acquire().await,
+            let slot =
+                match inner.store.reserve_slot(plan.tenant(), &plan.channel.id, inner.clock.now(), interval).await? {
+                    Some(slot) => inner.clock.instant_at(slot),
+                    None => p.reserve(),
+                };
+            if !signals.sleep_until(slot).await {
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::handle::Signals;
 use super::prepare::{self, Load, Plan};
-use super::send::{Flow, Marked, Outbox};
+use super::send::{self, Flow, Marked, Outbox};
 use super::Inner;
 use crate::campaign::{CampaignStatus, RecipientStatus};
 use crate::config::SendingRecovery;
@@ -42,7 +42,11 @@ pub(super) async fn run(inner: &Inner, tenant: &str, id: Uuid, mut signals: Sign
     }
     let mut cursor = 0u32;
     loop {
+        let woken = signals.is_paused();
         if !outbox.proceed(&mut signals).await? {
+            return outbox.flush().await;
+        }
+        if woken && !send::still_running(inner, &plan).await? {
             return outbox.flush().await;
         }
         let next = async {
