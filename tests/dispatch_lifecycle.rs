@@ -177,3 +177,25 @@ async fn a_worker_stopped_mid_send_leaves_its_successor_reachable() {
     recipients.dedup();
     assert_eq!(recipients.len(), sent, "nobody twice");
 }
+
+/// Issue 14, point 6. At shutdown a drain waits for the workers: a send in progress (here
+/// retrying a transient provider error) is finished and its outcome recorded, nothing is
+/// left SENDING, and the drain returns as soon as that is done.
+#[tokio::test(start_paused = true)]
+async fn a_drain_at_shutdown_waits_for_the_send_in_progress_to_be_recorded() {
+    let phones = std::iter::once("+5531980010004".to_owned()).chain((1..5).map(phone)).collect();
+    let (d, id) = paced_campaign_to(irisgate::Config::development(), phones, 60).await;
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    act(&d, &id, "start").await;
+    advance(100).await;
+    assert!(send_times(&d, &id).await.is_empty(), "the first send is still being retried");
+    d.shutdown.cancel();
+    let started = tokio::time::Instant::now();
+    assert!(d.state.engine.dispatcher.drain(Duration::from_secs(5)).await, "the workers returned in time");
+    assert!(started.elapsed() <= Duration::from_millis(600), "{:?}", started.elapsed());
+    let page = irisgate::store::Page { skip: 0, take: u64::MAX };
+    let (_, recipients) = d.state.engine.store.recipients(BOT, uuid, None, page).await.unwrap();
+    let statuses: Vec<_> = recipients.iter().map(|r| r.status).collect();
+    use irisgate::campaign::RecipientStatus::{Pending, Processed};
+    assert_eq!(statuses, vec![Processed, Pending, Pending, Pending, Pending], "the send in progress is recorded");
+}

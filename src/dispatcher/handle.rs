@@ -3,11 +3,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use dashmap::DashMap;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::{worker, Inner};
@@ -28,6 +30,8 @@ pub struct Dispatcher {
     running: Arc<DashMap<Uuid, Run>>,
     /// Numbers the workers, so that a worker that returns removes its own entry only.
     generations: Arc<AtomicU64>,
+    /// Every worker, so that a drain can wait for them to have recorded what they sent.
+    tasks: TaskTracker,
     shutdown: CancellationToken,
 }
 
@@ -61,6 +65,7 @@ impl Dispatcher {
             inner: Arc::new(inner),
             running: Arc::new(DashMap::new()),
             generations: Arc::new(AtomicU64::new(0)),
+            tasks: TaskTracker::new(),
             shutdown,
         }
     }
@@ -89,7 +94,7 @@ impl Dispatcher {
         let inner = self.inner.clone();
         let running = self.running.clone();
         let tenant = tenant.to_owned();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let _finished = finished.drop_guard();
             if let Some(predecessor) = predecessor {
                 tokio::select! {
@@ -136,6 +141,22 @@ impl Dispatcher {
 
     pub fn is_running(&self, id: Uuid) -> bool {
         self.running.get(&id).is_some_and(|run| run.is_live())
+    }
+
+    /// Stops every worker (the shutdown token does too) and waits, up to `within`, for them
+    /// to return, each having recorded what it sent. False when some had not by then; a
+    /// send in progress (with its retries) is finished, not cut short, so that its outcome
+    /// is recorded rather than left SENDING.
+    pub async fn drain(&self, within: Duration) -> bool {
+        for run in self.running.iter() {
+            run.cancel.cancel();
+        }
+        self.tasks.close();
+        let drained = tokio::time::timeout(within, self.tasks.wait()).await.is_ok();
+        if !drained {
+            tracing::warn!(workers = self.tasks.len(), "dispatch workers still running after the drain time");
+        }
+        drained
     }
 }
 

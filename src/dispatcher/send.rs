@@ -124,7 +124,10 @@ impl<'a> Outbox<'a> {
     }
 
     /// Marks a group SENDING (unless it is) and hands it to the channel, one by one in its
-    /// slots when paced.
+    /// slots when paced. A paced group is marked when its first message's turn has come, so
+    /// that a stop while waiting for it leaves nothing SENDING that was not sent; a stop
+    /// further into the group leaves the rest SENDING only on a channel that deduplicates,
+    /// where a re-send after a restart is harmless.
     async fn out(
         &self,
         signals: &mut Signals,
@@ -133,6 +136,11 @@ impl<'a> Outbox<'a> {
     ) -> Result<(Vec<Sent>, Flow)> {
         if group.is_empty() {
             return Ok((Vec::new(), Flow::Go));
+        }
+        if let Some(pacing) = &self.pacing {
+            if !self.turn(pacing, signals, &mut Vec::new()).await? {
+                return Ok((Vec::new(), Flow::Stop));
+            }
         }
         let group = match marked {
             Marked::Pending => claim(self.inner, self.plan.campaign.id, group).await?,
@@ -145,8 +153,8 @@ impl<'a> Outbox<'a> {
             return Ok((transmit(self.inner, self.channel, group).await, Flow::Go));
         };
         let mut sent = Vec::with_capacity(group.len());
-        for message in group {
-            if !self.turn(pacing, signals, &mut sent).await? {
+        for (i, message) in group.into_iter().enumerate() {
+            if i > 0 && !self.turn(pacing, signals, &mut sent).await? {
                 return Ok((sent, Flow::Stop));
             }
             sent.extend(transmit(self.inner, self.channel, vec![message]).await);
