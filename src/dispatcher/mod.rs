@@ -7,8 +7,10 @@
 //! - `prepare`: from a campaign and its recipients to messages (or to early failures).
 //! - `send`: the one way a batch goes out: marked SENDING, paced, handed to the channel,
 //!   recorded.
+//! - `pacing`: the ceilings a run's sends wait for.
 
 mod handle;
+mod pacing;
 mod prepare;
 mod send;
 mod worker;
