@@ -37,24 +37,27 @@ impl Pacer {
     /// Reserves the next free slot and waits for it. A pacer that sat idle does not build up
     /// credit: after a pause the next send is one interval after the last, at the earliest.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut next = self.next.lock();
-            let now = Instant::now();
-            // Below the timer's resolution (1 ms) a wake-up is late by up to a millisecond;
-            // the slots missed meanwhile may still be used, or a ceiling of 50,000/s would
-            // give two sends a millisecond. Coarser ceilings get no credit at all.
-            let slack = if self.interval < TIMER_RESOLUTION { TIMER_RESOLUTION } else { Duration::ZERO };
-            let earliest = now.checked_sub(slack).unwrap_or(now);
-            let slot = next.map_or(now, |n| n.max(earliest));
-            *next = Some(slot + self.interval);
-            (slot, now)
-        };
-        let (slot, now) = slot;
+        let slot = self.reserve();
         // Only a slot still ahead is waited for: a sleep lasts at least until the next
         // millisecond tick.
-        if slot > now {
+        if slot > Instant::now() {
             sleep_until(slot).await;
         }
+    }
+
+    /// Reserves the next free slot and returns when it starts, for a caller whose wait must
+    /// give way to a pause or cancel (a slot given up that way is not reused).
+    pub fn reserve(&self) -> Instant {
+        let mut next = self.next.lock();
+        let now = Instant::now();
+        // Below the timer's resolution (1 ms) a wake-up is late by up to a millisecond;
+        // the slots missed meanwhile may still be used, or a ceiling of 50,000/s would
+        // give two sends a millisecond. Coarser ceilings get no credit at all.
+        let slack = if self.interval < TIMER_RESOLUTION { TIMER_RESOLUTION } else { Duration::ZERO };
+        let earliest = now.checked_sub(slack).unwrap_or(now);
+        let slot = next.map_or(now, |n| n.max(earliest));
+        *next = Some(slot + self.interval);
+        slot
     }
 }
 
@@ -94,5 +97,14 @@ mod tests {
         b.acquire().await;
         a.acquire().await;
         assert_eq!(start.elapsed().as_millis(), 200);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reserved_slot_is_taken_even_when_its_wait_is_given_up() {
+        let p = Pacer::per_minute(1);
+        let start = Instant::now();
+        assert_eq!(p.reserve(), start);
+        assert_eq!(p.reserve(), start + Duration::from_secs(60), "the second slot, not waited for");
+        assert_eq!(p.reserve(), start + Duration::from_secs(120));
     }
 }

@@ -1,0 +1,65 @@
+//! Pacing of a run: the campaign's ceiling and its channel's, shared by the channel's
+//! campaigns (and, through the store, by the nodes), with waits that give way to a pause or
+//! cancel.
+
+use std::time::Duration;
+
+use super::handle::Signals;
+use super::prepare::Plan;
+use super::Inner;
+use crate::channel::Channel;
+use crate::error::Result;
+use crate::limiter::Pacer;
+
+/// The pacers of a run: the campaign's own ceiling and its channel's shared one.
+pub(super) struct Pacing {
+    campaign: Option<Pacer>,
+    channel: Option<Pacer>,
+}
+
+impl Pacing {
+    /// `None` when neither has a ceiling.
+    pub(super) fn of(inner: &Inner, plan: &Plan, channel: &dyn Channel) -> Option<Pacing> {
+        let campaign = plan.campaign.rate_limit_per_minute.map(Pacer::per_minute);
+        let channel = channel.max_per_second().map(|n| {
+            let key = (plan.tenant().to_owned(), plan.channel.id.clone());
+            inner.channel_pacers.entry(key).or_insert_with(|| Pacer::per_second(n)).clone()
+        });
+        (campaign.is_some() || channel.is_some()).then_some(Pacing { campaign, channel })
+    }
+
+    /// The time between two sends under both ceilings.
+    fn interval(&self) -> Duration {
+        let a = self.campaign.as_ref().map_or(Duration::ZERO, Pacer::interval);
+        let b = self.channel.as_ref().map_or(Duration::ZERO, Pacer::interval);
+        a.max(b)
+    }
+
+    /// Sends of the next ~100 ms, at least one and at most 256.
+    pub(super) fn lookahead(&self) -> usize {
+        (Duration::from_millis(100).as_micros() / self.interval().as_micros().max(1)).clamp(1, 256) as usize
+    }
+
+    /// Waits for a slot of both ceilings; false when a pause or cancel came first. The
+    /// channel's is reserved in the store when several nodes share it, so that the ceiling
+    /// holds across them.
+    pub(super) async fn acquire(&self, inner: &Inner, plan: &Plan, signals: &mut Signals) -> Result<bool> {
+        if let Some(p) = &self.campaign {
+            if !signals.sleep_until(p.reserve()).await {
+                return Ok(false);
+            }
+        }
+        if let Some(p) = &self.channel {
+            let interval = p.interval().as_millis().max(1) as i64;
+            let slot =
+                match inner.store.reserve_slot(plan.tenant(), &plan.channel.id, inner.clock.now(), interval).await? {
+                    Some(slot) => inner.clock.instant_at(slot),
+                    None => p.reserve(),
+                };
+            if !signals.sleep_until(slot).await {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
