@@ -11,7 +11,8 @@
 //! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.
 //! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
 //! - [`reasons`]: recipient failure reason codes.
-//! - [`clock`]: wall-clock time that follows tokio's (paused) clock.
+//! - [`clock`]: wall-clock time that follows tokio's (paused) clock; [`datetime`]: reading and
+//!   writing ISO-8601 times.
 //! - [`rest`]: the REST face (`/api/v1`); [`filter`], [`variables`]: its audience filters and
 //!   personalisation.
 //! - [`app`]: the HTTP application (every path of the port).
@@ -34,6 +35,7 @@ pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod contact;
+pub mod datetime;
 pub mod dispatcher;
 pub mod engine;
 pub mod error;

@@ -1,14 +1,14 @@
 //! Creating and dispatching campaigns: `set /campaign/full`, `set /campaign/v2`,
 //! `set /dispatch/v2`.
 
-use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audience::{self, InvalidPhones};
 use crate::caller::Caller;
-use crate::campaign::{Campaign, CampaignKind, CampaignStatus, ChannelType, MessageSpec, Millis, NewRecipient};
+use crate::campaign::{Campaign, CampaignKind, CampaignStatus, ChannelType, MessageSpec, NewRecipient};
 use crate::catalog::{ChannelDef, TemplateDef};
+use crate::datetime;
 use crate::error::{Error, Result};
 use crate::fields::{same_word, Obj};
 use crate::handlers::lime_view;
@@ -125,7 +125,7 @@ async fn parse(
         None => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => {
-            let at = parse_scheduled(s).ok_or_else(|| {
+            let at = datetime::parse(s).ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "campaign.scheduled \"{s}\" is not a date (expected ISO-8601 or yyyy-MM-dd HH[:mm])"
                 ))
@@ -229,25 +229,6 @@ pub fn default_channel(channels: &[ChannelDef], t: ChannelType) -> Result<&Chann
     })
 }
 
-/// ISO-8601 (offset optional, UTC when absent), or `yyyy-MM-dd HH` / `yyyy-MM-dd HH:mm` (UTC).
-pub fn parse_scheduled(s: &str) -> Option<Millis> {
-    let s = s.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
-    }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
-            return Some(t.and_utc().timestamp_millis());
-        }
-    }
-    if let Ok(t) = NaiveDateTime::parse_from_str(&format!("{s}:00"), "%Y-%m-%d %H:%M") {
-        return Some(t.and_utc().timestamp_millis());
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis())
-}
-
 /// The audience of `/campaign/full`: one item for Individual, ≥ 1 for Batch, all valid as
 /// JSON (a malformed item rejects the campaign), every item carrying the message's keys.
 fn full_audience(state: &AppState, root: Obj<'_>, campaign: &Campaign) -> Result<Vec<NewRecipient>> {
@@ -289,20 +270,4 @@ fn full_audience(state: &AppState, root: Obj<'_>, campaign: &Campaign) -> Result
         out.push(r);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scheduled_accepts_both_formats() {
-        let iso = parse_scheduled("2026-12-01T12:00:00Z").unwrap();
-        assert_eq!(parse_scheduled("2026-12-01 12"), Some(iso));
-        assert_eq!(parse_scheduled("2026-12-01 12:00"), Some(iso));
-        assert_eq!(parse_scheduled("2026-12-01T09:00:00-03:00"), Some(iso));
-        assert_eq!(parse_scheduled("2026-12-01T12:00:00"), Some(iso));
-        assert_eq!(parse_scheduled("tomorrow"), None);
-        assert_eq!(parse_scheduled("2026-13-01 12"), None);
-    }
 }

@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use crate::caller::Caller;
 use crate::campaign::{Campaign, CampaignStatus};
+use crate::datetime;
 use crate::error::{Error, Result};
-use crate::handlers::campaign::{campaign_id, parse_scheduled, require_feature};
+use crate::handlers::campaign::{campaign_id, require_feature};
 use crate::handlers::lime_view;
 use crate::query::Query;
 use crate::reply::Reply;
@@ -29,7 +30,7 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Campaign> {
 fn filter(query: &Query) -> Result<CampaignFilter> {
     let created_from = match query.get("created") {
         None => None,
-        Some(s) => Some(parse_scheduled(s).ok_or_else(|| {
+        Some(s) => Some(datetime::parse(s).ok_or_else(|| {
             Error::InvalidArgument(format!("created \"{s}\" is not a date (expected ISO-8601 date or date-time)"))
         })?),
     };

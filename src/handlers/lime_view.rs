@@ -2,7 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::campaign::{iso, Campaign, Counts, Recipient, RecipientStatus};
+use crate::campaign::{Campaign, Counts, Recipient, RecipientStatus};
+use crate::datetime::iso;
 use crate::reasons;
 
 pub const CAMPAIGN: &str = "application/vnd.iris.activecampaign.campaign+json";

@@ -16,13 +16,13 @@ use uuid::Uuid;
 use super::view::{self, CampaignView, ContactView, MessageView, StatsView};
 use super::{created, json_body, ApiError, ApiResult, PageOf, Paging, Workspace, Q};
 use crate::campaign::{
-    iso, message_id, Campaign, CampaignKind, CampaignStatus, MessageSpec, NewRecipient, Params, RecipientStatus,
+    message_id, Campaign, CampaignKind, CampaignStatus, MessageSpec, NewRecipient, Params, RecipientStatus,
 };
 use crate::catalog::{replace_placeholders, TemplateDef};
 use crate::contact::Contact;
+use crate::datetime::{self, iso};
 use crate::error::Error;
 use crate::filter::Filters;
-use crate::handlers::campaign::parse_scheduled;
 use crate::phone::Phone;
 use crate::state::AppState;
 use crate::store::CampaignFilter;
@@ -257,7 +257,7 @@ fn apply_pacing_and_schedule(state: &AppState, c: &mut Campaign, input: &Campaig
 
 /// An ISO-8601 `scheduled_at` that lies in the future.
 fn future_time(state: &AppState, at: &str) -> ApiResult<i64> {
-    let ms = parse_scheduled(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
+    let ms = datetime::parse(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
     if ms <= state.engine.clock.now() {
         return Err(bad(format!("scheduled_at must be in the future ({at})")));
     }

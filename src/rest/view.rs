@@ -4,9 +4,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::campaign::{iso, Campaign, Counts, Recipient, RecipientStatus};
+use crate::campaign::{Campaign, Counts, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef};
 use crate::contact::Contact;
+use crate::datetime::iso;
 use crate::phone::Phone;
 use crate::reasons;
 
