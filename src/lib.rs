@@ -15,7 +15,8 @@
 //!   writing ISO-8601 times.
 //! - [`rest`]: the REST face (`/api/v1`); [`filter`], [`variables`]: its audience filters and
 //!   personalisation.
-//! - [`app`]: the HTTP application (every path of the port).
+//! - [`app`]: the HTTP application (every path of the port); [`problem`]: the JSON error body
+//!   all of them answer with.
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
 //! - [`router`]: the one routing table both transports call.
 //! - [`handlers`]: command handlers, one file per URI family.
@@ -44,6 +45,7 @@ pub mod filter;
 pub mod handlers;
 pub mod limiter;
 pub mod phone;
+pub mod problem;
 pub mod query;
 pub mod reasons;
 pub mod receipts;

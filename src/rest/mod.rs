@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::Error;
+use crate::problem::json_error;
 use crate::state::AppState;
 use crate::tenant::Tenant;
-use crate::transport::json_error;
 
 /// Every `/api/v1` route.
 pub fn router() -> Router<AppState> {
