@@ -40,6 +40,8 @@ struct Inner {
     /// What to do with SENDING recipients found after a crash on non-deduplicating channels.
     recovery: SendingRecovery,
     shutdown: CancellationToken,
+    /// The engine's table of provider reason titles.
+    reasons: Arc<reasons::Reasons>,
 }
 
 struct Run {
@@ -55,6 +57,7 @@ impl Dispatcher {
         settings: CampaignSettings,
         recovery: SendingRecovery,
         shutdown: CancellationToken,
+        reasons: Arc<reasons::Reasons>,
     ) -> Dispatcher {
         Dispatcher(Arc::new(Inner {
             store,
@@ -65,6 +68,7 @@ impl Dispatcher {
             channel_pacers: DashMap::new(),
             recovery,
             shutdown,
+            reasons,
         }))
     }
 
@@ -591,7 +595,7 @@ async fn record(inner: &Inner, tenant: &str, plan: &Plan, sent: Vec<Sent>) -> Re
                 }
             }
             SendResult::Failed { code, description } => {
-                reasons::remember(code, &description);
+                inner.reasons.remember(code, &description);
                 outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason: code });
             }
             SendResult::Transient(why) => {

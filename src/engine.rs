@@ -14,6 +14,7 @@ use crate::config::{CampaignSettings, Config};
 use crate::dispatcher::Dispatcher;
 use crate::error::{Error, Result};
 use crate::phone::PhoneNormalizer;
+use crate::reasons::Reasons;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 
@@ -28,6 +29,8 @@ pub struct Inner {
     pub clock: Clock,
     pub settings: CampaignSettings,
     pub phones: Arc<PhoneNormalizer>,
+    /// Titles of provider reason codes, learned as sends fail.
+    pub reasons: Arc<Reasons>,
 }
 
 impl std::ops::Deref for Engine {
@@ -61,6 +64,7 @@ impl Engine {
         }
         let settings = config.campaigns.clone();
         let receipts = crate::receipts::spawn(store.clone(), settings.receipt_queue, shutdown.clone());
+        let reasons = Arc::new(Reasons::new());
         let channels = Channels::new(receipts, clock.clone(), shutdown.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
@@ -69,12 +73,13 @@ impl Engine {
             settings.clone(),
             config.storage.sending_recovery,
             shutdown.clone(),
+            reasons.clone(),
         );
         let scheduler = Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), 65_536, shutdown.clone());
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
-        let engine = Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones }));
+        let engine = Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones, reasons }));
         // Schedules missed while the server was down fire at once.
         for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
             engine.scheduler.schedule(&c.tenant, c.id, c.scheduled.unwrap_or(0))?;

@@ -10,7 +10,7 @@
 //!   its background workers; [`channel`] the providers (the simulator); [`limiter`] pacing.
 //! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.
 //! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
-//! - [`reasons`]: recipient failure reason codes.
+//! - [`reasons`]: recipient failure reason codes and the engine's table of provider titles.
 //! - [`clock`]: wall-clock time that follows tokio's (paused) clock; [`datetime`]: reading and
 //!   writing ISO-8601 times.
 //! - [`rest`]: the REST face (`/api/v1`); [`filter`], [`variables`]: its audience filters and

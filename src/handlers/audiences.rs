@@ -220,6 +220,7 @@ pub async fn list(state: &AppState, caller: &Caller, id: &str, query: &Query) ->
         .await?
         .ok_or_else(|| Error::NotFound(format!("The campaign {id} was not found")))?;
     let (total, recipients) = store.recipients(&caller.tenant.id, id, status, page).await?;
-    let items: Vec<Value> = recipients.iter().map(|r| lime_view::audience_item(&campaign, r)).collect();
+    let items: Vec<Value> =
+        recipients.iter().map(|r| lime_view::audience_item(&campaign, r, &state.engine.reasons)).collect();
     Ok(Reply::with(MediaType::COLLECTION, Collection::new(lime_view::AUDIENCE, total, items)))
 }

@@ -89,7 +89,7 @@ async fn summary_of(state: &AppState, caller: &Caller, c: &Campaign) -> Result<V
     let counts = store.counts(&caller.tenant.id, c.id).await?;
     let take = state.engine.settings.summary_audience_items as u64;
     let (_, audience) = store.recipients(&caller.tenant.id, c.id, None, Page { skip: 0, take }).await?;
-    Ok(lime_view::summary(c, &counts, &audience))
+    Ok(lime_view::summary(c, &counts, &audience, &state.engine.reasons))
 }
 
 /// `get /campaigns/summaries`.
@@ -117,7 +117,7 @@ pub async fn report(state: &AppState, caller: &Caller, id: &str, query: &Query) 
     let store = &state.engine.store;
     let counts = store.counts(&caller.tenant.id, campaign.id).await?;
     let (_, audience) = store.recipients(&caller.tenant.id, campaign.id, None, page).await?;
-    Ok(Reply::with(lime_view::REPORT, lime_view::report(&campaign, &counts, &audience)))
+    Ok(Reply::with(lime_view::REPORT, lime_view::report(&campaign, &counts, &audience, &state.engine.reasons)))
 }
 
 /// `get /messages/{id}`: the campaign's message.

@@ -686,7 +686,7 @@ pub async fn messages(
                 }
                 (None, None) => None,
             };
-            view::message(r, content, message_id(c.id, r.seq))
+            view::message(r, content, message_id(c.id, r.seq), &state.engine.reasons)
         })
         .collect();
     Ok(Json(PageOf::new(data, paging, total)))

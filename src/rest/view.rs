@@ -9,7 +9,7 @@ use crate::catalog::{ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef}
 use crate::contact::Contact;
 use crate::datetime::iso;
 use crate::phone::Phone;
-use crate::reasons;
+use crate::reasons::Reasons;
 
 /// A campaign as `/api/v1/campaigns` shows it (LIME-created ones included).
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,7 +178,7 @@ pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
     }
 }
 
-pub fn message(r: &Recipient, content: Option<String>, message_id: String) -> MessageView {
+pub fn message(r: &Recipient, content: Option<String>, message_id: String, reasons: &Reasons) -> MessageView {
     let failed = r.status == RecipientStatus::Failed;
     MessageView {
         id: message_id,
@@ -187,7 +187,7 @@ pub fn message(r: &Recipient, content: Option<String>, message_id: String) -> Me
         status: r.status.rest().into(),
         content,
         error_code: (failed && r.reason != 0).then_some(r.reason),
-        error_message: (failed && r.reason != 0).then(|| reasons::describe(r.reason).to_owned()),
+        error_message: (failed && r.reason != 0).then(|| reasons.describe(r.reason).into_owned()),
         sent_at: iso(r.processed_at),
         delivered_at: iso(r.received_at),
         read_at: iso(r.read_at),
