@@ -6,8 +6,10 @@
 //! - [`state`]: the shared, cheap-to-clone state handle.
 //! - [`campaign`], [`contact`], [`catalog`]: the model both faces share.
 //! - [`store`]: the storage trait and its backends.
-//! - [`engine`]: the lifecycle operations; [`dispatcher`], [`scheduler`], [`receipts`] are
-//!   its background workers; [`channel`] the providers (the simulator); [`limiter`] pacing.
+//! - [`engine`]: builds and starts the workers; its `lifecycle` holds the campaign operations
+//!   both faces call (load, start, pause / resume / cancel). [`dispatcher`], [`scheduler`],
+//!   [`receipts`] are its background workers; [`channel`] the providers (the simulator);
+//!   [`limiter`] pacing.
 //! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.
 //! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
 //! - [`reasons`]: recipient failure reason codes and the engine's table of provider titles.

@@ -29,6 +29,11 @@ pub fn campaign_id(text: &str) -> Result<Uuid> {
     Uuid::try_parse(text.trim()).map_err(|_| Error::NotFound(format!("The campaign {text} was not found")))
 }
 
+/// The caller's campaign of the uri's id.
+pub async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Campaign> {
+    state.engine.campaign(&caller.tenant.id, campaign_id(id)?).await
+}
+
 /// `set /campaign/full`: campaign, audience(s) and message in one command; sending starts
 /// at once (or at `scheduled`).
 pub async fn full(state: &AppState, caller: &Caller, resource: &Value) -> Result<Reply> {

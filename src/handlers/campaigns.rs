@@ -7,23 +7,13 @@ use crate::caller::Caller;
 use crate::campaign::{Campaign, CampaignStatus};
 use crate::datetime;
 use crate::error::{Error, Result};
-use crate::handlers::campaign::{campaign_id, require_feature};
+use crate::handlers::campaign::{campaign_id, load, require_feature};
 use crate::handlers::lime_view;
 use crate::query::Query;
 use crate::reply::Reply;
 use crate::state::AppState;
 use crate::store::{CampaignFilter, Page};
 use lime_protocol::{Collection, MediaType};
-
-async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Campaign> {
-    let id = campaign_id(id)?;
-    state
-        .engine
-        .store
-        .campaign(&caller.tenant.id, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("The campaign {id} was not found")))
-}
 
 /// Filters of `get /campaigns` and summaries: `created`, `CampaignSender`,
 /// `sourceApplication`, `status`.

@@ -21,6 +21,7 @@ use crate::campaign::{
 use crate::catalog::{replace_placeholders, TemplateDef};
 use crate::contact::Contact;
 use crate::datetime::{self, iso};
+use crate::engine::Transition;
 use crate::error::Error;
 use crate::filter::Filters;
 use crate::phone::Phone;
@@ -103,7 +104,10 @@ fn parse_id(id: &str) -> ApiResult<Uuid> {
 
 async fn load(state: &AppState, ws: &Workspace, id: &str) -> ApiResult<Campaign> {
     let uuid = parse_id(id)?;
-    state.engine.store.campaign(ws.id(), uuid).await?.ok_or_else(|| not_found(id))
+    state.engine.campaign(ws.id(), uuid).await.map_err(|e| match e {
+        Error::NotFound(_) => not_found(id),
+        other => ApiError(other),
+    })
 }
 
 /// Applies `input` over `base` (create: an empty draft) and checks every rule of rest.md.
@@ -593,7 +597,7 @@ pub async fn start(
 }
 
 macro_rules! lifecycle {
-    ($name:ident, $op:ident, $path:literal, $doc:literal, $conflict:literal) => {
+    ($name:ident, $transition:ident, $path:literal, $doc:literal, $conflict:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, params(("id" = String, Path)), security(("api_key" = [])),
                     responses((status = 200, description = "New status", body = CampaignView),
@@ -606,17 +610,17 @@ macro_rules! lifecycle {
         ) -> ApiResult<Json<CampaignView>> {
             ws.require_campaigns()?;
             let uuid = parse_id(&id)?;
-            let c = state.engine.$op(ws.id(), uuid).await?;
+            let c = state.engine.transition(ws.id(), uuid, Transition::$transition).await?;
             Ok(Json(campaign_view(&state, &ws, &c).await?))
         }
     };
 }
 
-lifecycle!(pause, pause, "/api/v1/campaigns/{id}/pause", "RUNNING → PAUSED.", "Not RUNNING");
-lifecycle!(resume, resume, "/api/v1/campaigns/{id}/resume", "PAUSED → RUNNING.", "Not PAUSED");
+lifecycle!(pause, Pause, "/api/v1/campaigns/{id}/pause", "RUNNING → PAUSED.", "Not RUNNING");
+lifecycle!(resume, Resume, "/api/v1/campaigns/{id}/resume", "PAUSED → RUNNING.", "Not PAUSED");
 lifecycle!(
     cancel,
-    cancel,
+    Cancel,
     "/api/v1/campaigns/{id}/cancel",
     "Any status but COMPLETED/CANCELLED → CANCELLED.",
     "COMPLETED or CANCELLED"

@@ -1,12 +1,16 @@
-//! The engine under both faces: store, channels, dispatcher, scheduler, receipts — and the
-//! campaign lifecycle operations the LIME and REST handlers share.
+//! The engine under both faces: store, channels, dispatcher, scheduler, receipts — built and
+//! started here; the campaign lifecycle operations both faces call are in [`lifecycle`].
+
+mod lifecycle;
+
+pub use lifecycle::Transition;
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::campaign::{Campaign, CampaignStatus};
+use crate::campaign::CampaignStatus;
 use crate::catalog::{ChannelDef, TemplateDef};
 use crate::channel::Channels;
 use crate::clock::Clock;
@@ -90,104 +94,6 @@ impl Engine {
         tokio::spawn(claimer(engine.clone(), node, lease_ms, shutdown));
         Ok(engine)
     }
-
-    /// DRAFT → SCHEDULED (when it has a future `scheduled`) or RUNNING. Needs ≥ 1 recipient.
-    pub async fn dispatch(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let counts = self.store.counts(tenant, id).await?;
-        let now = self.clock.now();
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if c.status != CampaignStatus::Draft {
-                    return Err(Error::NotAllowed(format!(
-                        "The campaign was already dispatched (status {})",
-                        c.status.lime()
-                    )));
-                }
-                if counts.total == 0 {
-                    return Err(Error::InvalidArgument("The campaign has no audience: add recipients first".into()));
-                }
-                match c.scheduled {
-                    Some(at) if at > now => c.status = CampaignStatus::Scheduled,
-                    _ => {
-                        c.status = CampaignStatus::Running;
-                        c.send_date = now;
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        self.after_start(&campaign)?;
-        Ok(campaign)
-    }
-
-    /// Hands a freshly started campaign to the scheduler or the dispatcher.
-    pub fn after_start(&self, campaign: &Campaign) -> Result<()> {
-        match campaign.status {
-            CampaignStatus::Scheduled => {
-                self.scheduler.schedule(&campaign.tenant, campaign.id, campaign.scheduled.unwrap_or(0))
-            }
-            CampaignStatus::Running => {
-                self.dispatcher.start(&campaign.tenant, campaign.id);
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// RUNNING → PAUSED: no new send after the one in progress.
-    pub async fn pause(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if c.status != CampaignStatus::Running {
-                    return Err(conflict("paused", c.status, "RUNNING"));
-                }
-                c.status = CampaignStatus::Paused;
-                Ok(())
-            })
-            .await?;
-        self.dispatcher.pause(id);
-        Ok(campaign)
-    }
-
-    /// PAUSED → RUNNING: continues from the first PENDING recipient.
-    pub async fn resume(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if c.status != CampaignStatus::Paused {
-                    return Err(conflict("resumed", c.status, "PAUSED"));
-                }
-                c.status = CampaignStatus::Running;
-                Ok(())
-            })
-            .await?;
-        self.dispatcher.resume(tenant, id);
-        Ok(campaign)
-    }
-
-    /// Any status but COMPLETED / CANCELLED → CANCELLED; unsent recipients stay PENDING.
-    pub async fn cancel(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let now = self.clock.now();
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if matches!(c.status, CampaignStatus::Completed | CampaignStatus::Cancelled) {
-                    return Err(Error::NotAllowed(format!("A {} campaign cannot be cancelled", c.status.rest())));
-                }
-                c.status = CampaignStatus::Cancelled;
-                c.completed_at = now;
-                Ok(())
-            })
-            .await?;
-        self.dispatcher.cancel(id);
-        Ok(campaign)
-    }
-}
-
-fn conflict(action: &str, status: CampaignStatus, needed: &str) -> Error {
-    Error::NotAllowed(format!("Only {needed} campaigns can be {action}; this one is {}", status.rest()))
 }
 
 impl Engine {
