@@ -4,7 +4,8 @@
 //! - [`config`]: the TOML configuration, its defaults and validation.
 //! - [`tenant`]: workspaces and their credentials.
 //! - [`state`]: the shared, cheap-to-clone state handle.
-//! - [`campaign`], [`contact`], [`catalog`]: the model both faces share.
+//! - [`campaign`], [`contact`], [`catalog`]: the model both faces share; [`draft`]: the one
+//!   constructor of a new campaign.
 //! - [`store`]: the storage trait and its backends.
 //! - [`engine`]: builds and starts the workers; its `lifecycle` holds the campaign operations
 //!   both faces call (load, start, pause / resume / cancel). [`dispatcher`], [`scheduler`],
@@ -40,6 +41,7 @@ pub mod config;
 pub mod contact;
 pub mod datetime;
 pub mod dispatcher;
+pub mod draft;
 pub mod engine;
 pub mod error;
 pub mod fields;

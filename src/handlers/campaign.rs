@@ -181,8 +181,6 @@ async fn parse(
         }
     }
     let campaign = Campaign {
-        id: Uuid::new_v4(),
-        tenant: tenant.clone(),
         name,
         kind,
         channel_type,
@@ -194,16 +192,9 @@ async fn parse(
         source_application: c.text("sourceApplication")?,
         tags: c.string_list("tags")?.unwrap_or_default(),
         scheduled,
-        status: CampaignStatus::Draft,
-        created: now,
-        send_date: 0,
-        completed_at: 0,
-        sender: caller.tenant.identity.to_string(),
-        failed_reason: None,
         message,
-        rate_limit_per_minute: None,
         allow_open_ticket: c.bool("allowOpenTicket")?.unwrap_or(false),
-        rest: None,
+        ..Campaign::draft(tenant, caller.tenant.identity.to_string(), now)
     };
     Ok((campaign, template))
 }

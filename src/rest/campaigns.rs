@@ -15,9 +15,7 @@ use uuid::Uuid;
 
 use super::view::{self, CampaignView, ContactView, MessageView, StatsView};
 use super::{created, json_body, ApiError, ApiResult, PageOf, Paging, Workspace, Q};
-use crate::campaign::{
-    message_id, Campaign, CampaignKind, CampaignStatus, MessageSpec, NewRecipient, Params, RecipientStatus,
-};
+use crate::campaign::{message_id, Campaign, CampaignStatus, MessageSpec, NewRecipient, Params, RecipientStatus};
 use crate::catalog::{replace_placeholders, TemplateDef};
 use crate::contact::Contact;
 use crate::datetime::{self, iso};
@@ -380,29 +378,10 @@ pub async fn create(State(state): State<AppState>, ws: Workspace, body: Body) ->
     let input: CampaignInput = json_body(&state, body).await?;
     let now = state.engine.clock.now();
     let draft = Campaign {
-        id: Uuid::new_v4(),
-        tenant: ws.id().to_owned(),
-        name: String::new(),
-        kind: CampaignKind::Batch,
-        channel_type: crate::campaign::ChannelType::WhatsApp,
-        channel_id: String::new(),
-        flow_id: None,
-        state_id: None,
-        master_state: None,
-        attendance_redirect: None,
         source_application: Some("API".into()),
-        tags: Vec::new(),
-        scheduled: None,
-        status: CampaignStatus::Draft,
-        created: now,
-        send_date: 0,
-        completed_at: 0,
-        sender: ws.0.identity.to_string(),
-        failed_reason: None,
-        message: MessageSpec::default(),
         rate_limit_per_minute: Some(300),
-        allow_open_ticket: false,
         rest: Some(json!({})),
+        ..Campaign::draft(ws.id(), ws.0.identity.to_string(), now)
     };
     let campaign = build(&state, &ws, draft, input).await?;
     state.engine.store.insert_campaign(campaign.clone(), Vec::new()).await?;
