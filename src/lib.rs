@@ -16,8 +16,8 @@
 //! - [`reasons`]: recipient failure reason codes and the engine's table of provider titles.
 //! - [`clock`]: wall-clock time that follows tokio's (paused) clock; [`datetime`]: reading and
 //!   writing ISO-8601 times.
-//! - [`rest`]: the REST face (`/api/v1`); [`filter`], [`variables`]: its audience filters and
-//!   personalisation.
+//! - [`rest`]: the REST face (`/api/v1`); [`spec`]: its part of a campaign, typed; [`filter`],
+//!   [`variables`]: its audience filters and personalisation.
 //! - [`app`]: the HTTP application (every path of the port); [`problem`]: the JSON error body
 //!   all of them answer with.
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
@@ -58,6 +58,7 @@ pub mod rest;
 pub mod router;
 pub mod scheduler;
 pub mod shutdown;
+pub mod spec;
 pub mod state;
 pub mod store;
 pub mod tenant;

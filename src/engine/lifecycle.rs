@@ -1,6 +1,5 @@
-//! The campaign lifecycle both faces call: loading a campaign, starting it, and the moves a
-//! started campaign makes (pause, resume, cancel). The rules live here; the faces only word
-//! the refusals in their own vocabulary.
+//! The campaign lifecycle both faces call, but for the start (in `start`): loading a
+//! campaign, and the moves a started campaign makes (pause, resume, cancel).
 
 use uuid::Uuid;
 
@@ -47,7 +46,7 @@ fn conflict(action: &str, status: CampaignStatus, needed: &str) -> Error {
 }
 
 /// The LIME wording of a missing campaign (the store's too).
-pub fn not_found(id: Uuid) -> Error {
+fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("The campaign {id} was not found"))
 }
 
@@ -56,50 +55,6 @@ impl Engine {
     /// tenant's).
     pub async fn campaign(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
         self.store.campaign(tenant, id).await?.ok_or_else(|| not_found(id))
-    }
-
-    /// DRAFT → SCHEDULED (when it has a future `scheduled`) or RUNNING. Needs ≥ 1 recipient.
-    pub async fn dispatch(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let counts = self.store.counts(tenant, id).await?;
-        let now = self.clock.now();
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if c.status != CampaignStatus::Draft {
-                    return Err(Error::NotAllowed(format!(
-                        "The campaign was already dispatched (status {})",
-                        c.status.lime()
-                    )));
-                }
-                if counts.total == 0 {
-                    return Err(Error::InvalidArgument("The campaign has no audience: add recipients first".into()));
-                }
-                match c.scheduled {
-                    Some(at) if at > now => c.status = CampaignStatus::Scheduled,
-                    _ => {
-                        c.status = CampaignStatus::Running;
-                        c.send_date = now;
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        self.after_start(&campaign)?;
-        Ok(campaign)
-    }
-
-    /// Hands a freshly started campaign to the scheduler or the dispatcher.
-    pub fn after_start(&self, campaign: &Campaign) -> Result<()> {
-        match campaign.status {
-            CampaignStatus::Scheduled => {
-                self.scheduler.schedule(&campaign.tenant, campaign.id, campaign.scheduled.unwrap_or(0))
-            }
-            CampaignStatus::Running => {
-                self.dispatcher.start(&campaign.tenant, campaign.id);
-                Ok(())
-            }
-            _ => Ok(()),
-        }
     }
 
     /// Makes `transition` if the campaign's status allows it, then tells the dispatcher.

@@ -1,9 +1,14 @@
 //! The engine under both faces: store, channels, dispatcher, scheduler, receipts — built and
-//! started here; the campaign lifecycle operations both faces call are in [`lifecycle`].
+//! started here. The campaign operations both faces call are in `start` (a DRAFT starts, its
+//! audience fixed; `selection` freezes a REST campaign's from the contacts) and `lifecycle`
+//! (loading; pause, resume, cancel).
 
 mod lifecycle;
+mod selection;
+mod start;
 
 pub use lifecycle::Transition;
+pub use start::{Audience, StartError, StartRequest};
 
 use std::sync::Arc;
 

@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use crate::audience::{self, InvalidPhones};
 use crate::caller::Caller;
-use crate::campaign::{Campaign, CampaignKind, CampaignStatus, ChannelType, MessageSpec, NewRecipient};
+use crate::campaign::{Campaign, CampaignKind, ChannelType, MessageSpec, NewRecipient};
 use crate::catalog::{ChannelDef, TemplateDef};
 use crate::datetime;
+use crate::engine::{StartError, StartRequest};
 use crate::error::{Error, Result};
 use crate::fields::{same_word, Obj};
 use crate::handlers::lime_view;
@@ -39,7 +40,7 @@ pub async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Campaig
 pub async fn full(state: &AppState, caller: &Caller, resource: &Value) -> Result<Reply> {
     require_feature(caller)?;
     let root = Obj::new(resource, "")?;
-    let (mut campaign, _) = parse(state, caller, root, true).await?;
+    let (campaign, _) = parse(state, caller, root, true).await?;
     let audience = full_audience(state, root, &campaign)?;
     let max = state.engine.settings.max_recipients_per_campaign;
     let distinct = {
@@ -51,16 +52,7 @@ pub async fn full(state: &AppState, caller: &Caller, resource: &Value) -> Result
             "audiences has {distinct} distinct recipients; the limit is {max} per campaign (campaigns.max_recipients_per_campaign)"
         )));
     }
-    let now = state.engine.clock.now();
-    match campaign.scheduled {
-        Some(at) if at > now => campaign.status = CampaignStatus::Scheduled,
-        _ => {
-            campaign.status = CampaignStatus::Running;
-            campaign.send_date = now;
-        }
-    }
-    state.engine.store.insert_campaign(campaign.clone(), audience).await?;
-    state.engine.after_start(&campaign)?;
+    let campaign = state.engine.create_started(campaign, audience).await?;
     tracing::info!(campaign = %campaign.id, tenant = %campaign.tenant, status = campaign.status.lime(), "campaign created");
     Ok(Reply::with(lime_view::CAMPAIGN, lime_view::campaign(&campaign)))
 }
@@ -80,10 +72,18 @@ pub async fn dispatch(state: &AppState, caller: &Caller, resource: &Value) -> Re
     require_feature(caller)?;
     let root = Obj::new(resource, "")?;
     let id = campaign_id(&root.required_text("id")?)?;
-    let campaign = state.engine.dispatch(&caller.tenant.id, id).await.map_err(|e| match e {
+    let campaign = state.engine.start_campaign(&caller.tenant.id, id, StartRequest::default()).await.map_err(|e| {
         // BLiP answers 64 for a campaign that cannot be dispatched (activecampaign.md).
-        Error::NotAllowed(m) => Error::InvalidArgument(m),
-        other => other,
+        match e {
+            StartError::NotDraft(status) => {
+                Error::InvalidArgument(format!("The campaign was already dispatched (status {})", status.lime()))
+            }
+            StartError::NoRecipients | StartError::NoMatch => {
+                Error::InvalidArgument("The campaign has no audience: add recipients first".into())
+            }
+            StartError::Failed(Error::NotAllowed(m)) => Error::InvalidArgument(m),
+            StartError::Failed(other) => other,
+        }
     })?;
     Ok(Reply::with(lime_view::CAMPAIGN, lime_view::campaign(&campaign)))
 }

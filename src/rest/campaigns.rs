@@ -1,8 +1,6 @@
 //! `/api/v1/campaigns`: create, list, update, delete, start, pause, resume, cancel, stats,
 //! messages and preview — on the same store and dispatcher as the LIME face.
 
-use std::collections::BTreeMap;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,41 +13,17 @@ use uuid::Uuid;
 
 use super::view::{self, CampaignView, ContactView, MessageView, StatsView};
 use super::{created, json_body, ApiError, ApiResult, PageOf, Paging, Workspace, Q};
-use crate::campaign::{message_id, Campaign, CampaignStatus, MessageSpec, NewRecipient, Params, RecipientStatus};
+use crate::campaign::{message_id, Campaign, CampaignStatus, MessageSpec, RecipientStatus};
 use crate::catalog::{replace_placeholders, TemplateDef};
 use crate::contact::Contact;
 use crate::datetime::{self, iso};
-use crate::engine::Transition;
+use crate::engine::{Audience, StartError, StartRequest, Transition};
 use crate::error::Error;
 use crate::filter::Filters;
-use crate::phone::Phone;
+use crate::spec::{Content, MessageType, RestSpec};
 use crate::state::AppState;
 use crate::store::CampaignFilter;
-use crate::variables::{self, Source};
-
-/// TEXT or TEMPLATE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum MessageType {
-    Text,
-    Template,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Content {
-    /// Always `text`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub text: Option<TextBody>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TextBody {
-    /// May use `{{nome}}`, `{{email}}`, `{{telefone}}` and custom field keys.
-    pub body: String,
-}
+use crate::variables;
 
 /// Body of create (every field) and update (the fields to change).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -71,21 +45,6 @@ pub struct CampaignInput {
     pub scheduled_at: Option<String>,
     /// Send also to contacts with an open conversation (else they fail with 1602).
     pub allow_open_conversation: Option<bool>,
-}
-
-/// What the REST face keeps beside the shared campaign model (in `Campaign::rest`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RestSpec {
-    pub description: Option<String>,
-    pub message_type: Option<MessageType>,
-    pub content: Option<Content>,
-    pub template_id: Option<String>,
-    pub filters: Option<Filters>,
-    pub metadata: Option<Map<String, Value>>,
-}
-
-fn spec_of(c: &Campaign) -> Option<RestSpec> {
-    c.rest.clone().and_then(|v| serde_json::from_value(v).ok())
 }
 
 fn bad(m: impl Into<String>) -> ApiError {
@@ -115,7 +74,7 @@ async fn build(state: &AppState, ws: &Workspace, mut c: Campaign, input: Campaig
     if c.rest.is_none() {
         return build_lime(state, c, input);
     }
-    let mut spec = spec_of(&c).unwrap_or_default();
+    let mut spec = RestSpec::of(&c).unwrap_or_default();
     apply_pacing_and_schedule(state, &mut c, &input)?;
     // Switching the message type drops the other type's fields unless they are given anew.
     if input.message_type.is_some_and(|t| Some(t) != spec.message_type) {
@@ -199,7 +158,7 @@ async fn build(state: &AppState, ws: &Workspace, mut c: Campaign, input: Campaig
                     t.channel_id, c.channel_id
                 )));
             }
-            variables::of_mapping(&mapping(&spec)?, t.parameters, &custom)?;
+            variables::of_mapping(&spec.mapping()?, t.parameters, &custom)?;
             c.message = MessageSpec {
                 template: Some(t.name.clone()),
                 template_language: Some(t.language.clone()),
@@ -266,17 +225,9 @@ fn future_time(state: &AppState, at: &str) -> ApiResult<i64> {
     Ok(ms)
 }
 
-fn mapping(spec: &RestSpec) -> ApiResult<BTreeMap<String, String>> {
-    let Some(m) = spec.metadata.as_ref().and_then(|m| m.get("template_variable_mapping")) else {
-        return Ok(BTreeMap::new());
-    };
-    serde_json::from_value(m.clone())
-        .map_err(|_| bad("metadata.template_variable_mapping must map \"{{n}}\" to field names (strings)"))
-}
-
 async fn campaign_view(state: &AppState, ws: &Workspace, c: &Campaign) -> ApiResult<CampaignView> {
     let counts = state.engine.store.counts(ws.id(), c.id).await?;
-    let spec = spec_of(c);
+    let spec = RestSpec::of(c);
     let templates = match (&spec, &c.message.template) {
         (None, Some(_)) => state.engine.store.templates(ws.id()).await?,
         _ => Vec::new(),
@@ -461,60 +412,6 @@ pub async fn delete(State(state): State<AppState>, ws: Workspace, Path(id): Path
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The recipients of a REST campaign: every contact matching its filters with a phone, and
-/// its personalisation values.
-pub async fn audience_of(state: &AppState, tenant: &str, c: &Campaign) -> Result<Vec<NewRecipient>, Error> {
-    let Some(spec) = spec_of(c) else { return Ok(Vec::new()) };
-    let store = &state.engine.store;
-    let custom = store.custom_fields(tenant).await?;
-    let compiled = spec.filters.clone().unwrap_or_default().compile(&custom)?;
-    let sources: Vec<(String, Source)> = match spec.message_type {
-        Some(MessageType::Template) => {
-            let templates = store.templates(tenant).await?;
-            let count = spec
-                .template_id
-                .as_ref()
-                .and_then(|id| templates.iter().find(|t| &t.id == id))
-                .map(|t| t.parameters)
-                .unwrap_or(0);
-            let by_position = variables::of_mapping(&mapping(&spec).map_err(|e| e.0)?, count, &custom)?;
-            by_position.into_iter().enumerate().map(|(i, s)| ((i + 1).to_string(), s)).collect()
-        }
-        _ => {
-            let body = c.message.content.clone().unwrap_or_default();
-            variables::of_text(&body, &custom)?
-        }
-    };
-    let mut out = Vec::new();
-    let mut problem = None;
-    store
-        .scan_contacts(tenant, &mut |contact: &Contact| {
-            let Some(phone) = contact.phone.and_then(Phone::from_u64) else { return };
-            if !compiled.matches(contact) {
-                return;
-            }
-            // The two control characters the parameter packing reserves cannot be sent anyway.
-            let clean = |v: String| v.replace(['\u{1e}', '\u{1f}'], " ");
-            let values: Vec<(String, String)> =
-                sources.iter().map(|(k, s)| (k.clone(), clean(variables::value(contact, s)))).collect();
-            match Params::from_pairs(values.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-                Ok(params) => out.push(NewRecipient {
-                    given: phone.to_string(),
-                    phone: Some(phone),
-                    params,
-                    context: None,
-                    contact_id: Some(contact.id.clone().into_boxed_str()),
-                }),
-                Err(e) => problem = Some(e),
-            }
-        })
-        .await?;
-    if let Some(e) = problem {
-        tracing::warn!(campaign = %c.id, error = %e, "a contact value could not be used");
-    }
-    Ok(out)
-}
-
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartInput {
@@ -537,41 +434,18 @@ pub async fn start(
 ) -> ApiResult<Json<CampaignView>> {
     ws.require_campaigns()?;
     let input: StartInput = json_body(&state, body).await?;
-    let mut c = load(&state, &ws, &id).await?;
-    if c.status != CampaignStatus::Draft {
-        return Err(ApiError(Error::NotAllowed(format!(
-            "Only DRAFT campaigns can be started; this one is {}",
-            c.status.rest()
-        ))));
-    }
-    let store = &state.engine.store;
+    let uuid = parse_id(&id)?;
     let scheduled = input.scheduled_at.as_deref().map(|at| future_time(&state, at)).transpose()?;
-    // Everything that can refuse the start is checked before anything is written.
-    let audience = if spec_of(&c).is_some() {
-        let audience = audience_of(&state, ws.id(), &c).await?;
-        if audience.is_empty() {
-            return Err(bad("No contact with a phone matches the campaign's filters"));
+    let request = StartRequest { scheduled, audience: Audience::Filters };
+    let started = state.engine.start_campaign(ws.id(), uuid, request).await.map_err(|e| match e {
+        StartError::NotDraft(status) => {
+            ApiError(Error::NotAllowed(format!("Only DRAFT campaigns can be started; this one is {}", status.rest())))
         }
-        Some(audience)
-    } else {
-        if store.counts(ws.id(), c.id).await?.total == 0 {
-            return Err(bad("The campaign has no audience"));
-        }
-        None
-    };
-    if let Some(ms) = scheduled {
-        c = store
-            .update_campaign(ws.id(), c.id, &mut |x| {
-                x.scheduled = Some(ms);
-                Ok(())
-            })
-            .await?;
-    }
-    if let Some(audience) = audience {
-        let max = state.engine.settings.max_recipients_per_campaign;
-        store.add_recipients(ws.id(), c.id, audience, max).await?;
-    }
-    let started = state.engine.dispatch(ws.id(), c.id).await?;
+        StartError::NoRecipients => bad("The campaign has no audience"),
+        StartError::NoMatch => bad("No contact with a phone matches the campaign's filters"),
+        StartError::Failed(Error::NotFound(_)) => not_found(&id),
+        StartError::Failed(other) => ApiError(other),
+    })?;
     Ok(Json(campaign_view(&state, &ws, &started).await?))
 }
 
