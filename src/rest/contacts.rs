@@ -13,16 +13,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::view::{self, ContactView};
-use super::{created, json_body, ApiError, ApiResult, PageOf, PageQuery, Paging, Workspace, Q};
+use super::{bad, created, json_body, ApiError, ApiResult, PageOf, PageQuery, Paging, Workspace, Q};
 use crate::catalog::{CustomFieldDef, FieldType};
 use crate::contact::{Contact, ContactKey};
 use crate::datetime;
 use crate::error::Error;
 use crate::state::AppState;
-
-fn bad(m: impl Into<String>) -> ApiError {
-    ApiError(Error::InvalidArgument(m.into()))
-}
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
