@@ -7,8 +7,8 @@
 //! - [`campaign`], [`contact`], [`catalog`]: the model both faces share; [`draft`]: the one
 //!   constructor of a new campaign.
 //! - [`store`]: the storage trait and its backends.
-//! - [`engine`]: builds and starts the workers; its `lifecycle` holds the campaign operations
-//!   both faces call (load, start, pause / resume / cancel). [`dispatcher`], [`scheduler`],
+//! - [`engine`]: the campaign operations both faces call — load, start (the audience frozen
+//!   there), pause / resume / cancel — and the reason table; [`dispatcher`], [`scheduler`],
 //!   [`receipts`] are its background workers; [`channel`] the providers (the simulator);
 //!   [`limiter`] pacing.
 //! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.

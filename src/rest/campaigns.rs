@@ -27,6 +27,11 @@ fn not_found(id: &str) -> ApiError {
     ApiError(Error::NotFound(format!("Campaign {id} not found")))
 }
 
+/// The 409 of an action only DRAFT campaigns take.
+fn only_drafts(action: &str, status: CampaignStatus) -> ApiError {
+    ApiError(Error::NotAllowed(format!("Only DRAFT campaigns can be {action}; this one is {}", status.rest())))
+}
+
 fn parse_id(id: &str) -> ApiResult<Uuid> {
     Uuid::try_parse(id).map_err(|_| not_found(id))
 }
@@ -142,10 +147,7 @@ pub async fn update(
     let input: CampaignInput = json_body(&state, body).await?;
     let current = load(&state, &ws, &id).await?;
     if current.status != CampaignStatus::Draft {
-        return Err(ApiError(Error::NotAllowed(format!(
-            "Only DRAFT campaigns can be updated; this one is {}",
-            current.status.rest()
-        ))));
+        return Err(only_drafts("updated", current.status));
     }
     let next = build(&state, &ws, current, input).await?;
     let saved = state
@@ -153,10 +155,7 @@ pub async fn update(
         .store
         .update_campaign(ws.id(), next.id, &mut |c| {
             if c.status != CampaignStatus::Draft {
-                return Err(Error::NotAllowed(format!(
-                    "Only DRAFT campaigns can be updated; this one is {}",
-                    c.status.rest()
-                )));
+                return Err(only_drafts("updated", c.status).0);
             }
             *c = next.clone();
             Ok(())
@@ -205,9 +204,7 @@ pub async fn start(
     let scheduled = input.scheduled_at.as_deref().map(|at| future_time(&state, at)).transpose()?;
     let request = StartRequest { scheduled, audience: Audience::Filters };
     let started = state.engine.start_campaign(ws.id(), uuid, request).await.map_err(|e| match e {
-        StartError::NotDraft(status) => {
-            ApiError(Error::NotAllowed(format!("Only DRAFT campaigns can be started; this one is {}", status.rest())))
-        }
+        StartError::NotDraft(status) => only_drafts("started", status),
         StartError::NoRecipients => bad("The campaign has no audience"),
         StartError::NoMatch => bad("No contact with a phone matches the campaign's filters"),
         StartError::Failed(Error::NotFound(_)) => not_found(&id),
