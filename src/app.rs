@@ -7,8 +7,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::problem::json_error;
 use crate::state::AppState;
-use crate::transport::{http, json_error, ws};
+use crate::transport::{http, ws};
 
 /// `/` (WebSocket), `/commands`, `/messages`, `/notifications`, `/health`.
 pub fn router(state: AppState) -> Router {

@@ -3,7 +3,7 @@
 //! One model, two vocabularies: the LIME face shows `new`/`processing`/`PROCESSED`, the REST
 //! face `DRAFT`/`RUNNING`/`SENT`. The mapping lives here and nowhere else.
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -16,11 +16,7 @@ pub fn now_millis() -> Millis {
     Utc::now().timestamp_millis()
 }
 
-/// `2026-01-16T03:36:28.750Z`, as BLiP writes timestamps.
-pub fn iso(ms: Millis) -> Option<String> {
-    (ms != 0)
-        .then(|| Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true))
-}
+pub use crate::datetime::iso;
 
 pub fn from_datetime(t: DateTime<Utc>) -> Millis {
     t.timestamp_millis()

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::campaign::Millis;
 use crate::catalog::CustomFieldDef;
 use crate::contact::Contact;
+use crate::datetime;
 use crate::error::{Error, Result};
 use crate::phone::Phone;
 
@@ -99,8 +100,7 @@ fn bad(message: String) -> Error {
 }
 
 fn parse_time(path: &str, s: &str) -> Result<Millis> {
-    crate::handlers::campaign::parse_scheduled(s)
-        .ok_or_else(|| bad(format!("{path} \"{s}\" is not an ISO-8601 date-time")))
+    datetime::parse(s).ok_or_else(|| bad(format!("{path} \"{s}\" is not an ISO-8601 date-time")))
 }
 
 impl Filters {

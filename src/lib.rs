@@ -4,17 +4,22 @@
 //! - [`config`]: the TOML configuration, its defaults and validation.
 //! - [`tenant`]: workspaces and their credentials.
 //! - [`state`]: the shared, cheap-to-clone state handle.
-//! - [`campaign`], [`contact`], [`catalog`]: the model both faces share.
+//! - [`campaign`], [`contact`], [`catalog`]: the model both faces share; [`draft`]: the one
+//!   constructor of a new campaign.
 //! - [`store`]: the storage trait and its backends.
-//! - [`engine`]: the lifecycle operations; [`dispatcher`], [`scheduler`], [`receipts`] are
-//!   its background workers; [`channel`] the providers (the simulator); [`limiter`] pacing.
+//! - [`engine`]: the campaign operations both faces call — load, start (the audience frozen
+//!   there), pause / resume / cancel — and the reason table; [`dispatcher`], [`scheduler`],
+//!   [`receipts`] are its background workers; [`channel`] the providers (the simulator);
+//!   [`limiter`] pacing.
 //! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.
 //! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
-//! - [`reasons`]: recipient failure reason codes.
-//! - [`clock`]: wall-clock time that follows tokio's (paused) clock.
-//! - [`rest`]: the REST face (`/api/v1`); [`filter`], [`variables`]: its audience filters and
-//!   personalisation.
-//! - [`app`]: the HTTP application (every path of the port).
+//! - [`reasons`]: recipient failure reason codes and the engine's table of provider titles.
+//! - [`clock`]: wall-clock time that follows tokio's (paused) clock; [`datetime`]: reading and
+//!   writing ISO-8601 times.
+//! - [`rest`]: the REST face (`/api/v1`); [`spec`]: its part of a campaign, typed; [`filter`],
+//!   [`variables`]: its audience filters and personalisation.
+//! - [`app`]: the HTTP application (every path of the port); [`problem`]: the JSON error body
+//!   all of them answer with.
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
 //! - [`router`]: the one routing table both transports call.
 //! - [`handlers`]: command handlers, one file per URI family.
@@ -34,7 +39,9 @@ pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod contact;
+pub mod datetime;
 pub mod dispatcher;
+pub mod draft;
 pub mod engine;
 pub mod error;
 pub mod fields;
@@ -42,6 +49,7 @@ pub mod filter;
 pub mod handlers;
 pub mod limiter;
 pub mod phone;
+pub mod problem;
 pub mod query;
 pub mod reasons;
 pub mod receipts;
@@ -50,6 +58,7 @@ pub mod rest;
 pub mod router;
 pub mod scheduler;
 pub mod shutdown;
+pub mod spec;
 pub mod state;
 pub mod store;
 pub mod tenant;

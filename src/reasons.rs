@@ -1,7 +1,7 @@
-//! Recipient failure reasons: BLiP's codes and the provider codes passed through with their
-//! titles.
+//! Recipient failure reasons: BLiP's codes, and the provider codes passed through with the
+//! titles the engine learned for them ([`Reasons`], one table per engine).
 
-use std::sync::OnceLock;
+use std::borrow::Cow;
 
 use dashmap::DashMap;
 
@@ -23,15 +23,34 @@ pub const OUTCOME_UNKNOWN: u32 = 1007;
 /// The message recipient was in attendance (open conversation).
 pub const IN_ATTENDANCE: u32 = 1602;
 
-fn learned() -> &'static DashMap<u32, &'static str> {
-    static LEARNED: OnceLock<DashMap<u32, &'static str>> = OnceLock::new();
-    LEARNED.get_or_init(DashMap::new)
+/// At most this many provider titles are kept.
+const MAX_LEARNED: usize = 4096;
+
+/// The titles providers gave for codes of their own, so reports can show them. Owned by the
+/// engine: the dispatcher learns, the views describe.
+#[derive(Debug, Default)]
+pub struct Reasons {
+    learned: DashMap<u32, Box<str>>,
 }
 
-/// Records a provider's title for a code it used, so reports can show it.
-pub fn remember(code: u32, description: &str) {
-    if describe_known(code).is_none() && !learned().contains_key(&code) && learned().len() < 4096 {
-        learned().insert(code, Box::leak(description.to_owned().into_boxed_str()));
+impl Reasons {
+    pub fn new() -> Reasons {
+        Reasons::default()
+    }
+
+    /// Records a provider's title for a code it used (the first title wins).
+    pub fn remember(&self, code: u32, description: &str) {
+        if describe_known(code).is_none() && !self.learned.contains_key(&code) && self.learned.len() < MAX_LEARNED {
+            self.learned.insert(code, description.into());
+        }
+    }
+
+    /// The description of a reason code.
+    pub fn describe(&self, code: u32) -> Cow<'static, str> {
+        match describe_known(code) {
+            Some(known) => Cow::Borrowed(known),
+            None => self.learned.get(&code).map_or(Cow::Borrowed("Provider error"), |d| Cow::Owned(d.to_string())),
+        }
     }
 }
 
@@ -54,7 +73,19 @@ fn describe_known(code: u32) -> Option<&'static str> {
     })
 }
 
-/// The description of a reason code.
-pub fn describe(code: u32) -> &'static str {
-    describe_known(code).or_else(|| learned().get(&code).map(|d| *d)).unwrap_or("Provider error")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_codes_keep_their_titles_and_provider_codes_are_learned_once() {
+        let reasons = Reasons::new();
+        assert_eq!(reasons.describe(777), "Provider error");
+        reasons.remember(777, "Quota exceeded");
+        reasons.remember(777, "Something else");
+        reasons.remember(INVALID_PHONE, "Not this");
+        assert_eq!(reasons.describe(777), "Quota exceeded");
+        assert_eq!(reasons.describe(INVALID_PHONE), "Invalid phone number");
+        assert_eq!(Reasons::new().describe(777), "Provider error", "each engine learns its own");
+    }
 }

@@ -59,8 +59,9 @@ impl Dispatcher {
         settings: CampaignSettings,
         recovery: SendingRecovery,
         shutdown: CancellationToken,
+        reasons: Arc<crate::reasons::Reasons>,
     ) -> Dispatcher {
-        let inner = Inner { store, channels, clock, settings, channel_pacers: DashMap::new(), recovery };
+        let inner = Inner { store, channels, clock, settings, channel_pacers: DashMap::new(), recovery, reasons };
         Dispatcher {
             inner: Arc::new(inner),
             running: Arc::new(DashMap::new()),

@@ -35,4 +35,6 @@ struct Inner {
     channel_pacers: DashMap<(String, String), Pacer>,
     /// What to do with SENDING recipients found after a crash on non-deduplicating channels.
     recovery: SendingRecovery,
+    /// The engine's table of provider reason titles.
+    reasons: std::sync::Arc<crate::reasons::Reasons>,
 }

@@ -282,7 +282,7 @@ async fn record(inner: &Inner, plan: &Plan, sent: Vec<Sent>) -> Result<()> {
                 }
             }
             SendResult::Failed { code, description } => {
-                reasons::remember(code, &description);
+                inner.reasons.remember(code, &description);
                 outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason: code });
             }
             SendResult::Transient(why) => {

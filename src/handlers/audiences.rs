@@ -11,7 +11,7 @@ use crate::caller::Caller;
 use crate::campaign::{Campaign, CampaignStatus, NewRecipient, RecipientStatus};
 use crate::error::{Error, Result};
 use crate::fields::Obj;
-use crate::handlers::campaign::{campaign_id, require_feature};
+use crate::handlers::campaign::{campaign_id, load, require_feature};
 use crate::handlers::lime_view;
 use crate::query::Query;
 use crate::reply::Reply;
@@ -20,13 +20,7 @@ use lime_protocol::{Collection, MediaType};
 
 /// The campaign, which must exist for this tenant and still be `new`.
 async fn draft(state: &AppState, caller: &Caller, id: &str) -> Result<Campaign> {
-    let id = campaign_id(id)?;
-    let campaign = state
-        .engine
-        .store
-        .campaign(&caller.tenant.id, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("The campaign {id} was not found")))?;
+    let campaign = load(state, caller, id).await?;
     if campaign.status != CampaignStatus::Draft {
         return Err(Error::NotAllowed("The campaign was already dispatched".into()));
     }
@@ -215,11 +209,9 @@ pub async fn list(state: &AppState, caller: &Caller, id: &str, query: &Query) ->
         })?),
     };
     let store = &state.engine.store;
-    let campaign = store
-        .campaign(&caller.tenant.id, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("The campaign {id} was not found")))?;
+    let campaign = state.engine.campaign(&caller.tenant.id, id).await?;
     let (total, recipients) = store.recipients(&caller.tenant.id, id, status, page).await?;
-    let items: Vec<Value> = recipients.iter().map(|r| lime_view::audience_item(&campaign, r)).collect();
+    let items: Vec<Value> =
+        recipients.iter().map(|r| lime_view::audience_item(&campaign, r, &state.engine.reasons)).collect();
     Ok(Reply::with(MediaType::COLLECTION, Collection::new(lime_view::AUDIENCE, total, items)))
 }

@@ -1,14 +1,15 @@
 //! Creating and dispatching campaigns: `set /campaign/full`, `set /campaign/v2`,
 //! `set /dispatch/v2`.
 
-use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::audience::{self, InvalidPhones};
 use crate::caller::Caller;
-use crate::campaign::{Campaign, CampaignKind, CampaignStatus, ChannelType, MessageSpec, Millis, NewRecipient};
+use crate::campaign::{Campaign, CampaignKind, ChannelType, MessageSpec, NewRecipient};
 use crate::catalog::{ChannelDef, TemplateDef};
+use crate::datetime;
+use crate::engine::{StartError, StartRequest};
 use crate::error::{Error, Result};
 use crate::fields::{same_word, Obj};
 use crate::handlers::lime_view;
@@ -29,12 +30,17 @@ pub fn campaign_id(text: &str) -> Result<Uuid> {
     Uuid::try_parse(text.trim()).map_err(|_| Error::NotFound(format!("The campaign {text} was not found")))
 }
 
+/// The caller's campaign of the uri's id.
+pub async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Campaign> {
+    state.engine.campaign(&caller.tenant.id, campaign_id(id)?).await
+}
+
 /// `set /campaign/full`: campaign, audience(s) and message in one command; sending starts
 /// at once (or at `scheduled`).
 pub async fn full(state: &AppState, caller: &Caller, resource: &Value) -> Result<Reply> {
     require_feature(caller)?;
     let root = Obj::new(resource, "")?;
-    let (mut campaign, _) = parse(state, caller, root, true).await?;
+    let (campaign, _) = parse(state, caller, root, true).await?;
     let audience = full_audience(state, root, &campaign)?;
     let max = state.engine.settings.max_recipients_per_campaign;
     let distinct = {
@@ -46,16 +52,7 @@ pub async fn full(state: &AppState, caller: &Caller, resource: &Value) -> Result
             "audiences has {distinct} distinct recipients; the limit is {max} per campaign (campaigns.max_recipients_per_campaign)"
         )));
     }
-    let now = state.engine.clock.now();
-    match campaign.scheduled {
-        Some(at) if at > now => campaign.status = CampaignStatus::Scheduled,
-        _ => {
-            campaign.status = CampaignStatus::Running;
-            campaign.send_date = now;
-        }
-    }
-    state.engine.store.insert_campaign(campaign.clone(), audience).await?;
-    state.engine.after_start(&campaign)?;
+    let campaign = state.engine.create_started(campaign, audience).await?;
     tracing::info!(campaign = %campaign.id, tenant = %campaign.tenant, status = campaign.status.lime(), "campaign created");
     Ok(Reply::with(lime_view::CAMPAIGN, lime_view::campaign(&campaign)))
 }
@@ -75,10 +72,18 @@ pub async fn dispatch(state: &AppState, caller: &Caller, resource: &Value) -> Re
     require_feature(caller)?;
     let root = Obj::new(resource, "")?;
     let id = campaign_id(&root.required_text("id")?)?;
-    let campaign = state.engine.dispatch(&caller.tenant.id, id).await.map_err(|e| match e {
+    let campaign = state.engine.start_campaign(&caller.tenant.id, id, StartRequest::default()).await.map_err(|e| {
         // BLiP answers 64 for a campaign that cannot be dispatched (activecampaign.md).
-        Error::NotAllowed(m) => Error::InvalidArgument(m),
-        other => other,
+        match e {
+            StartError::NotDraft(status) => {
+                Error::InvalidArgument(format!("The campaign was already dispatched (status {})", status.lime()))
+            }
+            StartError::NoRecipients | StartError::NoMatch => {
+                Error::InvalidArgument("The campaign has no audience: add recipients first".into())
+            }
+            StartError::Failed(Error::NotAllowed(m)) => Error::InvalidArgument(m),
+            StartError::Failed(other) => other,
+        }
     })?;
     Ok(Reply::with(lime_view::CAMPAIGN, lime_view::campaign(&campaign)))
 }
@@ -125,7 +130,7 @@ async fn parse(
         None => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => {
-            let at = parse_scheduled(s).ok_or_else(|| {
+            let at = datetime::parse(s).ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "campaign.scheduled \"{s}\" is not a date (expected ISO-8601 or yyyy-MM-dd HH[:mm])"
                 ))
@@ -176,8 +181,6 @@ async fn parse(
         }
     }
     let campaign = Campaign {
-        id: Uuid::new_v4(),
-        tenant: tenant.clone(),
         name,
         kind,
         channel_type,
@@ -189,16 +192,9 @@ async fn parse(
         source_application: c.text("sourceApplication")?,
         tags: c.string_list("tags")?.unwrap_or_default(),
         scheduled,
-        status: CampaignStatus::Draft,
-        created: now,
-        send_date: 0,
-        completed_at: 0,
-        sender: caller.tenant.identity.to_string(),
-        failed_reason: None,
         message,
-        rate_limit_per_minute: None,
         allow_open_ticket: c.bool("allowOpenTicket")?.unwrap_or(false),
-        rest: None,
+        ..Campaign::draft(tenant, caller.tenant.identity.to_string(), now)
     };
     Ok((campaign, template))
 }
@@ -227,25 +223,6 @@ pub fn default_channel(channels: &[ChannelDef], t: ChannelType) -> Result<&Chann
         };
         Error::InvalidArgument(format!("channelType {name}: this bot has no {name} channel configured"))
     })
-}
-
-/// ISO-8601 (offset optional, UTC when absent), or `yyyy-MM-dd HH` / `yyyy-MM-dd HH:mm` (UTC).
-pub fn parse_scheduled(s: &str) -> Option<Millis> {
-    let s = s.trim();
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
-    }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
-            return Some(t.and_utc().timestamp_millis());
-        }
-    }
-    if let Ok(t) = NaiveDateTime::parse_from_str(&format!("{s}:00"), "%Y-%m-%d %H:%M") {
-        return Some(t.and_utc().timestamp_millis());
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis())
 }
 
 /// The audience of `/campaign/full`: one item for Individual, ≥ 1 for Batch, all valid as
@@ -289,20 +266,4 @@ fn full_audience(state: &AppState, root: Obj<'_>, campaign: &Campaign) -> Result
         out.push(r);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scheduled_accepts_both_formats() {
-        let iso = parse_scheduled("2026-12-01T12:00:00Z").unwrap();
-        assert_eq!(parse_scheduled("2026-12-01 12"), Some(iso));
-        assert_eq!(parse_scheduled("2026-12-01 12:00"), Some(iso));
-        assert_eq!(parse_scheduled("2026-12-01T09:00:00-03:00"), Some(iso));
-        assert_eq!(parse_scheduled("2026-12-01T12:00:00"), Some(iso));
-        assert_eq!(parse_scheduled("tomorrow"), None);
-        assert_eq!(parse_scheduled("2026-13-01 12"), None);
-    }
 }

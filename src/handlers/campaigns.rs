@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use crate::caller::Caller;
 use crate::campaign::{Campaign, CampaignStatus};
+use crate::datetime;
 use crate::error::{Error, Result};
-use crate::handlers::campaign::{campaign_id, parse_scheduled, require_feature};
+use crate::handlers::campaign::{campaign_id, load, require_feature};
 use crate::handlers::lime_view;
 use crate::query::Query;
 use crate::reply::Reply;
@@ -14,22 +15,12 @@ use crate::state::AppState;
 use crate::store::{CampaignFilter, Page};
 use lime_protocol::{Collection, MediaType};
 
-async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Campaign> {
-    let id = campaign_id(id)?;
-    state
-        .engine
-        .store
-        .campaign(&caller.tenant.id, id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("The campaign {id} was not found")))
-}
-
 /// Filters of `get /campaigns` and summaries: `created`, `CampaignSender`,
 /// `sourceApplication`, `status`.
 fn filter(query: &Query) -> Result<CampaignFilter> {
     let created_from = match query.get("created") {
         None => None,
-        Some(s) => Some(parse_scheduled(s).ok_or_else(|| {
+        Some(s) => Some(datetime::parse(s).ok_or_else(|| {
             Error::InvalidArgument(format!("created \"{s}\" is not a date (expected ISO-8601 date or date-time)"))
         })?),
     };
@@ -88,7 +79,7 @@ async fn summary_of(state: &AppState, caller: &Caller, c: &Campaign) -> Result<V
     let counts = store.counts(&caller.tenant.id, c.id).await?;
     let take = state.engine.settings.summary_audience_items as u64;
     let (_, audience) = store.recipients(&caller.tenant.id, c.id, None, Page { skip: 0, take }).await?;
-    Ok(lime_view::summary(c, &counts, &audience))
+    Ok(lime_view::summary(c, &counts, &audience, &state.engine.reasons))
 }
 
 /// `get /campaigns/summaries`.
@@ -116,7 +107,7 @@ pub async fn report(state: &AppState, caller: &Caller, id: &str, query: &Query) 
     let store = &state.engine.store;
     let counts = store.counts(&caller.tenant.id, campaign.id).await?;
     let (_, audience) = store.recipients(&caller.tenant.id, campaign.id, None, page).await?;
-    Ok(Reply::with(lime_view::REPORT, lime_view::report(&campaign, &counts, &audience)))
+    Ok(Reply::with(lime_view::REPORT, lime_view::report(&campaign, &counts, &audience, &state.engine.reasons)))
 }
 
 /// `get /messages/{id}`: the campaign's message.

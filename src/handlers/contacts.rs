@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::caller::Caller;
-use crate::campaign::iso;
 use crate::contact::{Contact, ContactKey, ContactPatch};
+use crate::datetime::iso;
 use crate::error::{Error, Result};
 use crate::fields::{scalar_text, Obj};
 use crate::phone::Phone;

@@ -2,8 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::campaign::{iso, Campaign, Counts, Recipient, RecipientStatus};
-use crate::reasons;
+use crate::campaign::{Campaign, Counts, Recipient, RecipientStatus};
+use crate::datetime::iso;
+use crate::reasons::Reasons;
 
 pub const CAMPAIGN: &str = "application/vnd.iris.activecampaign.campaign+json";
 pub const SUMMARY: &str = "application/vnd.iris.activecampaign.campaign-summary+json";
@@ -60,29 +61,29 @@ fn number_status(r: &Recipient) -> &'static str {
 }
 
 /// Timestamps of the states reached, and the failure reason.
-fn progress(m: &mut Map<String, Value>, r: &Recipient) {
+fn progress(m: &mut Map<String, Value>, r: &Recipient, reasons: &Reasons) {
     put(m, "processed", iso(r.processed_at));
     put(m, "received", iso(r.received_at));
     put(m, "read", iso(r.read_at));
     put(m, "failed", iso(r.failed_at));
     if r.status == RecipientStatus::Failed && r.reason != 0 {
         m.insert("reasonCode".into(), r.reason.into());
-        m.insert("reasonDescription".into(), reasons::describe(r.reason).into());
+        m.insert("reasonDescription".into(), reasons.describe(r.reason).into());
     }
 }
 
 /// One `statusAudience` entry of summaries and reports.
-pub fn status_item(c: &Campaign, r: &Recipient) -> Value {
+pub fn status_item(c: &Campaign, r: &Recipient, reasons: &Reasons) -> Value {
     let mut m = Map::new();
     m.insert("recipientIdentity".into(), r.identity(c.channel_type).into());
     m.insert("status".into(), r.status.lime().into());
-    progress(&mut m, r);
+    progress(&mut m, r, reasons);
     m.insert("numberStatus".into(), number_status(r).into());
     Value::Object(m)
 }
 
 /// One item of `get /audiences/{id}`.
-pub fn audience_item(c: &Campaign, r: &Recipient) -> Value {
+pub fn audience_item(c: &Campaign, r: &Recipient, reasons: &Reasons) -> Value {
     let mut m = Map::new();
     m.insert("campaignId".into(), c.id.to_string().into());
     m.insert("recipient".into(), r.given().into());
@@ -95,7 +96,7 @@ pub fn audience_item(c: &Campaign, r: &Recipient) -> Value {
     if let Some(p) = r.phone() {
         m.insert("validatedAccount".into(), p.to_string().into());
     }
-    progress(&mut m, r);
+    progress(&mut m, r, reasons);
     Value::Object(m)
 }
 
@@ -113,17 +114,23 @@ fn overview(c: &Campaign) -> Map<String, Value> {
     m
 }
 
-fn with_audience(mut m: Map<String, Value>, c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
+fn with_audience(
+    mut m: Map<String, Value>,
+    c: &Campaign,
+    counts_: &Counts,
+    audience: &[Recipient],
+    reasons: &Reasons,
+) -> Value {
     m.insert("audienceCounts".into(), counts(counts_));
-    m.insert("statusAudience".into(), audience.iter().map(|r| status_item(c, r)).collect());
+    m.insert("statusAudience".into(), audience.iter().map(|r| status_item(c, r, reasons)).collect());
     Value::Object(m)
 }
 
 /// A campaign summary (commands 6 and 7).
-pub fn summary(c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
+pub fn summary(c: &Campaign, counts_: &Counts, audience: &[Recipient], reasons: &Reasons) -> Value {
     let mut m = overview(c);
     m.insert("channelType".into(), c.channel_type.lime().into());
-    with_audience(m, c, counts_, audience)
+    with_audience(m, c, counts_, audience, reasons)
 }
 
 /// The campaign's message (command 9).
@@ -138,10 +145,10 @@ pub fn message(c: &Campaign) -> Value {
 }
 
 /// The report (command 10).
-pub fn report(c: &Campaign, counts_: &Counts, audience: &[Recipient]) -> Value {
+pub fn report(c: &Campaign, counts_: &Counts, audience: &[Recipient], reasons: &Reasons) -> Value {
     let mut m = overview(c);
     put(&mut m, "stateName", c.state_id.clone());
     m.insert("attendanceRedirect".into(), c.attendance_redirect.clone().map_or(Value::Null, Value::String));
     m.insert("campaignSender".into(), c.sender.clone().into());
-    with_audience(m, c, counts_, audience)
+    with_audience(m, c, counts_, audience, reasons)
 }

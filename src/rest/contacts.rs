@@ -13,16 +13,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::view::{self, ContactView};
-use super::{created, json_body, ApiError, ApiResult, PageOf, PageQuery, Paging, Workspace, Q};
+use super::{bad, created, json_body, ApiError, ApiResult, PageOf, PageQuery, Paging, Workspace, Q};
 use crate::catalog::{CustomFieldDef, FieldType};
 use crate::contact::{Contact, ContactKey};
+use crate::datetime;
 use crate::error::Error;
-use crate::handlers::campaign::parse_scheduled;
 use crate::state::AppState;
-
-fn bad(m: impl Into<String>) -> ApiError {
-    ApiError(Error::InvalidArgument(m.into()))
-}
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,7 +57,7 @@ fn typed(path: &str, field: &CustomFieldDef, v: &Value) -> ApiResult<Value> {
         (FieldType::Boolean, Value::Bool(_)) => v.clone(),
         (FieldType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
         (FieldType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => Value::Bool(false),
-        (FieldType::Date, Value::String(s)) if parse_scheduled(s).is_some() => v.clone(),
+        (FieldType::Date, Value::String(s)) if datetime::parse(s).is_some() => v.clone(),
         (FieldType::Text, _) => return Err(wrong("a string")),
         (FieldType::Number, _) => return Err(wrong("a number")),
         (FieldType::Boolean, _) => return Err(wrong("true or false")),
@@ -137,7 +133,7 @@ async fn apply(
         }
     }
     if let Some(at) = input.last_interaction_at {
-        contact.last_interaction_at = parse_scheduled(&at)
+        contact.last_interaction_at = datetime::parse(&at)
             .ok_or_else(|| bad(format!("last_interaction_at \"{at}\" is not an ISO-8601 date-time")))?;
     }
     if let Some(open) = input.has_open_conversation {

@@ -1,14 +1,18 @@
 //! The REST face: `/api/v1` with workspace API keys (rest.md), on the same engine as LIME.
 //!
-//! - [`campaigns`]: the campaign lifecycle, stats, messages, preview.
+//! - [`campaigns`]: campaign CRUD and lifecycle handlers; [`campaign_input`]: their bodies and
+//!   validation; [`results`]: stats and messages; [`preview`]: what filters would reach.
 //! - [`resources`]: tags, channels, templates, custom fields.
 //! - [`contacts`]: contacts CRUD and CSV import.
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
 
+pub mod campaign_input;
 pub mod campaigns;
 pub mod contacts;
 pub mod openapi;
+pub mod preview;
 pub mod resources;
+pub mod results;
 pub mod view;
 
 use std::sync::Arc;
@@ -25,15 +29,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::Error;
+use crate::problem::json_error;
 use crate::state::AppState;
 use crate::tenant::Tenant;
-use crate::transport::json_error;
 
 /// Every `/api/v1` route.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/campaigns", get(campaigns::list).post(campaigns::create))
-        .route("/campaigns/preview", post(campaigns::preview))
+        .route("/campaigns/preview", post(preview::preview))
         .route("/campaigns/tags", get(resources::list_tags).post(resources::create_tag))
         .route("/campaigns/channels", get(resources::list_channels).post(resources::create_channel))
         .route("/campaigns/templates", get(resources::list_templates).post(resources::create_template))
@@ -43,8 +47,8 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/{id}/pause", post(campaigns::pause))
         .route("/campaigns/{id}/resume", post(campaigns::resume))
         .route("/campaigns/{id}/cancel", post(campaigns::cancel))
-        .route("/campaigns/{id}/stats", get(campaigns::stats))
-        .route("/campaigns/{id}/messages", get(campaigns::messages))
+        .route("/campaigns/{id}/stats", get(results::stats))
+        .route("/campaigns/{id}/messages", get(results::messages))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/import", post(contacts::import))
         .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))
@@ -71,6 +75,11 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A 400 with `message`.
+pub fn bad(message: impl Into<String>) -> ApiError {
+    ApiError(Error::InvalidArgument(message.into()))
+}
 
 /// The exact body of rest.md for plan gating.
 pub const PLAN_MESSAGE: &str =

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaigns, contacts, resources, view};
+use super::{campaign_input, campaigns, contacts, preview, resources, results, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,9 +22,9 @@ use super::{campaigns, contacts, resources, view};
         campaigns::pause,
         campaigns::resume,
         campaigns::cancel,
-        campaigns::stats,
-        campaigns::messages,
-        campaigns::preview,
+        results::stats,
+        results::messages,
+        preview::preview,
         resources::list_tags,
         resources::create_tag,
         resources::list_channels,
@@ -49,10 +49,10 @@ use super::{campaigns, contacts, resources, view};
         view::ChannelView,
         view::TemplateView,
         view::CustomFieldView,
-        campaigns::CampaignInput,
-        campaigns::StartInput,
-        campaigns::PreviewInput,
-        campaigns::PreviewView,
+        campaign_input::CampaignInput,
+        campaign_input::StartInput,
+        preview::PreviewInput,
+        preview::PreviewView,
         resources::TagInput,
         resources::ChannelInput,
         resources::TemplateInput,

@@ -9,15 +9,11 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::view::{self, ChannelView, CustomFieldView, TagView, TemplateView};
-use super::{created, json_body, ApiError, ApiResult, Workspace, Q};
+use super::{bad, created, json_body, ApiError, ApiResult, Workspace, Q};
 use crate::campaign::ChannelType;
 use crate::catalog::{numbered_placeholders, ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef};
 use crate::error::Error;
 use crate::state::AppState;
-
-fn bad(m: impl Into<String>) -> ApiError {
-    ApiError(Error::InvalidArgument(m.into()))
-}
 
 fn conflict(m: impl Into<String>) -> ApiError {
     ApiError(Error::NotAllowed(m.into()))

@@ -1,14 +1,16 @@
 //! JSON shapes of the REST face (snake_case, as the seed writes them).
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::campaign::{iso, Campaign, Counts, Recipient, RecipientStatus};
+use crate::campaign::{Campaign, Counts, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef};
 use crate::contact::Contact;
+use crate::datetime::iso;
 use crate::phone::Phone;
-use crate::reasons;
+use crate::reasons::Reasons;
+use crate::spec::{MessageType, RestSpec};
 
 /// A campaign as `/api/v1/campaigns` shows it (LIME-created ones included).
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,6 +142,53 @@ pub struct CustomFieldView {
     pub description: Option<String>,
 }
 
+/// A campaign as the REST face shows it; `spec` is its REST part (`None`: made on the LIME
+/// face, whose template id is looked up in `templates`), `total_contacts` its recipients.
+pub fn campaign(c: &Campaign, spec: Option<&RestSpec>, total_contacts: u64, templates: &[TemplateDef]) -> CampaignView {
+    let (message_type, content, template_id) = match spec {
+        Some(s) => (
+            s.message_type.unwrap_or(MessageType::Text),
+            s.content.as_ref().map(|x| serde_json::to_value(x).expect("plain data")),
+            s.template_id.clone(),
+        ),
+        None => match &c.message.template {
+            Some(name) => (
+                MessageType::Template,
+                None,
+                templates.iter().find(|t| &t.name == name && t.channel_id == c.channel_id).map(|t| t.id.clone()),
+            ),
+            None => (
+                MessageType::Text,
+                c.message.content.as_ref().map(|b| json!({"type": "text", "text": {"body": b}})),
+                None,
+            ),
+        },
+    };
+    CampaignView {
+        id: c.id.to_string(),
+        name: c.name.clone(),
+        description: spec.and_then(|s| s.description.clone()),
+        message_type: serde_json::to_value(message_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        content,
+        template_id,
+        channel_id: c.channel_id.clone(),
+        filters: spec.and_then(|s| s.filters.as_ref()).map(|f| serde_json::to_value(f).expect("plain data")),
+        metadata: spec.and_then(|s| s.metadata.clone()).map(Value::Object),
+        rate_limit_per_minute: c.rate_limit_per_minute,
+        scheduled_at: c.scheduled.and_then(iso),
+        status: c.status.rest().into(),
+        failed_reason: c.failed_reason.clone(),
+        total_contacts,
+        origin: if spec.is_some() { "rest".into() } else { "lime".into() },
+        created_at: iso(c.created),
+        started_at: iso(c.send_date),
+        completed_at: iso(c.completed_at),
+    }
+}
+
 pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -177,7 +226,7 @@ pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
     }
 }
 
-pub fn message(r: &Recipient, content: Option<String>, message_id: String) -> MessageView {
+pub fn message(r: &Recipient, content: Option<String>, message_id: String, reasons: &Reasons) -> MessageView {
     let failed = r.status == RecipientStatus::Failed;
     MessageView {
         id: message_id,
@@ -186,7 +235,7 @@ pub fn message(r: &Recipient, content: Option<String>, message_id: String) -> Me
         status: r.status.rest().into(),
         content,
         error_code: (failed && r.reason != 0).then_some(r.reason),
-        error_message: (failed && r.reason != 0).then(|| reasons::describe(r.reason).to_owned()),
+        error_message: (failed && r.reason != 0).then(|| reasons.describe(r.reason).into_owned()),
         sent_at: iso(r.processed_at),
         delivered_at: iso(r.received_at),
         read_at: iso(r.read_at),

@@ -3,16 +3,5 @@
 pub mod http;
 pub mod ws;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
-
-/// The JSON error body every HTTP failure carries: `{"error": <reason phrase>, "message": …}`.
-pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = json!({
-        "error": status.canonical_reason().unwrap_or("Error"),
-        "message": message.into(),
-    });
-    (status, Json(body)).into_response()
-}
+/// The error body now lives in [`crate::problem`]; kept here for `ws` and `http`.
+pub use crate::problem::json_error;

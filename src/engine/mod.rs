@@ -1,12 +1,21 @@
-//! The engine under both faces: store, channels, dispatcher, scheduler, receipts — and the
-//! campaign lifecycle operations the LIME and REST handlers share.
+//! The engine under both faces: store, channels, dispatcher, scheduler, receipts — built and
+//! started here. The campaign operations both faces call are in `start` (a DRAFT starts, its
+//! audience fixed; `selection` freezes a REST campaign's from the contacts) and `lifecycle`
+//! (loading; pause, resume, cancel).
+
+mod lifecycle;
+mod selection;
+mod start;
+
+pub use lifecycle::Transition;
+pub use start::{Audience, StartError, StartRequest};
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::campaign::{Campaign, CampaignStatus};
+use crate::campaign::CampaignStatus;
 use crate::catalog::{ChannelDef, TemplateDef};
 use crate::channel::Channels;
 use crate::clock::Clock;
@@ -14,6 +23,7 @@ use crate::config::{CampaignSettings, Config};
 use crate::dispatcher::Dispatcher;
 use crate::error::{Error, Result};
 use crate::phone::PhoneNormalizer;
+use crate::reasons::Reasons;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 
@@ -28,6 +38,8 @@ pub struct Inner {
     pub clock: Clock,
     pub settings: CampaignSettings,
     pub phones: Arc<PhoneNormalizer>,
+    /// Titles of provider reason codes, learned as sends fail.
+    pub reasons: Arc<Reasons>,
 }
 
 impl std::ops::Deref for Engine {
@@ -61,6 +73,7 @@ impl Engine {
         }
         let settings = config.campaigns.clone();
         let receipts = crate::receipts::spawn(store.clone(), settings.receipt_queue, shutdown.clone());
+        let reasons = Arc::new(Reasons::new());
         let channels = Channels::new(receipts, clock.clone(), shutdown.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
@@ -69,12 +82,13 @@ impl Engine {
             settings.clone(),
             config.storage.sending_recovery,
             shutdown.clone(),
+            reasons.clone(),
         );
         let scheduler = Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), 65_536, shutdown.clone());
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
-        let engine = Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones }));
+        let engine = Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones, reasons }));
         // Schedules missed while the server was down fire at once.
         for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
             engine.scheduler.schedule(&c.tenant, c.id, c.scheduled.unwrap_or(0))?;
@@ -85,104 +99,6 @@ impl Engine {
         tokio::spawn(claimer(engine.clone(), node, lease_ms, shutdown));
         Ok(engine)
     }
-
-    /// DRAFT → SCHEDULED (when it has a future `scheduled`) or RUNNING. Needs ≥ 1 recipient.
-    pub async fn dispatch(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let counts = self.store.counts(tenant, id).await?;
-        let now = self.clock.now();
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if c.status != CampaignStatus::Draft {
-                    return Err(Error::NotAllowed(format!(
-                        "The campaign was already dispatched (status {})",
-                        c.status.lime()
-                    )));
-                }
-                if counts.total == 0 {
-                    return Err(Error::InvalidArgument("The campaign has no audience: add recipients first".into()));
-                }
-                match c.scheduled {
-                    Some(at) if at > now => c.status = CampaignStatus::Scheduled,
-                    _ => {
-                        c.status = CampaignStatus::Running;
-                        c.send_date = now;
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        self.after_start(&campaign)?;
-        Ok(campaign)
-    }
-
-    /// Hands a freshly started campaign to the scheduler or the dispatcher.
-    pub fn after_start(&self, campaign: &Campaign) -> Result<()> {
-        match campaign.status {
-            CampaignStatus::Scheduled => {
-                self.scheduler.schedule(&campaign.tenant, campaign.id, campaign.scheduled.unwrap_or(0))
-            }
-            CampaignStatus::Running => {
-                self.dispatcher.start(&campaign.tenant, campaign.id);
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// RUNNING → PAUSED: no new send after the one in progress.
-    pub async fn pause(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if c.status != CampaignStatus::Running {
-                    return Err(conflict("paused", c.status, "RUNNING"));
-                }
-                c.status = CampaignStatus::Paused;
-                Ok(())
-            })
-            .await?;
-        self.dispatcher.pause(id);
-        Ok(campaign)
-    }
-
-    /// PAUSED → RUNNING: continues from the first PENDING recipient.
-    pub async fn resume(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if c.status != CampaignStatus::Paused {
-                    return Err(conflict("resumed", c.status, "PAUSED"));
-                }
-                c.status = CampaignStatus::Running;
-                Ok(())
-            })
-            .await?;
-        self.dispatcher.resume(tenant, id);
-        Ok(campaign)
-    }
-
-    /// Any status but COMPLETED / CANCELLED → CANCELLED; unsent recipients stay PENDING.
-    pub async fn cancel(&self, tenant: &str, id: Uuid) -> Result<Campaign> {
-        let now = self.clock.now();
-        let campaign = self
-            .store
-            .update_campaign(tenant, id, &mut |c| {
-                if matches!(c.status, CampaignStatus::Completed | CampaignStatus::Cancelled) {
-                    return Err(Error::NotAllowed(format!("A {} campaign cannot be cancelled", c.status.rest())));
-                }
-                c.status = CampaignStatus::Cancelled;
-                c.completed_at = now;
-                Ok(())
-            })
-            .await?;
-        self.dispatcher.cancel(id);
-        Ok(campaign)
-    }
-}
-
-fn conflict(action: &str, status: CampaignStatus, needed: &str) -> Error {
-    Error::NotAllowed(format!("Only {needed} campaigns can be {action}; this one is {}", status.rest()))
 }
 
 impl Engine {
