@@ -4,7 +4,7 @@
 //! - [`config`]: the TOML configuration, its defaults and validation.
 //! - [`tenant`]: workspaces and their credentials.
 //! - [`state`]: the shared, cheap-to-clone state handle.
-//! - [`campaign`], [`contact`], [`catalog`]: the model both faces share.
+//! - [`campaign`], [`recipient`], [`contact`], [`catalog`]: the model both faces share.
 //! - [`store`]: the storage trait and its backends.
 //! - [`engine`]: the lifecycle operations; [`dispatcher`], [`scheduler`], [`receipts`] are
 //!   its background workers; [`channel`] the providers (the simulator); [`limiter`] pacing.
@@ -45,6 +45,7 @@ pub mod phone;
 pub mod query;
 pub mod reasons;
 pub mod receipts;
+pub mod recipient;
 pub mod reply;
 pub mod rest;
 pub mod router;
