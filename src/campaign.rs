@@ -51,13 +51,6 @@ impl ChannelType {
             ChannelType::GoogleRcs => "googlercs.gw.msging.net",
         }
     }
-
-    pub fn from_config(t: crate::config::ChannelType) -> ChannelType {
-        match t {
-            crate::config::ChannelType::Whatsapp => ChannelType::WhatsApp,
-            crate::config::ChannelType::GoogleRcs => ChannelType::GoogleRcs,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,7 @@
 //! The configuration file (TOML): its settings, their defaults, loading and the development
-//! workspace. The rules serde cannot express are in `validation`.
+//! workspace. The rules serde cannot express are in `validation`; `conversion` turns the
+//! configured tenants, channels and templates into the model's types (the model never
+//! imports this module).
 //!
 //! Every setting is documented with its default in the README ("Configuration").
 
@@ -7,9 +9,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde::Deserialize;
 
+use crate::campaign::ChannelType;
+pub use crate::tenant::decode_base64;
+
+mod conversion;
 mod validation;
 
 /// The whole configuration. Unknown keys are errors, so that a typo never goes unnoticed.
@@ -210,13 +215,6 @@ pub struct TenantConfig {
     pub templates: Vec<TemplateConfig>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelType {
-    Whatsapp,
-    GoogleRcs,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
@@ -228,7 +226,8 @@ pub enum ProviderKind {
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     pub id: String,
-    #[serde(rename = "type")]
+    /// `whatsapp` or `google_rcs`.
+    #[serde(rename = "type", deserialize_with = "conversion::channel_type")]
     pub channel_type: ChannelType,
     #[serde(default = "defaults::provider")]
     pub provider: ProviderKind,
@@ -357,13 +356,6 @@ impl Config {
 
 fn one_line(s: &str) -> String {
     s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
-}
-
-/// Decodes standard or URL-safe base64, with or without padding.
-pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let s = s.trim();
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(s).ok())
 }
 
 #[cfg(test)]

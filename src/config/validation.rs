@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use super::{decode_base64, Config, StorageKind};
+use crate::catalog::TemplateStatus;
+use crate::tenant::Feature;
 
 /// Upper bound of every time setting: a day.
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -115,10 +117,11 @@ impl Config {
                 }
             }
             for (i, feature) in tenant.features.iter().enumerate() {
-                if feature != "campaigns" {
+                if Feature::parse(feature).is_none() {
+                    let known: Vec<String> = Feature::ALL.iter().map(|f| format!("\"{}\"", f.as_str())).collect();
                     return err(
                         key(&format!("features[{i}]")),
-                        format!("unknown feature \"{feature}\" (known: \"campaigns\")"),
+                        format!("unknown feature \"{feature}\" (known: {})", known.join(", ")),
                     );
                 }
             }
@@ -155,11 +158,11 @@ impl Config {
                 if template.name.is_empty() {
                     return err(key(&format!("templates[{i}].name")), "must not be empty".into());
                 }
-                const STATUSES: [&str; 5] = ["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"];
-                if !STATUSES.iter().any(|s| s.eq_ignore_ascii_case(&template.status)) {
+                if TemplateStatus::parse(&template.status).is_none() {
+                    let statuses: Vec<&str> = TemplateStatus::ALL.iter().map(|s| s.as_str()).collect();
                     return err(
                         key(&format!("templates[{i}].status")),
-                        format!("unknown status \"{}\" (expected one of {})", template.status, STATUSES.join(", ")),
+                        format!("unknown status \"{}\" (expected one of {})", template.status, statuses.join(", ")),
                     );
                 }
             }
