@@ -1,0 +1,58 @@
+//! What a WebSocket frame or read error means for a session, and the close codes the
+//! gateway sends (RFC 6455).
+
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
+
+use super::End;
+
+/// Close codes used by the gateway (RFC 6455).
+pub(super) mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+}
+
+/// The text of a frame; `None` for frames to skip (pings, pongs). Other frames end the session.
+pub(super) fn frame_text(frame: Option<Result<WsMessage, axum::Error>>) -> Result<Option<Utf8Bytes>, End> {
+    match frame {
+        None => Err(End::Gone),
+        Some(Ok(WsMessage::Text(text))) => Ok(Some(text)),
+        Some(Ok(WsMessage::Binary(_))) => Err(End::Close(
+            close::UNSUPPORTED_DATA,
+            "Binary frames are not supported: send one JSON envelope per text frame".into(),
+        )),
+        Some(Ok(WsMessage::Close(_))) => Err(End::Close(close::NORMAL, String::new())),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(read_error(e)),
+    }
+}
+
+/// Maps a read error to the close the peer should see.
+pub(super) fn read_error(e: axum::Error) -> End {
+    use tungstenite::error::{CapacityError, Error as WsError};
+    match e.into_inner().downcast::<WsError>() {
+        Ok(e) => match *e {
+            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => End::Close(
+                close::TOO_BIG,
+                format!("Envelope of {size} bytes is over the limit of {max_size} (limits.max_envelope_bytes)"),
+            ),
+            WsError::Capacity(c) => End::Close(close::TOO_BIG, c.to_string()),
+            WsError::Utf8(_) => End::Close(close::INVALID_PAYLOAD, "Text frame is not valid UTF-8".into()),
+            WsError::Protocol(p) => End::Close(close::POLICY, format!("WebSocket protocol error: {p}")),
+            _ => End::Gone,
+        },
+        Err(_) => End::Gone,
+    }
+}
+
+/// Close reasons are limited to 123 bytes by RFC 6455.
+pub(super) fn truncate_reason(reason: &str) -> String {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
