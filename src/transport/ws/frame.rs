@@ -2,6 +2,8 @@
 //! gateway sends (RFC 6455).
 
 use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
+use lime_protocol::reason::codes;
+use lime_protocol::Reason;
 
 use super::End;
 
@@ -20,9 +22,12 @@ pub(super) fn frame_text(frame: Option<Result<WsMessage, axum::Error>>) -> Resul
     match frame {
         None => Err(End::Gone),
         Some(Ok(WsMessage::Text(text))) => Ok(Some(text)),
-        Some(Ok(WsMessage::Binary(_))) => Err(End::Close(
+        Some(Ok(WsMessage::Binary(_))) => Err(End::Fail(
+            Reason::new(
+                codes::VALIDATION_ERROR,
+                "Binary frames are not supported: send one JSON envelope per text frame",
+            ),
             close::UNSUPPORTED_DATA,
-            "Binary frames are not supported: send one JSON envelope per text frame".into(),
         )),
         Some(Ok(WsMessage::Close(_))) => Err(End::Close(close::NORMAL, String::new())),
         Some(Ok(_)) => Ok(None),
@@ -30,7 +35,8 @@ pub(super) fn frame_text(frame: Option<Result<WsMessage, axum::Error>>) -> Resul
     }
 }
 
-/// Maps a read error to the close the peer should see.
+/// Maps a read error to the close the peer should see. A frame that was read whole but is
+/// not valid (UTF-8) gets a `failed` envelope first; the others leave the stream unreadable.
 pub(super) fn read_error(e: axum::Error) -> End {
     use tungstenite::error::{CapacityError, Error as WsError};
     match e.into_inner().downcast::<WsError>() {
@@ -40,7 +46,9 @@ pub(super) fn read_error(e: axum::Error) -> End {
                 format!("Envelope of {size} bytes is over the limit of {max_size} (limits.max_envelope_bytes)"),
             ),
             WsError::Capacity(c) => End::Close(close::TOO_BIG, c.to_string()),
-            WsError::Utf8(_) => End::Close(close::INVALID_PAYLOAD, "Text frame is not valid UTF-8".into()),
+            WsError::Utf8(_) => {
+                End::Fail(Reason::new(codes::VALIDATION_ERROR, "Text frame is not valid UTF-8"), close::INVALID_PAYLOAD)
+            }
             WsError::Protocol(p) => End::Close(close::POLICY, format!("WebSocket protocol error: {p}")),
             _ => End::Gone,
         },

@@ -16,10 +16,14 @@ impl Connection {
     async fn next_envelope(&mut self) -> Result<Envelope, End> {
         loop {
             let frame = self.socket.recv().await;
-            match frame_text(frame)? {
+            // Before `established`, whatever is wrong with a frame is a session error (lime.md).
+            match frame_text(frame).map_err(End::in_handshake)? {
                 Some(text) => {
                     return Envelope::parse(&text).map_err(|e| {
-                        End::Fail(Reason::new(codes::SESSION_ERROR, format!("Invalid session envelope: {e}")))
+                        End::Fail(
+                            Reason::new(codes::SESSION_ERROR, format!("Invalid session envelope: {e}")),
+                            close::NORMAL,
+                        )
                     })
                 }
                 None => continue,
@@ -31,7 +35,7 @@ impl Connection {
     pub(super) async fn handshake(&mut self) -> Result<Arc<Caller>, End> {
         match self.next_envelope().await? {
             Envelope::Session(s) if s.state == SessionState::New => {}
-            other => return Err(End::Fail(unexpected(&other, "a session envelope with state \"new\""))),
+            other => return Err(End::Fail(unexpected(&other, "a session envelope with state \"new\""), close::NORMAL)),
         }
         let mut authenticating = Session::new(Some(self.session_id.clone()), SessionState::Authenticating);
         authenticating.from = Some(self.server_node());
@@ -40,13 +44,25 @@ impl Connection {
 
         let session = match self.next_envelope().await? {
             Envelope::Session(s) => s,
-            other => return Err(End::Fail(unexpected(&other, "a session envelope with state \"authenticating\""))),
+            other => {
+                return Err(End::Fail(
+                    unexpected(&other, "a session envelope with state \"authenticating\""),
+                    close::NORMAL,
+                ))
+            }
         };
         if session.id.as_deref() != Some(self.session_id.as_str()) {
-            return Err(End::Fail(Reason::new(
-                codes::SESSION_ERROR,
-                format!("Wrong session id {:?}: this session is {}", session.id.unwrap_or_default(), self.session_id),
-            )));
+            return Err(End::Fail(
+                Reason::new(
+                    codes::SESSION_ERROR,
+                    format!(
+                        "Wrong session id {:?}: this session is {}",
+                        session.id.unwrap_or_default(),
+                        self.session_id
+                    ),
+                ),
+                close::NORMAL,
+            ));
         }
         match session.state {
             SessionState::Authenticating => {}
@@ -55,15 +71,18 @@ impl Connection {
                 return Err(End::Close(close::NORMAL, String::new()));
             }
             other => {
-                return Err(End::Fail(Reason::new(
-                    codes::SESSION_ERROR,
-                    format!("Unexpected session state \"{other}\": expected \"authenticating\""),
-                )))
+                return Err(End::Fail(
+                    Reason::new(
+                        codes::SESSION_ERROR,
+                        format!("Unexpected session state \"{other}\": expected \"authenticating\""),
+                    ),
+                    close::NORMAL,
+                ))
             }
         }
         let caller = self
             .authenticate(&session)
-            .map_err(|msg| End::Fail(Reason::new(codes::SESSION_AUTHENTICATION_FAILED, msg)))?;
+            .map_err(|msg| End::Fail(Reason::new(codes::SESSION_AUTHENTICATION_FAILED, msg), close::NORMAL))?;
         let mut established = Session::new(Some(self.session_id.clone()), SessionState::Established);
         established.from = Some(self.server_node());
         established.to = Some(caller.node.clone());

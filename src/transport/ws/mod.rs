@@ -70,8 +70,19 @@ enum End {
     Gone,
     /// Close with this code and reason (after whatever was already sent).
     Close(u16, String),
-    /// Send `failed` with this reason, then close.
-    Fail(Reason),
+    /// Send `failed` with this reason, then close with this code; unless it is 1000, the
+    /// close frame repeats the reason's description (for clients that only see the close).
+    Fail(Reason, u16),
+}
+
+impl End {
+    /// A failure during the handshake is a session error (11), whatever the frame's problem.
+    fn in_handshake(self) -> End {
+        match self {
+            End::Fail(reason, code) => End::Fail(Reason { code: codes::SESSION_ERROR, ..reason }, code),
+            other => other,
+        }
+    }
 }
 
 struct Connection {
@@ -91,10 +102,13 @@ impl Connection {
         let outcome = match handshake {
             Some(Ok(Ok(caller))) => self.established(caller).await,
             Some(Ok(Err(end))) => end,
-            Some(Err(_)) => End::Fail(Reason::new(
-                codes::SESSION_ERROR,
-                format!("The session handshake did not complete within {} ms", handshake_timeout.as_millis()),
-            )),
+            Some(Err(_)) => End::Fail(
+                Reason::new(
+                    codes::SESSION_ERROR,
+                    format!("The session handshake did not complete within {} ms", handshake_timeout.as_millis()),
+                ),
+                close::NORMAL,
+            ),
             None => End::Close(close::GOING_AWAY, "The server is shutting down".into()),
         };
         self.finish(outcome).await;
@@ -104,15 +118,17 @@ impl Connection {
         let (code, reason) = match end {
             End::Gone => return,
             End::Close(code, reason) => (code, reason),
-            End::Fail(reason) => {
+            End::Fail(reason, code) => {
                 tracing::debug!(session = %self.session_id, code = reason.code, reason = ?reason.description, "session failed");
+                let text =
+                    if code == close::NORMAL { String::new() } else { reason.description.clone().unwrap_or_default() };
                 let mut failed = Session::new(Some(self.session_id.clone()), SessionState::Failed);
                 failed.from = Some(self.server_node());
                 failed.reason = Some(reason);
                 if self.send(&failed.into()).await.is_err() {
                     return;
                 }
-                (close::NORMAL, String::new())
+                (code, text)
             }
         };
         let frame = CloseFrame { code, reason: truncate_reason(&reason).into() };

@@ -129,10 +129,13 @@ impl Connection {
                 self.send_finished(to).await?;
                 Err(End::Close(close::NORMAL, String::new()))
             }
-            Ok(Envelope::Session(session)) => Err(End::Fail(Reason::new(
-                codes::SESSION_ERROR,
-                format!("Unexpected session state \"{}\" in an established session", session.state),
-            ))),
+            Ok(Envelope::Session(session)) => Err(End::Fail(
+                Reason::new(
+                    codes::SESSION_ERROR,
+                    format!("Unexpected session state \"{}\" in an established session", session.state),
+                ),
+                close::NORMAL,
+            )),
             Ok(Envelope::Message(m)) => {
                 tracing::debug!(id = ?m.id, to = ?m.to, "message accepted and dropped: no message routing");
                 Ok(())
@@ -152,7 +155,15 @@ impl Connection {
                 failure.to = Some(s.caller.node.clone());
                 self.feed(Envelope::Command(failure).to_json()).await
             }
-            Err(e) => Err(End::Close(close::INVALID_PAYLOAD, format!("Invalid envelope: {e}"))),
+            // Bad input is always answered with an envelope naming the problem. A command whose
+            // id can be read (a string) gets a failure with that id above, and the session goes
+            // on. Without an id (malformed JSON, not an object, no envelope kind, an id that is
+            // not a string) no failure can be matched to a request: the session fails with
+            // the reason (21) and closes with 1007, as before, the reason repeated in the close.
+            Err(e) => Err(End::Fail(
+                Reason::new(codes::VALIDATION_ERROR, format!("Invalid envelope: {e}")),
+                close::INVALID_PAYLOAD,
+            )),
         }
     }
 
