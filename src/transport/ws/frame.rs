@@ -1,11 +1,12 @@
 //! What a WebSocket frame or read error means for a session, and the close codes the
 //! gateway sends (RFC 6455).
 
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes};
 use lime_protocol::reason::codes;
 use lime_protocol::Reason;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
-use super::End;
+use super::{Connection, End};
 
 /// Close codes used by the gateway (RFC 6455).
 pub(super) mod close {
@@ -17,42 +18,46 @@ pub(super) mod close {
     pub const TOO_BIG: u16 = 1009;
 }
 
-/// The text of a frame; `None` for frames to skip (pings, pongs). Other frames end the session.
-pub(super) fn frame_text(frame: Option<Result<WsMessage, axum::Error>>) -> Result<Option<Utf8Bytes>, End> {
-    match frame {
-        None => Err(End::Gone),
-        Some(Ok(WsMessage::Text(text))) => Ok(Some(text)),
-        Some(Ok(WsMessage::Binary(_))) => Err(End::Fail(
-            Reason::new(
-                codes::VALIDATION_ERROR,
-                "Binary frames are not supported: send one JSON envelope per text frame",
-            ),
-            close::UNSUPPORTED_DATA,
-        )),
-        Some(Ok(WsMessage::Close(_))) => Err(End::Close(close::NORMAL, String::new())),
-        Some(Ok(_)) => Ok(None),
-        Some(Err(e)) => Err(read_error(e)),
+impl Connection {
+    /// The text of a frame; `None` for frames to skip (pings, pongs). Other frames end the
+    /// session. After a read error the stream yields nothing more (and the peer may be in
+    /// the middle of a frame): the connection is marked unreadable.
+    pub(super) fn frame_text(&mut self, frame: Option<Result<WsMessage, WsError>>) -> Result<Option<Utf8Bytes>, End> {
+        match frame {
+            None => Err(End::Gone),
+            Some(Ok(WsMessage::Text(text))) => Ok(Some(text)),
+            Some(Ok(WsMessage::Binary(_))) => Err(End::Fail(
+                Reason::new(
+                    codes::VALIDATION_ERROR,
+                    "Binary frames are not supported: send one JSON envelope per text frame",
+                ),
+                close::UNSUPPORTED_DATA,
+            )),
+            Some(Ok(WsMessage::Close(_))) => Err(End::Close(close::NORMAL, String::new())),
+            Some(Ok(_)) => Ok(None),
+            Some(Err(e)) => {
+                self.unreadable = true;
+                Err(read_error(e))
+            }
+        }
     }
 }
 
-/// Maps a read error to the close the peer should see. A frame that was read whole but is
-/// not valid (UTF-8) gets a `failed` envelope first; the others leave the stream unreadable.
-pub(super) fn read_error(e: axum::Error) -> End {
-    use tungstenite::error::{CapacityError, Error as WsError};
-    match e.into_inner().downcast::<WsError>() {
-        Ok(e) => match *e {
-            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => End::Close(
-                close::TOO_BIG,
-                format!("Envelope of {size} bytes is over the limit of {max_size} (limits.max_envelope_bytes)"),
-            ),
-            WsError::Capacity(c) => End::Close(close::TOO_BIG, c.to_string()),
-            WsError::Utf8(_) => {
-                End::Fail(Reason::new(codes::VALIDATION_ERROR, "Text frame is not valid UTF-8"), close::INVALID_PAYLOAD)
-            }
-            WsError::Protocol(p) => End::Close(close::POLICY, format!("WebSocket protocol error: {p}")),
-            _ => End::Gone,
-        },
-        Err(_) => End::Gone,
+/// Maps a read error to what the peer should see. A text frame that is not UTF-8 gets a
+/// `failed` envelope naming the problem; a frame over the limit or a protocol error only
+/// the close (with the reason), since nothing of it could be read.
+fn read_error(e: WsError) -> End {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => End::Close(
+            close::TOO_BIG,
+            format!("Envelope of {size} bytes is over the limit of {max_size} (limits.max_envelope_bytes)"),
+        ),
+        WsError::Capacity(c) => End::Close(close::TOO_BIG, c.to_string()),
+        WsError::Utf8(_) => {
+            End::Fail(Reason::new(codes::VALIDATION_ERROR, "Text frame is not valid UTF-8"), close::INVALID_PAYLOAD)
+        }
+        WsError::Protocol(p) => End::Close(close::POLICY, format!("WebSocket protocol error: {p}")),
+        _ => End::Gone,
     }
 }
 

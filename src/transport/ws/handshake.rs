@@ -7,7 +7,9 @@ use lime_protocol::reason::codes;
 use lime_protocol::{Envelope, Node, Reason, Session, SessionState};
 use serde_json::Value;
 
-use super::frame::{close, frame_text};
+use futures_util::StreamExt;
+
+use super::frame::close;
 use super::{Connection, End};
 use crate::caller::Caller;
 
@@ -15,9 +17,9 @@ impl Connection {
     /// Reads the next envelope of the handshake; anything that is not one ends the session.
     async fn next_envelope(&mut self) -> Result<Envelope, End> {
         loop {
-            let frame = self.socket.recv().await;
+            let frame = self.socket.next().await;
             // Before `established`, whatever is wrong with a frame is a session error (lime.md).
-            match frame_text(frame).map_err(End::in_handshake)? {
+            match self.frame_text(frame).map_err(End::in_handshake)? {
                 Some(text) => {
                     return Envelope::parse(&text).map_err(|e| {
                         End::Fail(

@@ -10,58 +10,32 @@
 mod frame;
 mod handshake;
 mod session;
+mod upgrade;
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use lime_protocol::reason::codes;
 use lime_protocol::{Envelope, Node, Reason, Session, SessionState};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
 
 use crate::state::AppState;
-use crate::transport::json_error;
 use frame::{close, truncate_reason};
+pub use upgrade::upgrade;
 
-/// Bytes read from the socket at most per read call (see `upgrade`).
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// The WebSocket over the upgraded HTTP connection.
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
-/// `GET /` with an upgrade: opens a LIME session. Without one, says where HTTP clients go.
-pub async fn upgrade(
-    State(state): State<AppState>,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Response {
-    let Ok(ws) = ws else {
-        return json_error(
-            StatusCode::UPGRADE_REQUIRED,
-            "This path speaks LIME over WebSocket (subprotocol \"lime\"); HTTP clients use POST /commands",
-        );
-    };
-    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        return json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "Too many WebSocket connections (limits.max_connections = {})",
-                state.config.limits.max_connections
-            ),
-        );
-    };
-    let limits = &state.config.limits;
-    // tungstenite zero-fills its read buffer up to this size before every read (128 KiB by
-    // default, 8 % of the CPU at 64×16 pings); envelopes larger than it are still read whole.
-    ws.protocols(["lime"])
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(limits.max_envelope_bytes)
-        .max_frame_size(limits.max_envelope_bytes)
-        .on_upgrade(move |socket| async move {
-            let mut conn = Connection { socket, state, session_id: uuid::Uuid::new_v4().to_string() };
-            conn.run().await;
-            drop(permit);
-        })
-}
+/// How long the peer has to answer our close frame before the connection is dropped.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(1);
+
+/// Bytes read at once when discarding what the peer still sends after an unreadable frame.
+const DISCARD_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Why the connection ends.
 #[derive(Debug)]
@@ -86,9 +60,12 @@ impl End {
 }
 
 struct Connection {
-    socket: WebSocket,
+    socket: Socket,
     state: AppState,
     session_id: String,
+    /// A read failed (a frame over the size limit, a protocol error, invalid UTF-8): the
+    /// WebSocket stream yields nothing more, and the peer may still be writing.
+    unreadable: bool,
 }
 
 impl Connection {
@@ -131,20 +108,45 @@ impl Connection {
                 (code, text)
             }
         };
-        let frame = CloseFrame { code, reason: truncate_reason(&reason).into() };
+        let frame = CloseFrame { code: code.into(), reason: truncate_reason(&reason).into() };
         let write_timeout = self.state.config.limits.write_timeout();
         if timeout(write_timeout, self.socket.send(WsMessage::Close(Some(frame)))).await.is_err() {
             return;
         }
+        if self.unreadable {
+            self.discard_until_peer_closes().await;
+            return;
+        }
         // Give the peer a moment to answer the close, so that it sees a clean close.
-        let _ = timeout(Duration::from_secs(1), async {
-            while let Some(Ok(msg)) = self.socket.recv().await {
+        let _ = timeout(CLOSE_REPLY_WAIT, async {
+            while let Some(Ok(msg)) = self.socket.next().await {
                 if matches!(msg, WsMessage::Close(_)) {
                     break;
                 }
             }
         })
         .await;
+    }
+
+    /// After a read error the framing is lost and the peer may still be writing (the rest of
+    /// a frame of any size, then its close reply). Dropping the connection now would leave
+    /// unread bytes, so the kernel would answer with a reset, and a peer that gets the reset
+    /// before reading our close frame never sees it. So: end our side (FIN, after the close
+    /// frame already sent), then read and discard until the peer closes its side, for at most
+    /// `limits.write_timeout_ms` — as long as we wait on a write of our own.
+    async fn discard_until_peer_closes(&mut self) {
+        let write_timeout = self.state.config.limits.write_timeout();
+        let stream = self.socket.get_mut();
+        let drained = timeout(write_timeout, async {
+            stream.shutdown().await?;
+            let mut buf = vec![0u8; DISCARD_BUFFER_BYTES];
+            while stream.read(&mut buf).await? > 0 {}
+            Ok::<(), std::io::Error>(())
+        })
+        .await;
+        if drained.is_err() {
+            tracing::debug!(session = %self.session_id, "peer still sending after the close: dropped");
+        }
     }
 
     fn server_node(&self) -> Node {

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use axum::extract::ws::Message as WsMessage;
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use lime_protocol::reason::codes;
 use lime_protocol::{Command, Envelope, EnvelopeError, Method, Reason, SessionState};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{sleep_until, Instant};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
-use super::frame::{close, frame_text};
+use super::frame::close;
 use super::{Connection, End};
 use crate::caller::Caller;
 use crate::router;
@@ -61,7 +61,7 @@ impl Connection {
                     format!("Outbound queue full (limits.outbound_queue = {}): the client is not reading", limits.outbound_queue),
                 )),
                 Some(text) = s.rx.recv() => self.feed(text).await,
-                frame = self.socket.recv() => self.on_frame(&mut s, frame).await,
+                frame = self.socket.next() => self.on_frame(&mut s, frame).await,
                 _ = sleep_until(timer) => self.on_timer(&mut s).await,
             };
             if let Err(end) = step {
@@ -81,7 +81,7 @@ impl Connection {
                 self.feed(text).await?;
                 progressed = true;
             }
-            if let Some(frame) = self.socket.recv().now_or_never() {
+            if let Some(frame) = self.socket.next().now_or_never() {
                 self.on_frame(s, frame).await?;
                 progressed = true;
             }
@@ -108,12 +108,8 @@ impl Connection {
         self.feed(Envelope::Command(ping).to_json()).await
     }
 
-    async fn on_frame(
-        &mut self,
-        s: &mut Established,
-        frame: Option<Result<WsMessage, axum::Error>>,
-    ) -> Result<(), End> {
-        let Some(text) = frame_text(frame)? else {
+    async fn on_frame(&mut self, s: &mut Established, frame: Option<Result<WsMessage, WsError>>) -> Result<(), End> {
+        let Some(text) = self.frame_text(frame)? else {
             return Ok(());
         };
         s.last_heard = Instant::now();
