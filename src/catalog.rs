@@ -1,9 +1,9 @@
-//! Channel and template definitions of a workspace (config-seeded, REST-created).
+//! Channel and template definitions of a workspace (config-seeded, REST-created). Those of
+//! the configuration file are built at the config boundary (`src/config/conversion.rs`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::{ChannelType, Millis};
-use crate::config::{ChannelConfig, TemplateConfig};
 
 /// A channel as configured: type, provider and provider settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,23 +25,6 @@ pub struct ChannelDef {
     pub created: Millis,
 }
 
-impl ChannelDef {
-    pub fn from_config(c: &ChannelConfig) -> ChannelDef {
-        ChannelDef {
-            id: c.id.clone(),
-            channel_type: ChannelType::from_config(c.channel_type),
-            provider: "simulator".into(),
-            default: c.default,
-            name: c.name.clone().unwrap_or_else(|| c.id.clone()),
-            delivered_after_ms: c.delivered_after_ms,
-            read_after_ms: c.read_after_ms,
-            max_per_second: c.max_per_second,
-            ledger: c.ledger.as_ref().map(|p| p.display().to_string()),
-            created: 0,
-        }
-    }
-}
-
 /// A message template registered on a channel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TemplateDef {
@@ -49,8 +32,7 @@ pub struct TemplateDef {
     pub channel_id: String,
     pub name: String,
     pub language: String,
-    /// APPROVED, PENDING, REJECTED, PAUSED or DISABLED.
-    pub status: String,
+    pub status: TemplateStatus,
     pub category: Option<String>,
     pub header: Option<String>,
     pub body: String,
@@ -66,26 +48,8 @@ pub struct TemplateDef {
 }
 
 impl TemplateDef {
-    pub fn from_config(t: &TemplateConfig) -> TemplateDef {
-        let text = format!("{} {}", t.header.as_deref().unwrap_or(""), t.body);
-        TemplateDef {
-            id: t.id.clone(),
-            channel_id: t.channel.clone(),
-            name: t.name.clone(),
-            language: t.language.clone(),
-            status: t.status.to_ascii_uppercase(),
-            category: t.category.clone(),
-            header: t.header.clone(),
-            body: t.body.clone(),
-            parameters: t.parameters.unwrap_or_else(|| numbered_placeholders(&text)),
-            header_type: t.header.as_ref().map(|_| "text".to_owned()),
-            buttons: None,
-            created: 0,
-        }
-    }
-
     pub fn is_approved(&self) -> bool {
-        self.status.eq_ignore_ascii_case("APPROVED")
+        self.status == TemplateStatus::Approved
     }
 
     /// The body with `{{n}}` replaced by `values[n-1]`.
@@ -97,6 +61,49 @@ impl TemplateDef {
         replace_placeholders(&text, |name| {
             name.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| values.get(i)).map(|v| v.to_string())
         })
+    }
+}
+
+/// Where a template is in the provider's review; only APPROVED templates may be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TemplateStatus {
+    Approved,
+    Pending,
+    Rejected,
+    Paused,
+    Disabled,
+}
+
+impl TemplateStatus {
+    pub const ALL: [TemplateStatus; 5] = [
+        TemplateStatus::Approved,
+        TemplateStatus::Pending,
+        TemplateStatus::Rejected,
+        TemplateStatus::Paused,
+        TemplateStatus::Disabled,
+    ];
+
+    /// `APPROVED`, `PENDING`, …, as both faces and the store spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateStatus::Approved => "APPROVED",
+            TemplateStatus::Pending => "PENDING",
+            TemplateStatus::Rejected => "REJECTED",
+            TemplateStatus::Paused => "PAUSED",
+            TemplateStatus::Disabled => "DISABLED",
+        }
+    }
+
+    /// Case-insensitive.
+    pub fn parse(s: &str) -> Option<TemplateStatus> {
+        TemplateStatus::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for TemplateStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -176,6 +183,16 @@ mod tests {
         assert_eq!(numbered_placeholders("Olá {{1}}, pedido {{2}} {{ 2 }}"), 2);
         assert_eq!(numbered_placeholders("sem variáveis"), 0);
         assert_eq!(numbered_placeholders("{{nome}}"), 0);
+    }
+
+    #[test]
+    fn template_statuses_parse_in_any_case_and_serialise_upper_case() {
+        assert_eq!(TemplateStatus::parse("approved"), Some(TemplateStatus::Approved));
+        assert_eq!(TemplateStatus::parse("Paused"), Some(TemplateStatus::Paused));
+        assert_eq!(TemplateStatus::parse("gone"), None);
+        for t in TemplateStatus::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
     }
 
     #[test]

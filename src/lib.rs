@@ -4,8 +4,8 @@
 //! - [`config`]: the TOML configuration, its defaults and validation.
 //! - [`tenant`]: workspaces and their credentials.
 //! - [`state`]: the shared, cheap-to-clone state handle.
-//! - [`campaign`], [`contact`], [`catalog`]: the model both faces share; [`draft`]: the one
-//!   constructor of a new campaign.
+//! - [`campaign`], [`recipient`], [`contact`], [`catalog`]: the model both faces share;
+//!   [`draft`]: the one constructor of a new campaign.
 //! - [`store`]: the storage trait and its backends.
 //! - [`engine`]: the campaign operations both faces call — load, start (the audience frozen
 //!   there), pause / resume / cancel — and the reason table; [`dispatcher`], [`scheduler`],
@@ -53,6 +53,7 @@ pub mod problem;
 pub mod query;
 pub mod reasons;
 pub mod receipts;
+pub mod recipient;
 pub mod reply;
 pub mod rest;
 pub mod router;

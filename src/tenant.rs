@@ -6,7 +6,27 @@ use std::sync::Arc;
 use base64::Engine as _;
 use lime_protocol::Identity;
 
-use crate::config::{decode_base64, Config, TenantConfig};
+/// What a tenant's plan may include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Feature {
+    /// Campaign writes (without it: LIME 31, REST 403).
+    Campaigns,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 1] = [Feature::Campaigns];
+
+    /// `campaigns`, as the configuration file spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::Campaigns => "campaigns",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
 
 /// One workspace: the bot identity of the LIME face and the API keys of the REST face.
 #[derive(Debug)]
@@ -17,12 +37,32 @@ pub struct Tenant {
     pub identity: Identity,
     /// The access key, base64-decoded (BLiP keys are base64 text).
     secret: Vec<u8>,
-    /// Plan includes campaign writes.
-    pub campaigns_enabled: bool,
-    pub config: TenantConfig,
+    /// REST `X-API-Key` values.
+    api_keys: Vec<String>,
+    /// What the plan includes.
+    pub features: Vec<Feature>,
 }
 
 impl Tenant {
+    pub fn new(
+        id: String,
+        identity: Identity,
+        secret: Vec<u8>,
+        api_keys: Vec<String>,
+        features: Vec<Feature>,
+    ) -> Tenant {
+        Tenant { id, identity, secret, api_keys, features }
+    }
+
+    pub fn allows(&self, feature: Feature) -> bool {
+        self.features.contains(&feature)
+    }
+
+    /// Plan includes campaign writes.
+    pub fn campaigns_enabled(&self) -> bool {
+        self.allows(Feature::Campaigns)
+    }
+
     /// Checks a key as BLiP clients send it (`key` scheme, or `plain` with the base64 password):
     /// decoded when it is base64, compared as given otherwise.
     pub fn key_matches(&self, key: &str) -> bool {
@@ -38,6 +78,13 @@ impl Tenant {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Decodes standard or URL-safe base64, with or without padding.
+pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let s = s.trim();
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(s).ok())
 }
 
 /// Why an HTTP `Authorization` header was refused (the 401 message).
@@ -61,22 +108,17 @@ pub struct Tenants {
 }
 
 impl Tenants {
-    pub fn from_config(config: &Config) -> Tenants {
-        let mut tenants = Tenants::default();
-        for t in &config.tenants {
-            let tenant = Arc::new(Tenant {
-                id: t.identifier.clone(),
-                identity: Identity::new(t.identifier.clone(), config.domain.clone()),
-                secret: decode_base64(&t.access_key).expect("validated by Config"),
-                campaigns_enabled: t.features.iter().any(|f| f == "campaigns"),
-                config: t.clone(),
-            });
-            tenants.by_identifier.insert(t.identifier.to_ascii_lowercase(), tenant.clone());
-            for key in &t.api_keys {
-                tenants.by_api_key.insert(key.clone(), tenant.clone());
+    /// Indexes `tenants` by identifier (case-insensitively) and by each of their API keys.
+    pub fn new(tenants: impl IntoIterator<Item = Tenant>) -> Tenants {
+        let mut all = Tenants::default();
+        for tenant in tenants {
+            let tenant = Arc::new(tenant);
+            all.by_identifier.insert(tenant.id.to_ascii_lowercase(), tenant.clone());
+            for key in &tenant.api_keys {
+                all.by_api_key.insert(key.clone(), tenant.clone());
             }
         }
-        tenants
+        all
     }
 
     pub fn by_identifier(&self, identifier: &str) -> Option<&Arc<Tenant>> {
@@ -119,7 +161,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
 
     fn tenants() -> Tenants {
-        Tenants::from_config(&Config::development())
+        Tenants::from_config(&crate::Config::development())
     }
 
     #[test]

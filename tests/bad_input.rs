@@ -1,6 +1,7 @@
 //! Bad input on an established WebSocket session. Each case gets a failure envelope naming the
-//! problem (and the session goes on), or a close frame with the documented code and a reason
-//! naming the problem; either way the gateway survives and a new connection is served.
+//! problem (and the session goes on), or a session `failed` naming it and a close frame with
+//! the documented code (only the close, for frames over the size limit); either way the
+//! gateway survives and a new connection is served.
 
 mod support;
 
@@ -35,13 +36,27 @@ fn continuation(bytes: &[u8], fin: bool) -> Message {
     Message::Frame(Frame::message(bytes.to_vec(), OpCode::Data(Data::Continue), fin))
 }
 
-/// Sends `text` on a fresh session and expects the close `code` mentioning `mentions`;
-/// then checks that the gateway still serves a new connection.
+/// Like [`expect_close`], after a session `failed` envelope (21) that mentions `mentions` too.
+async fn expect_failed_then_close(ws: &mut Ws, code: u16, mentions: &str) -> String {
+    let (frames, close) = ws.closed().await;
+    assert_eq!(frames.len(), 1, "a failed envelope, then the close: {frames:?}");
+    assert_eq!((&frames[0]["state"], &frames[0]["reason"]["code"]), (&json!("failed"), &json!(21)), "{frames:?}");
+    let description = frames[0]["reason"]["description"].as_str().unwrap_or_default();
+    assert!(description.to_lowercase().contains(&mentions.to_lowercase()), "{description:?} mentions {mentions:?}");
+    let (got, reason) = close.unwrap_or_else(|| panic!("a close frame with {code} after failed"));
+    assert_eq!(got, code, "close reason: {reason:?}");
+    assert!(reason.to_lowercase().contains(&mentions.to_lowercase()), "{reason:?} mentions {mentions:?}");
+    ws.until_eof().await;
+    reason
+}
+
+/// Sends `text` on a fresh session and expects a `failed` envelope, then the close `code`,
+/// both mentioning `mentions`; then checks that the gateway still serves a new connection.
 async fn text_closes(text: &str, code: u16, mentions: &str) {
     let gw = Gateway::start().await;
     let mut ws = gw.session().await;
     ws.send_text(text).await;
-    expect_close(&mut ws, code, mentions).await;
+    expect_failed_then_close(&mut ws, code, mentions).await;
     assert_gateway_serves(&gw).await;
 }
 
@@ -89,7 +104,7 @@ async fn binary_frame_closes_with_1003() {
     let mut ws = gw.session().await;
     ws.send_raw(Message::Binary(json!({"id": "1", "method": "get", "uri": "/ping"}).to_string().into_bytes().into()))
         .await;
-    expect_close(&mut ws, 1003, "binary").await;
+    expect_failed_then_close(&mut ws, 1003, "binary").await;
     assert_gateway_serves(&gw).await;
 }
 
@@ -101,7 +116,7 @@ async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
     bytes.extend_from_slice(&[0xc3, 0x28, 0xff]);
     bytes.extend_from_slice(br#"ng"}"#);
     ws.send_raw(raw_text(&bytes, true)).await;
-    expect_close(&mut ws, 1007, "UTF-8").await;
+    expect_failed_then_close(&mut ws, 1007, "UTF-8").await;
     assert_gateway_serves(&gw).await;
 }
 
@@ -112,7 +127,7 @@ async fn invalid_utf8_split_across_fragments_closes_with_1007() {
     // A 3-byte sequence cut after its first byte, then continued with an invalid byte.
     ws.send_raw(raw_text(b"{\"id\": \"1\", \"x\": \"\xe2", false)).await;
     ws.send_raw(continuation(b"\x28\xa1\", \"method\": \"get\"}", true)).await;
-    expect_close(&mut ws, 1007, "UTF-8").await;
+    expect_failed_then_close(&mut ws, 1007, "UTF-8").await;
     assert_gateway_serves(&gw).await;
 }
 
@@ -315,10 +330,10 @@ async fn sessions_closed_for_bad_input_give_their_connection_back() {
     for bad in ["{", "[]", r#"{"id": 1, "method": "get"}"#] {
         let mut ws = gw.session().await;
         ws.send_text(bad).await;
-        expect_close(&mut ws, 1007, "").await;
+        expect_failed_then_close(&mut ws, 1007, "").await;
     }
     let mut ws = gw.session().await;
     ws.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
-    expect_close(&mut ws, 1003, "").await;
+    expect_failed_then_close(&mut ws, 1003, "").await;
     assert_gateway_serves(&gw).await;
 }

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Refuses writes for tenants whose plan lacks the campaigns feature (31).
 pub fn require_feature(caller: &Caller) -> Result<()> {
-    if caller.tenant.campaigns_enabled {
+    if caller.tenant.campaigns_enabled() {
         Ok(())
     } else {
         Err(Error::Forbidden("Campaigns feature is not available in your current plan".into()))

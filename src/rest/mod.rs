@@ -95,7 +95,7 @@ impl Workspace {
 
     /// 403 with rest.md's body unless the plan has the campaigns feature.
     pub fn require_campaigns(&self) -> Result<(), ApiError> {
-        if self.0.campaigns_enabled {
+        if self.0.campaigns_enabled() {
             Ok(())
         } else {
             Err(ApiError(Error::Forbidden(PLAN_MESSAGE.into())))

@@ -11,7 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::view::{self, ChannelView, CustomFieldView, TagView, TemplateView};
 use super::{bad, created, json_body, ApiError, ApiResult, Workspace, Q};
 use crate::campaign::ChannelType;
-use crate::catalog::{numbered_placeholders, ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef};
+use crate::catalog::{
+    numbered_placeholders, ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef, TemplateStatus,
+};
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -198,10 +200,10 @@ pub async fn create_template(State(state): State<AppState>, ws: Workspace, body:
     if input.body.trim().is_empty() {
         return Err(bad("body is required"));
     }
-    let status = input.status.unwrap_or_else(|| "APPROVED".into()).to_ascii_uppercase();
-    if !["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"].contains(&status.as_str()) {
-        return Err(bad(format!("status \"{status}\" is not valid (APPROVED, PENDING, REJECTED, PAUSED, DISABLED)")));
-    }
+    let given = input.status.unwrap_or_else(|| "APPROVED".into()).to_ascii_uppercase();
+    let Some(status) = TemplateStatus::parse(&given) else {
+        return Err(bad(format!("status \"{given}\" is not valid (APPROVED, PENDING, REJECTED, PAUSED, DISABLED)")));
+    };
     let (header_type, header_text) = match input.header {
         None => (None, None),
         Some(h) => {

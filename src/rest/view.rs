@@ -295,7 +295,7 @@ pub fn template(t: &TemplateDef) -> TemplateView {
         language: t.language.clone(),
         channel_id: t.channel_id.clone(),
         category: t.category.clone(),
-        status: t.status.clone(),
+        status: t.status.to_string(),
         header,
         body: t.body.clone(),
         buttons: t.buttons.clone(),

@@ -12,7 +12,7 @@ use crate::caller::Caller;
 use crate::router;
 use crate::state::AppState;
 use crate::tenant::{AuthError, Tenant};
-use crate::transport::json_error;
+use crate::problem::json_error;
 
 /// `POST /commands`: one command in, its response envelope out (HTTP 200 for success and
 /// failure alike, as BLiP answers).

@@ -1,0 +1,101 @@
+//! The config boundary: configured tenants, channels and templates turned into the model's
+//! types. The model (`campaign`, `catalog`, `tenant`, …) never imports `config`; these
+//! constructors live here so that the dependency goes one way only.
+
+use lime_protocol::Identity;
+use serde::{Deserialize, Deserializer};
+
+use super::{ChannelConfig, Config, TemplateConfig};
+use crate::campaign::ChannelType;
+use crate::catalog::{numbered_placeholders, ChannelDef, TemplateDef, TemplateStatus};
+use crate::tenant::{decode_base64, Feature, Tenant, Tenants};
+
+/// `type = "whatsapp"` / `"google_rcs"` of a `[[tenants.channels]]` table.
+pub(super) fn channel_type<'de, D: Deserializer<'de>>(d: D) -> Result<ChannelType, D::Error> {
+    const NAMES: &[&str] = &["whatsapp", "google_rcs"];
+    let name = String::deserialize(d)?;
+    match name.as_str() {
+        "whatsapp" => Ok(ChannelType::WhatsApp),
+        "google_rcs" => Ok(ChannelType::GoogleRcs),
+        _ => Err(serde::de::Error::unknown_variant(&name, NAMES)),
+    }
+}
+
+impl Tenants {
+    /// The tenants of a validated configuration.
+    pub fn from_config(config: &Config) -> Tenants {
+        Tenants::new(config.tenants.iter().map(|t| {
+            Tenant::new(
+                t.identifier.clone(),
+                Identity::new(t.identifier.clone(), config.domain.clone()),
+                decode_base64(&t.access_key).expect("validated by Config"),
+                t.api_keys.clone(),
+                t.features.iter().filter_map(|f| Feature::parse(f)).collect(),
+            )
+        }))
+    }
+}
+
+impl ChannelDef {
+    /// A configured channel (`created` is 0: the engine keeps the stored one).
+    pub fn from_config(c: &ChannelConfig) -> ChannelDef {
+        ChannelDef {
+            id: c.id.clone(),
+            channel_type: c.channel_type,
+            provider: "simulator".into(),
+            default: c.default,
+            name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+            delivered_after_ms: c.delivered_after_ms,
+            read_after_ms: c.read_after_ms,
+            max_per_second: c.max_per_second,
+            ledger: c.ledger.as_ref().map(|p| p.display().to_string()),
+            created: 0,
+        }
+    }
+}
+
+impl TemplateDef {
+    /// A configured template (`created` is 0: the engine keeps the stored one). Its status
+    /// was validated; one that was not (a `Config` built in code) counts as DISABLED.
+    pub fn from_config(t: &TemplateConfig) -> TemplateDef {
+        let text = format!("{} {}", t.header.as_deref().unwrap_or(""), t.body);
+        TemplateDef {
+            id: t.id.clone(),
+            channel_id: t.channel.clone(),
+            name: t.name.clone(),
+            language: t.language.clone(),
+            status: TemplateStatus::parse(&t.status).unwrap_or(TemplateStatus::Disabled),
+            category: t.category.clone(),
+            header: t.header.clone(),
+            body: t.body.clone(),
+            parameters: t.parameters.unwrap_or_else(|| numbered_placeholders(&text)),
+            header_type: t.header.as_ref().map(|_| "text".to_owned()),
+            buttons: None,
+            created: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_tenants_channels_and_templates_convert() {
+        let config = Config::development();
+        let tenants = Tenants::from_config(&config);
+        let bot = tenants.by_identifier("mybot").unwrap();
+        assert!(bot.campaigns_enabled());
+        let t = &config.tenants[0];
+        let types: Vec<ChannelType> = t.channels.iter().map(|c| ChannelDef::from_config(c).channel_type).collect();
+        assert!(types.contains(&ChannelType::WhatsApp) && types.contains(&ChannelType::GoogleRcs), "{types:?}");
+        assert!(t.templates.iter().map(TemplateDef::from_config).any(|t| t.is_approved()));
+    }
+
+    #[test]
+    fn a_plan_without_features_has_no_campaigns() {
+        let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\nfeatures = []\n";
+        let tenants = Tenants::from_config(&Config::parse(text).unwrap());
+        assert!(!tenants.by_identifier("a").unwrap().campaigns_enabled());
+    }
+}

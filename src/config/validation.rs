@@ -1,0 +1,185 @@
+//! The rules of a configuration that serde cannot express: value ranges, formats,
+//! uniqueness and references between tenants, channels and templates.
+
+use std::collections::HashSet;
+
+use super::{decode_base64, Config, StorageKind};
+use crate::catalog::TemplateStatus;
+use crate::tenant::Feature;
+
+/// Upper bound of every time setting: a day.
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+impl Config {
+    /// Rules serde cannot express: uniqueness, references, formats.
+    pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        let err = |key: String, msg: String| Err((key, msg));
+        if self.domain.is_empty() || self.domain.contains(['@', '/', ' ']) {
+            return err("domain".into(), format!("\"{}\" is not a domain name", self.domain));
+        }
+        if self.instance.is_empty() || self.instance.contains(['@', '/', ' ']) {
+            return err("instance".into(), format!("\"{}\" is not a valid instance name", self.instance));
+        }
+        if self.default_country_code.is_empty()
+            || self.default_country_code.len() > 3
+            || !self.default_country_code.bytes().all(|b| b.is_ascii_digit())
+            || self.default_country_code.starts_with('0')
+        {
+            return err(
+                "default_country_code".into(),
+                format!("\"{}\" is not a country calling code (1 to 3 digits, e.g. \"55\")", self.default_country_code),
+            );
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("max_envelope_bytes", l.max_envelope_bytes as u64),
+            ("max_connections", l.max_connections as u64),
+            ("max_inflight_per_session", l.max_inflight_per_session as u64),
+            ("outbound_queue", l.outbound_queue as u64),
+            ("handshake_timeout_ms", l.handshake_timeout_ms),
+            ("command_timeout_ms", l.command_timeout_ms),
+            ("idle_ping_ms", l.idle_ping_ms),
+            ("ping_timeout_ms", l.ping_timeout_ms),
+            ("write_timeout_ms", l.write_timeout_ms),
+        ] {
+            if value == 0 {
+                return err(format!("limits.{name}"), "must be greater than 0".into());
+            }
+        }
+        // Bounds that keep every limit representable (semaphores, queues, timers).
+        for (name, value, max) in [
+            ("max_envelope_bytes", l.max_envelope_bytes as u64, 1u64 << 30),
+            ("max_connections", l.max_connections as u64, 1_000_000),
+            ("max_inflight_per_session", l.max_inflight_per_session as u64, 1_000_000),
+            ("outbound_queue", l.outbound_queue as u64, 1_000_000),
+            ("handshake_timeout_ms", l.handshake_timeout_ms, DAY_MS),
+            ("command_timeout_ms", l.command_timeout_ms, DAY_MS),
+            ("idle_ping_ms", l.idle_ping_ms, DAY_MS),
+            ("ping_timeout_ms", l.ping_timeout_ms, DAY_MS),
+            ("write_timeout_ms", l.write_timeout_ms, DAY_MS),
+        ] {
+            if value > max {
+                return err(format!("limits.{name}"), format!("must be at most {max}"));
+            }
+        }
+        if self.storage.kind == StorageKind::Postgres && self.storage.url.as_deref().is_none_or(str::is_empty) {
+            return err("storage.url".into(), "is required for kind = \"postgres\" (postgres://user@host/db)".into());
+        }
+        if let Some(url) = &self.storage.url {
+            if self.storage.kind == StorageKind::Postgres
+                && !url.starts_with("postgres://")
+                && !url.starts_with("postgresql://")
+            {
+                return err("storage.url".into(), "must start with postgres:// or postgresql://".into());
+            }
+        }
+        if self.storage.lease_ms < 1000 || self.storage.lease_ms > DAY_MS {
+            return err("storage.lease_ms".into(), format!("must be between 1000 and {DAY_MS}"));
+        }
+        let c = &self.campaigns;
+        for (name, value) in [
+            ("max_recipients_per_campaign", c.max_recipients_per_campaign),
+            ("summary_audience_items", c.summary_audience_items as u64),
+            ("media_link_max_bytes", c.media_link_max_bytes),
+            ("media_link_timeout_ms", c.media_link_timeout_ms),
+            ("send_attempts", c.send_attempts as u64),
+            ("dispatch_batch", c.dispatch_batch as u64),
+            ("receipt_queue", c.receipt_queue as u64),
+        ] {
+            if value == 0 {
+                return err(format!("campaigns.{name}"), "must be greater than 0".into());
+            }
+        }
+        let mut identifiers = HashSet::new();
+        let mut api_keys = HashSet::new();
+        for (t, tenant) in self.tenants.iter().enumerate() {
+            let key = |k: &str| format!("tenants[{t}].{k}");
+            if tenant.identifier.is_empty()
+                || !tenant.identifier.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
+            {
+                return err(
+                    key("identifier"),
+                    format!("\"{}\" is not a valid identifier (letters, digits, - _ .)", tenant.identifier),
+                );
+            }
+            if !identifiers.insert(tenant.identifier.to_ascii_lowercase()) {
+                return err(key("identifier"), format!("\"{}\" is used by another tenant", tenant.identifier));
+            }
+            if tenant.access_key.is_empty() || decode_base64(&tenant.access_key).is_none() {
+                return err(key("access_key"), "must be base64 text, as the BLiP portal shows access keys".into());
+            }
+            for (i, api_key) in tenant.api_keys.iter().enumerate() {
+                if api_key.len() < 8 {
+                    return err(key(&format!("api_keys[{i}]")), "must be at least 8 characters".into());
+                }
+                if !api_keys.insert(api_key.as_str()) {
+                    return err(key(&format!("api_keys[{i}]")), "is used by another tenant or twice".into());
+                }
+            }
+            for (i, feature) in tenant.features.iter().enumerate() {
+                if Feature::parse(feature).is_none() {
+                    let known: Vec<String> = Feature::ALL.iter().map(|f| format!("\"{}\"", f.as_str())).collect();
+                    return err(
+                        key(&format!("features[{i}]")),
+                        format!("unknown feature \"{feature}\" (known: {})", known.join(", ")),
+                    );
+                }
+            }
+            let mut channel_ids = HashSet::new();
+            let mut defaults = HashSet::new();
+            for (c, channel) in tenant.channels.iter().enumerate() {
+                if channel.id.is_empty() {
+                    return err(key(&format!("channels[{c}].id")), "must not be empty".into());
+                }
+                if !channel_ids.insert(channel.id.as_str()) {
+                    return err(key(&format!("channels[{c}].id")), format!("\"{}\" is used twice", channel.id));
+                }
+                if channel.max_per_second == Some(0) {
+                    return err(key(&format!("channels[{c}].max_per_second")), "must be greater than 0".into());
+                }
+                if channel.default && !defaults.insert(channel.channel_type) {
+                    return err(
+                        key(&format!("channels[{c}].default")),
+                        format!("another {:?} channel is already the default", channel.channel_type),
+                    );
+                }
+            }
+            let mut template_ids = HashSet::new();
+            for (i, template) in tenant.templates.iter().enumerate() {
+                if !template_ids.insert(template.id.as_str()) {
+                    return err(key(&format!("templates[{i}].id")), format!("\"{}\" is used twice", template.id));
+                }
+                if !channel_ids.contains(template.channel.as_str()) {
+                    return err(
+                        key(&format!("templates[{i}].channel")),
+                        format!("no channel with id \"{}\" in this tenant", template.channel),
+                    );
+                }
+                if template.name.is_empty() {
+                    return err(key(&format!("templates[{i}].name")), "must not be empty".into());
+                }
+                if TemplateStatus::parse(&template.status).is_none() {
+                    let statuses: Vec<&str> = TemplateStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    return err(
+                        key(&format!("templates[{i}].status")),
+                        format!("unknown status \"{}\" (expected one of {})", template.status, statuses.join(", ")),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_on_unknown_channel_is_refused() {
+        let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.templates]]\nid = \"t\"\nchannel = \"nope\"\nname = \"x\"\n";
+        let (key, msg) = Config::parse(text).unwrap_err();
+        assert_eq!(key, "tenants[0].templates[0].channel");
+        assert!(msg.contains("nope"));
+    }
+}
