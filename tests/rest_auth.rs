@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 use support::*;
 
@@ -103,9 +101,10 @@ async fn a_401_changes_nothing() {
 
 /// Campaigns of `freebot` made while its plan had the feature, then the gateway restarted on
 /// the same store with the feature removed: `(gateway, draft, completed, running)`. Three
-/// contacts at one send per minute keep `running` RUNNING through the test.
-async fn downgraded_workspace() -> (StoreGateway, String, String, String) {
-    let store: Arc<dyn irisgate::store::Store> = Arc::new(irisgate::store::MemoryStore::new());
+/// contacts at one send per minute keep `running` RUNNING through the test. On SQLite (the
+/// default store), whose directory goes with the returned gateway.
+async fn downgraded_workspace() -> ((StoreGateway, tempfile::TempDir), String, String, String) {
+    let (store, dir) = sqlite_store().await;
     let paid = StoreGateway::start(config_with_free_features(r#"["campaigns"]"#), store.clone()).await;
     let rest = paid.rest(FREE_KEY);
     rest.contact(json!({"name": "Ana", "phone": "+5531998761234"})).await;
@@ -122,12 +121,12 @@ async fn downgraded_workspace() -> (StoreGateway, String, String, String) {
     rest.stats_until(&running, "first send", |s| s["pending"] == 2).await;
     paid.stop().await;
     let free = StoreGateway::start(config_with_tenants(), store).await;
-    (free, draft, completed, running)
+    ((free, dir), draft, completed, running)
 }
 
 #[tokio::test]
 async fn without_the_campaigns_feature_every_campaign_write_is_the_exact_403() {
-    let (gw, draft, completed, running) = downgraded_workspace().await;
+    let ((gw, _data), draft, completed, running) = downgraded_workspace().await;
     let rest = gw.rest(FREE_KEY);
     let writes: Vec<(&str, String, Option<Value>)> = vec![
         ("POST", "/campaigns".into(), Some(text_body("new one", "free_wa"))),
@@ -157,7 +156,7 @@ async fn without_the_campaigns_feature_every_campaign_write_is_the_exact_403() {
 
 #[tokio::test]
 async fn without_the_campaigns_feature_reads_still_work() {
-    let (gw, draft, completed, running) = downgraded_workspace().await;
+    let ((gw, _data), draft, completed, running) = downgraded_workspace().await;
     let rest = gw.rest(FREE_KEY);
     let list = rest.ok_get("/campaigns").await;
     assert_eq!(list["pagination"]["total"], 3, "{list}");

@@ -277,6 +277,14 @@ pub fn iso_in(ms: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::milliseconds(ms)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The default store, SQLite, in a temporary directory: for [`StoreGateway`]s that share it
+/// across a restart. Keep the directory as long as the store.
+pub async fn sqlite_store() -> (Arc<dyn irisgate::store::Store>, tempfile::TempDir) {
+    let dir = tempfile::Builder::new().prefix("irisgate-test-").tempdir().unwrap();
+    let config = irisgate::config::StorageConfig { path: dir.path().join("irisgate.db"), ..Default::default() };
+    (irisgate::store::open(&config).await.unwrap(), dir)
+}
+
 /// A gateway serving `config` on a store the caller keeps: stopping it and starting another on
 /// the same store is a restart (e.g. after a plan change).
 pub struct StoreGateway {
