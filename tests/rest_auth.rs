@@ -12,36 +12,6 @@ const NIL: &str = "00000000-0000-4000-8000-000000000000";
 /// The exact 403 body of the seed.
 const PLAN_403: &str = r#"{"error":"Forbidden","message":"Campaigns feature is not available in your current plan. Please upgrade to access this feature."}"#;
 
-/// Every route of `src/rest/mod.rs` that needs an API key, with `{id}` to fill in.
-const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/campaigns"),
-    ("POST", "/campaigns"),
-    ("POST", "/campaigns/preview"),
-    ("GET", "/campaigns/tags"),
-    ("POST", "/campaigns/tags"),
-    ("GET", "/campaigns/channels"),
-    ("POST", "/campaigns/channels"),
-    ("GET", "/campaigns/templates"),
-    ("POST", "/campaigns/templates"),
-    ("GET", "/campaigns/custom-fields"),
-    ("POST", "/campaigns/custom-fields"),
-    ("GET", "/campaigns/{id}"),
-    ("PUT", "/campaigns/{id}"),
-    ("DELETE", "/campaigns/{id}"),
-    ("POST", "/campaigns/{id}/start"),
-    ("POST", "/campaigns/{id}/pause"),
-    ("POST", "/campaigns/{id}/resume"),
-    ("POST", "/campaigns/{id}/cancel"),
-    ("GET", "/campaigns/{id}/stats"),
-    ("GET", "/campaigns/{id}/messages"),
-    ("GET", "/contacts"),
-    ("POST", "/contacts"),
-    ("POST", "/contacts/import"),
-    ("GET", "/contacts/{id}"),
-    ("PUT", "/contacts/{id}"),
-    ("DELETE", "/contacts/{id}"),
-];
-
 fn text_body(name: &str, channel: &str) -> Value {
     json!({"name": name, "message_type": "TEXT", "channel_id": channel,
            "content": {"type": "text", "text": {"body": "Oi {{nome}}"}}})
@@ -53,7 +23,7 @@ fn text_body(name: &str, channel: &str) -> Value {
 async fn every_endpoint_without_x_api_key_is_401_with_the_error_body() {
     let gw = Gateway::start().await;
     let anonymous = Rest::with_key(&gw, None);
-    for (method, route) in ROUTES {
+    for (method, route) in keyed_routes() {
         let path = route.replace("{id}", NIL);
         let message = anonymous.fails(method, &path, Some(json!({})), 401).await;
         assert!(message.contains("X-API-Key"), "{method} {path}: {message}");
@@ -65,7 +35,7 @@ async fn every_endpoint_with_an_unknown_x_api_key_is_401() {
     let gw = Gateway::start().await;
     for key in ["wk_nope_000", "", "WK_TEST_123", "c2VjcmV0"] {
         let stranger = Rest::with_key(&gw, Some(key));
-        for (method, route) in ROUTES {
+        for (method, route) in keyed_routes() {
             let path = route.replace("{id}", NIL);
             stranger.fails(method, &path, Some(json!({})), 401).await;
         }
@@ -211,7 +181,7 @@ async fn another_workspaces_campaign_ids_are_404_on_every_campaign_endpoint() {
 
     let other = Rest::with_key(&gw, Some(OTHER_KEY));
     for id in [&draft, &done] {
-        for (method, route) in ROUTES.iter().filter(|(_, r)| r.starts_with("/campaigns/{id}")) {
+        for (method, route) in keyed_routes().filter(|(_, r)| r.starts_with("/campaigns/{id}")) {
             let path = route.replace("{id}", id);
             let body = (*method == "PUT").then(|| json!({"name": "stolen"}));
             let message = other.fails(method, &path, body, 404).await;
@@ -268,7 +238,7 @@ async fn unknown_and_malformed_ids_are_404_with_the_error_body() {
     let gw = Gateway::start().await;
     let rest = Rest::new(&gw);
     for id in [NIL, "not-a-uuid", "123"] {
-        for (method, route) in ROUTES.iter().filter(|(_, r)| r.contains("{id}")) {
+        for (method, route) in keyed_routes().filter(|(_, r)| r.contains("{id}")) {
             let path = route.replace("{id}", id);
             let body = (*method == "PUT").then(|| json!({"name": "x"}));
             rest.fails(method, &path, body, 404).await;
