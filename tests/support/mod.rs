@@ -2,6 +2,7 @@
 //! the test names another store) and real WebSocket / HTTP clients talking to it.
 #![allow(dead_code)]
 
+pub mod node;
 pub mod postgres;
 pub mod rest;
 #[allow(unused_imports)]
