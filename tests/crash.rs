@@ -4,110 +4,27 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{http_request, key_header};
+use support::node::{ledger, to_campaigns, Node};
 
-const BIN: &str = env!("CARGO_BIN_EXE_irisgate");
 const RECIPIENTS: usize = 5_000;
 const CHUNK: usize = 1_000;
 
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Node {
-    /// Starts `irisgate serve` and waits for its "listening" log line.
-    fn start(config: &Path) -> Node {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("ERROR") || line.contains("WARN") {
-                    eprintln!("node: {line}");
-                }
-                if let Some(at) = line.find("addr=") {
-                    let _ = tx.send(line[at + 5..].split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the node logs its address").parse().unwrap();
-        Node { child, addr }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap(); // SIGKILL: no shutdown of any kind
-        self.child.wait().unwrap();
-    }
-
-    async fn command(&self, command: Value) -> Option<Value> {
-        let auth = key_header("mybot", "secret");
-        let body = command.to_string();
-        let headers = [("authorization", auth.as_str())];
-        let request = http_request(self.addr, "POST", "/commands", &headers, body.into());
-        match tokio::time::timeout(Duration::from_secs(20), request).await {
-            Ok(r) if r.status == 200 => Some(r.json()),
-            _ => None,
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn config(dir: &Path) -> std::path::PathBuf {
-    let mut text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/irisgate.example.toml")).unwrap();
-    text = text.replace(
-        "delivered_after_ms = 50          # simulator only: receipt latencies\nread_after_ms = 200",
-        &format!("delivered_after_ms = 0\nread_after_ms = 0\nledger = \"{}\"", dir.join("ledger.jsonl").display()),
-    );
-    assert!(text.contains("ledger ="), "the example config changed: update this test");
-    text.push_str(&format!(
+/// The node's configuration in `dir`: SQLite there, and small dispatch batches (more points
+/// to be killed at).
+fn config(dir: &Path) -> PathBuf {
+    let tail = format!(
         "\n[storage]\nkind = \"sqlite\"\npath = \"{}\"\n\n[campaigns]\ndispatch_batch = 50\n",
         dir.join("irisgate.db").display()
-    ));
-    let path = dir.join("irisgate.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// The ledger's complete lines (a line being written right now is not one yet).
-fn ledger_lines(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("ledger.jsonl")).unwrap_or_default();
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    complete.lines().map(|l| serde_json::from_str(l).expect("whole JSON lines")).collect()
+    );
+    support::node::config(dir, "irisgate", "", &tail)
 }
 
 fn phone(i: usize) -> String {
     format!("+55319{:08}", 80_001_000 + i)
-}
-
-fn to_campaigns(method: &str, uri: &str, kind: Option<&str>, resource: Option<Value>) -> Value {
-    let mut c = json!({"id": uuid::Uuid::new_v4().to_string(), "to": "postmaster@activecampaign.msging.net",
-        "method": method, "uri": uri});
-    if let (Some(k), Some(r)) = (kind, resource) {
-        c["type"] = json!(k);
-        c["resource"] = r;
-    }
-    c
 }
 
 /// What the client was told had succeeded.
@@ -192,7 +109,7 @@ async fn one_run(seed: u64) -> Option<usize> {
     // Where the first life ends: during the setup (after some acknowledged steps), or
     // while sending, after a random number of sends reached the ledger.
     let during_setup = rng.u8(..4) == 0;
-    let node = Node::start(&cfg);
+    let node = Node::start(&cfg, "node");
     let mut killed_at = None;
     if during_setup {
         drive(&node, &mut ack, Some(rng.usize(1..=5))).await;
@@ -201,14 +118,14 @@ async fn one_run(seed: u64) -> Option<usize> {
         drive(&node, &mut ack, None).await;
         let threshold = rng.usize(0..RECIPIENTS);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while ledger_lines(dir.path()).len() < threshold && Instant::now() < deadline {
+        while ledger(dir.path()).len() < threshold && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         node.kill();
-        killed_at = Some(ledger_lines(dir.path()).len());
+        killed_at = Some(ledger(dir.path()).len());
     }
     // Second life: what was acknowledged is there, the rest of the campaign is finished.
-    let node = Node::start(&cfg);
+    let node = Node::start(&cfg, "node");
     let id = ack.campaign.clone().expect("the first step is always acknowledged");
     let survived = report(&node, &id).await;
     assert_eq!(survived["status"], "success", "seed {seed}: the acknowledged campaign survived: {survived}");
@@ -237,7 +154,7 @@ async fn one_run(seed: u64) -> Option<usize> {
             "seed {seed}: every recipient was handed over: {item}"
         );
     }
-    let lines = ledger_lines(dir.path());
+    let lines = ledger(dir.path());
     let mut ids: Vec<&str> = lines.iter().map(|l| l["message_id"].as_str().unwrap()).collect();
     let mut recipients: Vec<&str> = lines.iter().map(|l| l["recipient"].as_str().unwrap()).collect();
     ids.sort_unstable();
@@ -280,7 +197,7 @@ async fn kill_9_at_random_points_loses_and_duplicates_nothing() {
 async fn a_schedule_missed_while_down_fires_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let node = Node::start(&cfg);
+    let node = Node::start(&cfg, "node");
     let at = chrono::Utc::now() + chrono::Duration::seconds(2);
     let created = node
         .command(to_campaigns(
@@ -299,8 +216,8 @@ async fn a_schedule_missed_while_down_fires_at_the_next_start() {
     while chrono::Utc::now() < at + chrono::Duration::milliseconds(500) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(ledger_lines(dir.path()).is_empty(), "nothing was sent while down");
-    let node = Node::start(&cfg);
+    assert!(ledger(dir.path()).is_empty(), "nothing was sent while down");
+    let node = Node::start(&cfg, "node");
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         let r = report(&node, &id).await;
@@ -311,6 +228,6 @@ async fn a_schedule_missed_while_down_fires_at_the_next_start() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status, "executed", "the missed schedule fired at start-up");
-    assert_eq!(ledger_lines(dir.path()).len(), 1);
+    assert_eq!(ledger(dir.path()).len(), 1);
     node.kill();
 }

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 use support::*;
 
@@ -13,36 +11,6 @@ const NIL: &str = "00000000-0000-4000-8000-000000000000";
 
 /// The exact 403 body of the seed.
 const PLAN_403: &str = r#"{"error":"Forbidden","message":"Campaigns feature is not available in your current plan. Please upgrade to access this feature."}"#;
-
-/// Every route of `src/rest/mod.rs` that needs an API key, with `{id}` to fill in.
-const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/campaigns"),
-    ("POST", "/campaigns"),
-    ("POST", "/campaigns/preview"),
-    ("GET", "/campaigns/tags"),
-    ("POST", "/campaigns/tags"),
-    ("GET", "/campaigns/channels"),
-    ("POST", "/campaigns/channels"),
-    ("GET", "/campaigns/templates"),
-    ("POST", "/campaigns/templates"),
-    ("GET", "/campaigns/custom-fields"),
-    ("POST", "/campaigns/custom-fields"),
-    ("GET", "/campaigns/{id}"),
-    ("PUT", "/campaigns/{id}"),
-    ("DELETE", "/campaigns/{id}"),
-    ("POST", "/campaigns/{id}/start"),
-    ("POST", "/campaigns/{id}/pause"),
-    ("POST", "/campaigns/{id}/resume"),
-    ("POST", "/campaigns/{id}/cancel"),
-    ("GET", "/campaigns/{id}/stats"),
-    ("GET", "/campaigns/{id}/messages"),
-    ("GET", "/contacts"),
-    ("POST", "/contacts"),
-    ("POST", "/contacts/import"),
-    ("GET", "/contacts/{id}"),
-    ("PUT", "/contacts/{id}"),
-    ("DELETE", "/contacts/{id}"),
-];
 
 fn text_body(name: &str, channel: &str) -> Value {
     json!({"name": name, "message_type": "TEXT", "channel_id": channel,
@@ -55,7 +23,7 @@ fn text_body(name: &str, channel: &str) -> Value {
 async fn every_endpoint_without_x_api_key_is_401_with_the_error_body() {
     let gw = Gateway::start().await;
     let anonymous = Rest::with_key(&gw, None);
-    for (method, route) in ROUTES {
+    for (method, route) in keyed_routes() {
         let path = route.replace("{id}", NIL);
         let message = anonymous.fails(method, &path, Some(json!({})), 401).await;
         assert!(message.contains("X-API-Key"), "{method} {path}: {message}");
@@ -67,7 +35,7 @@ async fn every_endpoint_with_an_unknown_x_api_key_is_401() {
     let gw = Gateway::start().await;
     for key in ["wk_nope_000", "", "WK_TEST_123", "c2VjcmV0"] {
         let stranger = Rest::with_key(&gw, Some(key));
-        for (method, route) in ROUTES {
+        for (method, route) in keyed_routes() {
             let path = route.replace("{id}", NIL);
             stranger.fails(method, &path, Some(json!({})), 401).await;
         }
@@ -103,9 +71,10 @@ async fn a_401_changes_nothing() {
 
 /// Campaigns of `freebot` made while its plan had the feature, then the gateway restarted on
 /// the same store with the feature removed: `(gateway, draft, completed, running)`. Three
-/// contacts at one send per minute keep `running` RUNNING through the test.
-async fn downgraded_workspace() -> (StoreGateway, String, String, String) {
-    let store: Arc<dyn irisgate::store::Store> = Arc::new(irisgate::store::MemoryStore::new());
+/// contacts at one send per minute keep `running` RUNNING through the test. On SQLite (the
+/// default store), whose directory goes with the returned gateway.
+async fn downgraded_workspace() -> ((StoreGateway, tempfile::TempDir), String, String, String) {
+    let (store, dir) = sqlite_store().await;
     let paid = StoreGateway::start(config_with_free_features(r#"["campaigns"]"#), store.clone()).await;
     let rest = paid.rest(FREE_KEY);
     rest.contact(json!({"name": "Ana", "phone": "+5531998761234"})).await;
@@ -122,12 +91,12 @@ async fn downgraded_workspace() -> (StoreGateway, String, String, String) {
     rest.stats_until(&running, "first send", |s| s["pending"] == 2).await;
     paid.stop().await;
     let free = StoreGateway::start(config_with_tenants(), store).await;
-    (free, draft, completed, running)
+    ((free, dir), draft, completed, running)
 }
 
 #[tokio::test]
 async fn without_the_campaigns_feature_every_campaign_write_is_the_exact_403() {
-    let (gw, draft, completed, running) = downgraded_workspace().await;
+    let ((gw, _data), draft, completed, running) = downgraded_workspace().await;
     let rest = gw.rest(FREE_KEY);
     let writes: Vec<(&str, String, Option<Value>)> = vec![
         ("POST", "/campaigns".into(), Some(text_body("new one", "free_wa"))),
@@ -157,7 +126,7 @@ async fn without_the_campaigns_feature_every_campaign_write_is_the_exact_403() {
 
 #[tokio::test]
 async fn without_the_campaigns_feature_reads_still_work() {
-    let (gw, draft, completed, running) = downgraded_workspace().await;
+    let ((gw, _data), draft, completed, running) = downgraded_workspace().await;
     let rest = gw.rest(FREE_KEY);
     let list = rest.ok_get("/campaigns").await;
     assert_eq!(list["pagination"]["total"], 3, "{list}");
@@ -212,7 +181,7 @@ async fn another_workspaces_campaign_ids_are_404_on_every_campaign_endpoint() {
 
     let other = Rest::with_key(&gw, Some(OTHER_KEY));
     for id in [&draft, &done] {
-        for (method, route) in ROUTES.iter().filter(|(_, r)| r.starts_with("/campaigns/{id}")) {
+        for (method, route) in keyed_routes().filter(|(_, r)| r.starts_with("/campaigns/{id}")) {
             let path = route.replace("{id}", id);
             let body = (*method == "PUT").then(|| json!({"name": "stolen"}));
             let message = other.fails(method, &path, body, 404).await;
@@ -269,7 +238,7 @@ async fn unknown_and_malformed_ids_are_404_with_the_error_body() {
     let gw = Gateway::start().await;
     let rest = Rest::new(&gw);
     for id in [NIL, "not-a-uuid", "123"] {
-        for (method, route) in ROUTES.iter().filter(|(_, r)| r.contains("{id}")) {
+        for (method, route) in keyed_routes().filter(|(_, r)| r.contains("{id}")) {
             let path = route.replace("{id}", id);
             let body = (*method == "PUT").then(|| json!({"name": "x"}));
             rest.fails(method, &path, body, 404).await;

@@ -3,82 +3,16 @@
 //! nobody skipped, and the channel's ceiling holds over both. Skipped (with a message) when
 //! PostgreSQL is unreachable, except under `CI=true`.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 mod support;
-use support::{http_request, key_header};
+use support::node::{ledger, to_campaigns, Node};
 
-const BIN: &str = env!("CARGO_BIN_EXE_irisgate");
 const RECIPIENTS: usize = 3_000;
 const CEILING: usize = 1_000;
-
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Node {
-    fn start(config: &Path, name: &str) -> Node {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let name = name.to_owned();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("ERROR") || line.contains("WARN") || line.contains("claimed") {
-                    eprintln!("{name}: {line}");
-                }
-                if let Some(at) = line.find("addr=") {
-                    let _ = tx.send(line[at + 5..].split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the node logs its address").parse().unwrap();
-        Node { child, addr }
-    }
-
-    async fn command(&self, command: Value) -> Value {
-        let auth = key_header("mybot", "secret");
-        let headers = [("authorization", auth.as_str())];
-        http_request(self.addr, "POST", "/commands", &headers, command.to_string().into()).await.json()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn campaigns(method: &str, uri: &str, kind: Option<&str>, resource: Option<Value>) -> Value {
-    let mut c = json!({"id": uuid::Uuid::new_v4().to_string(), "to": "postmaster@activecampaign.msging.net",
-        "method": method, "uri": uri});
-    if let (Some(k), Some(r)) = (kind, resource) {
-        c["type"] = json!(k);
-        c["resource"] = r;
-    }
-    c
-}
-
-fn ledger(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("ledger.jsonl")).unwrap_or_default();
-    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    complete.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 /// A schema of its own on the test database; `None` when PostgreSQL is unreachable.
 async fn schema_url() -> Option<(String, sqlx::AnyPool)> {
@@ -87,22 +21,11 @@ async fn schema_url() -> Option<(String, sqlx::AnyPool)> {
     Some((url, pool))
 }
 
-fn config(dir: &Path, url: &str, node: &str) -> std::path::PathBuf {
-    let mut text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/irisgate.example.toml")).unwrap();
-    text = text.replace(
-        "delivered_after_ms = 50          # simulator only: receipt latencies\nread_after_ms = 200",
-        &format!(
-            "delivered_after_ms = 0\nread_after_ms = 0\nmax_per_second = {CEILING}\nledger = \"{}\"",
-            dir.join("ledger.jsonl").display()
-        ),
-    );
-    assert!(text.contains("ledger ="), "the example config changed: update this test");
-    text.push_str(&format!(
-        "\n[storage]\nkind = \"postgres\"\nurl = \"{url}\"\nlease_ms = 1500\nnode_id = \"{node}\"\n"
-    ));
-    let path = dir.join(format!("{node}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+/// Node `node`'s configuration in `dir`: PostgreSQL at `url` with short leases, and the
+/// channel's ceiling at [`CEILING`] sends per second.
+fn config(dir: &Path, url: &str, node: &str) -> PathBuf {
+    let tail = format!("\n[storage]\nkind = \"postgres\"\nurl = \"{url}\"\nlease_ms = 1500\nnode_id = \"{node}\"\n");
+    support::node::config(dir, node, &format!("max_per_second = {CEILING}\n"), &tail)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +38,7 @@ async fn killing_the_dispatching_node_lets_the_other_finish_with_no_duplicates()
         .map(|i| json!({"recipient": format!("+55319{:08}", 80_001_000 + i), "messageParams": {"1": format!("p{i}")}}))
         .collect();
     let created = a
-        .command(campaigns(
+        .call(to_campaigns(
             "set",
             "/campaign/full",
             Some("application/vnd.iris.activecampaign.full-campaign+json"),
@@ -126,7 +49,7 @@ async fn killing_the_dispatching_node_lets_the_other_finish_with_no_duplicates()
     assert_eq!(created["status"], "success", "{created}");
     let id = created["resource"]["id"].as_str().unwrap().to_owned();
     // Any node answers for any campaign.
-    let seen_by_b = b.command(campaigns("get", &format!("/campaigns/{id}"), None, None)).await;
+    let seen_by_b = b.call(to_campaigns("get", &format!("/campaigns/{id}"), None, None)).await;
     assert_eq!(seen_by_b["status"], "success", "{seen_by_b}");
     // Wait until sending is under way, then kill the node holding the lease.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -138,13 +61,12 @@ async fn killing_the_dispatching_node_lets_the_other_finish_with_no_duplicates()
     let owner = owner.expect("a node holds the lease");
     let sent_before = ledger(dir.path()).len();
     assert!(sent_before < RECIPIENTS, "the campaign finished before the kill: raise RECIPIENTS");
-    let (mut dead, survivor) = if owner == "node-a" { (a, b) } else { (b, a) };
-    dead.child.kill().unwrap();
-    dead.child.wait().unwrap();
+    let (dead, survivor) = if owner == "node-a" { (a, b) } else { (b, a) };
+    dead.kill();
     eprintln!("killed {owner} after {sent_before} sends");
     let killed_at = Instant::now();
     let report = loop {
-        let r = survivor.command(campaigns("get", &format!("/campaigns/{id}/reports?$take=10000"), None, None)).await;
+        let r = survivor.call(to_campaigns("get", &format!("/campaigns/{id}/reports?$take=10000"), None, None)).await;
         if r["resource"]["status"] == "executed" || killed_at.elapsed() > Duration::from_secs(60) {
             break r;
         }

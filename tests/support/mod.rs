@@ -1,6 +1,8 @@
-//! Test support: a gateway on 127.0.0.1:0 and real WebSocket / HTTP clients talking to it.
+//! Test support: a gateway on 127.0.0.1:0 (on SQLite in a temporary directory of its own unless
+//! the test names another store) and real WebSocket / HTTP clients talking to it.
 #![allow(dead_code)]
 
+pub mod node;
 pub mod postgres;
 pub mod rest;
 #[allow(unused_imports)]
@@ -36,6 +38,9 @@ pub struct Gateway {
     pub addr: SocketAddr,
     pub shutdown: CancellationToken,
     handle: JoinHandle<std::io::Result<()>>,
+    /// The directory of its SQLite file when it runs on the default storage: one per gateway,
+    /// removed when the gateway is dropped (after [`Gateway::stop`], once `run` has returned).
+    data: Option<tempfile::TempDir>,
 }
 
 impl Gateway {
@@ -44,18 +49,22 @@ impl Gateway {
         Gateway::start_with(Config::development()).await
     }
 
-    /// Runs `config`. A config still on the default storage (SQLite in the working
-    /// directory) gets the in-memory store instead, so that tests never share a file.
+    /// Runs `config` as production does (`irisgate::run`). A config still on the default
+    /// storage (SQLite at `./irisgate-data/irisgate.db`) keeps SQLite, in a fresh temporary
+    /// directory of this gateway's, so that tests never share a file; a config that names
+    /// another store (memory, PostgreSQL, a path of its own) runs on it as it is.
     pub async fn start_with(mut config: Config) -> Gateway {
         let default = irisgate::config::StorageConfig::default();
-        if config.storage.kind == default.kind && config.storage.path == default.path {
-            config.storage.kind = irisgate::config::StorageKind::Memory;
-        }
+        let data = (config.storage.kind == default.kind && config.storage.path == default.path).then(|| {
+            let dir = tempfile::Builder::new().prefix("irisgate-test-").tempdir().unwrap();
+            config.storage.path = dir.path().join("irisgate.db");
+            dir
+        });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(irisgate::run(listener, config, shutdown.clone()));
-        Gateway { addr, shutdown, handle }
+        Gateway { addr, shutdown, handle, data }
     }
 
     pub fn ws_url(&self) -> String {
@@ -66,6 +75,7 @@ impl Gateway {
     pub async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(WAIT * 3, self.handle).await.expect("gateway stops").unwrap().unwrap();
+        // `self.data` (the SQLite directory) is removed here, after `run` has let go of it.
     }
 
     /// An established session of the development bot.
@@ -83,6 +93,13 @@ impl Gateway {
         self.post("/commands", &[("authorization", &auth), ("content-type", "application/json")], command.to_string())
             .await
     }
+}
+
+/// `config` on the in-memory store, for tests about that store (nothing on disk, nothing
+/// survives a restart). Everything else runs on the default SQLite store.
+pub fn on_memory_store(mut config: Config) -> Config {
+    config.storage.kind = irisgate::config::StorageKind::Memory;
+    config
 }
 
 /// `Key base64(identifier:secret)`.
@@ -341,6 +358,13 @@ pub fn id() -> String {
 
 /// The gateway's state without sockets: commands go straight through the routing table.
 /// For tests on tokio's paused clock, where real sockets would let time jump ahead.
+///
+/// On the memory store, on purpose (these tests are about time, not storage): they step time
+/// by hand and let the workers run with `yield_now` until they wait on a timer, which holds
+/// only for a store that answers on the runtime itself. SQLite answers from threads of its
+/// own, so on a paused clock tokio sees an idle runtime and jumps time ahead while a query is
+/// out: tried, every test of `timing.rs` and `rate_limits.rs` fails at start-up with "pool
+/// timed out while waiting for an open connection".
 pub struct Direct {
     pub state: irisgate::AppState,
     pub caller: std::sync::Arc<irisgate::caller::Caller>,

@@ -17,6 +17,47 @@ use super::{http_request, Gateway, HttpReply, WAIT};
 /// The REST API key of the development workspace `mybot`.
 pub const API_KEY: &str = "wk_test_123";
 
+/// Every route of the REST router (`router()` in `src/rest/mod.rs`, below `/api/v1`) with its
+/// method, `{id}` to fill in. `openapi.rs` checks this list against the router's source, so it
+/// cannot drift.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/campaigns"),
+    ("POST", "/campaigns"),
+    ("POST", "/campaigns/preview"),
+    ("GET", "/campaigns/tags"),
+    ("POST", "/campaigns/tags"),
+    ("GET", "/campaigns/channels"),
+    ("POST", "/campaigns/channels"),
+    ("GET", "/campaigns/templates"),
+    ("POST", "/campaigns/templates"),
+    ("GET", "/campaigns/custom-fields"),
+    ("POST", "/campaigns/custom-fields"),
+    ("GET", "/campaigns/{id}"),
+    ("PUT", "/campaigns/{id}"),
+    ("DELETE", "/campaigns/{id}"),
+    ("POST", "/campaigns/{id}/start"),
+    ("POST", "/campaigns/{id}/pause"),
+    ("POST", "/campaigns/{id}/resume"),
+    ("POST", "/campaigns/{id}/cancel"),
+    ("GET", "/campaigns/{id}/stats"),
+    ("GET", "/campaigns/{id}/messages"),
+    ("GET", "/contacts"),
+    ("POST", "/contacts"),
+    ("POST", "/contacts/import"),
+    ("GET", "/contacts/{id}"),
+    ("PUT", "/contacts/{id}"),
+    ("DELETE", "/contacts/{id}"),
+    ("GET", "/openapi.json"),
+];
+
+/// The routes of [`ROUTES`] served without an API key.
+pub const OPEN_ROUTES: &[&str] = &["/openapi.json"];
+
+/// Every route of [`ROUTES`] that needs an API key.
+pub fn keyed_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    ROUTES.iter().filter(|(_, path)| !OPEN_ROUTES.contains(path))
+}
+
 /// A tenant whose plan lacks `campaigns` (api key `wk_free_456`), and one that has it
 /// (`wk_other_789`), each with its own channel.
 pub const FREE_KEY: &str = "wk_free_456";
@@ -275,6 +316,14 @@ where
 /// An ISO-8601 UTC time `ms` milliseconds from now.
 pub fn iso_in(ms: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::milliseconds(ms)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The default store, SQLite, in a temporary directory: for [`StoreGateway`]s that share it
+/// across a restart. Keep the directory as long as the store.
+pub async fn sqlite_store() -> (Arc<dyn irisgate::store::Store>, tempfile::TempDir) {
+    let dir = tempfile::Builder::new().prefix("irisgate-test-").tempdir().unwrap();
+    let config = irisgate::config::StorageConfig { path: dir.path().join("irisgate.db"), ..Default::default() };
+    (irisgate::store::open(&config).await.unwrap(), dir)
 }
 
 /// A gateway serving `config` on a store the caller keeps: stopping it and starting another on
