@@ -2,5 +2,3 @@
 
 pub mod http;
 pub mod ws;
-
-/// The error body now lives in [`crate::problem`]; kept here for `ws` and `http`.
