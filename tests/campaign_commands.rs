@@ -458,24 +458,13 @@ async fn unknown_keys_are_ignored_at_every_level() {
     }
 }
 
-// KNOWN BUG on the SQL stores, SQLite and PostgreSQL alike (`SqlStore::insert_recipients` in
-// `src/store/sql.rs`): a phone given twice in one batch is stored at the place of its *last*
-// entry, not its first, and the earlier entry is not counted as `updated`. The memory store
-// does what these two tests expect. Until the SQL stores are fixed, each test on the default
-// store (SQLite) is ignored with that reason, and its body runs on the memory store too, as
-// it did before the suites moved to SQLite. Fixed: drop the `#[ignore]`s and the
-// `…_on_the_memory_store` twins.
+// A phone given twice in one batch keeps its first place, takes the later entry's data and
+// counts as updated, on every store (the SQL stores used to keep the last place; found when
+// these suites moved to SQLite).
 
 #[tokio::test]
-#[ignore = "SQLite: a phone twice in one batch loses its first place and is not counted as updated (store/sql.rs insert_recipients)"]
 async fn full_deduplicates_recipients_and_the_later_entry_wins() {
     full_deduplicates_recipients_and_the_later_entry_wins_on(Config::development()).await;
-}
-
-/// The KNOWN BUG above: the memory store until the SQL stores are fixed.
-#[tokio::test]
-async fn full_deduplicates_recipients_and_the_later_entry_wins_on_the_memory_store() {
-    full_deduplicates_recipients_and_the_later_entry_wins_on(support::on_memory_store(Config::development())).await;
 }
 
 async fn full_deduplicates_recipients_and_the_later_entry_wins_on(config: Config) {
@@ -597,20 +586,9 @@ async fn audiences_accept_a_collection_a_bare_array_or_one_audience_object() {
     }
 }
 
-/// The KNOWN BUG above: fails on SQLite at "Within one call too".
 #[tokio::test]
-#[ignore = "SQLite: a phone twice in one batch loses its first place and is not counted as updated (store/sql.rs insert_recipients)"]
 async fn audiences_are_deduplicated_by_phone_and_a_later_entry_replaces_params() {
     audiences_are_deduplicated_by_phone_and_a_later_entry_replaces_params_on(Config::development()).await;
-}
-
-/// The KNOWN BUG above: the memory store until the SQL stores are fixed.
-#[tokio::test]
-async fn audiences_are_deduplicated_by_phone_and_a_later_entry_replaces_params_on_the_memory_store() {
-    audiences_are_deduplicated_by_phone_and_a_later_entry_replaces_params_on(support::on_memory_store(
-        Config::development(),
-    ))
-    .await;
 }
 
 async fn audiences_are_deduplicated_by_phone_and_a_later_entry_replaces_params_on(config: Config) {

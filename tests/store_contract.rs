@@ -183,6 +183,33 @@ async fn audiences_deduplicate_by_phone_and_respect_the_limit(b: Backend) {
     assert!(matches!(late, Err(Error::NotAllowed(_))), "no audience after dispatch");
 }
 
+async fn a_phone_twice_in_one_batch_keeps_its_first_place_and_the_later_data(b: Backend) {
+    let s = &b.store;
+    let c = campaign("t1", 1);
+    let a = "+5531998761234";
+    let added = s
+        .insert_campaign(
+            c.clone(),
+            vec![recipient(a, "first"), recipient("+5531998765678", "b"), recipient(a, "later")],
+        )
+        .await
+        .unwrap();
+    assert_eq!((added.added, added.updated, added.total), (2, 1, 2));
+    let more = s
+        .add_recipients(
+            "t1",
+            c.id,
+            vec![recipient("+5531998760101", "c1"), recipient("+5531998760101", "c2"), recipient(a, "again")],
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!((more.added, more.updated, more.total), (1, 2, 3));
+    let (_, all) = s.recipients("t1", c.id, None, ALL).await.unwrap();
+    let seen: Vec<_> = all.iter().map(|r| (r.seq, r.params.get("1").unwrap_or_default().to_owned())).collect();
+    assert_eq!(seen, vec![(0, "again".to_owned()), (1, "b".to_owned()), (2, "c2".to_owned())]);
+}
+
 async fn recipients_move_only_forward_and_counts_follow(b: Backend) {
     let s = &b.store;
     let c = campaign("t1", 1);
@@ -405,6 +432,7 @@ every_backend!(
     campaigns_are_per_tenant_and_listed_newest_first,
     updates_are_atomic_and_a_refused_change_writes_nothing,
     audiences_deduplicate_by_phone_and_respect_the_limit,
+    a_phone_twice_in_one_batch_keeps_its_first_place_and_the_later_data,
     recipients_move_only_forward_and_counts_follow,
     contacts_and_contexts_merge_and_are_found_every_way,
     catalog_entries_are_replaced_by_id_in_order,

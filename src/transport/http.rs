@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use lime_protocol::{Envelope, EnvelopeError};
 
 use crate::caller::Caller;
+use crate::problem::json_error;
 use crate::router;
 use crate::state::AppState;
 use crate::tenant::{AuthError, Tenant};
-use crate::problem::json_error;
 
 /// `POST /commands`: one command in, its response envelope out (HTTP 200 for success and
 /// failure alike, as BLiP answers).

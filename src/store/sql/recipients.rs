@@ -32,16 +32,12 @@ pub(super) async fn insert(
     audience: Vec<NewRecipient>,
     max_total: u64,
 ) -> Result<AudienceAdded> {
-    // Later entries replace earlier ones with the same phone, within the batch too.
-    let mut last_of: HashMap<u64, usize> = HashMap::new();
-    for (i, r) in audience.iter().enumerate() {
-        if let Some(p) = r.phone {
-            last_of.insert(p.as_u64(), i);
-        }
-    }
+    // A phone seen again, in this batch or before, keeps its first place and takes the
+    // later entry's data; each repeat counts as an update (as the memory store does).
+    let phones: std::collections::HashSet<u64> = audience.iter().filter_map(|r| r.phone.map(|p| p.as_u64())).collect();
     let mut existing: HashMap<u64, i64> = HashMap::new();
-    if !last_of.is_empty() {
-        let phones: Vec<Value> = last_of.keys().map(|p| json!({"phone": *p as i64})).collect();
+    if !phones.is_empty() {
+        let phones: Vec<Value> = phones.iter().map(|p| json!({"phone": *p as i64})).collect();
         let sql = format!(
             "SELECT phone, seq FROM recipients WHERE campaign_id = $1 AND phone IN (SELECT phone FROM {})",
             store.dialect.json_rows("$2", &[("phone", "bigint")])
@@ -62,15 +58,15 @@ pub(super) async fn insert(
             .fetch_one(&mut **tx)
             .await
             .map_err(db)?;
-    let mut inserts = Vec::new();
-    let mut updates = Vec::new();
+    let mut inserts: Vec<RecipientRow> = Vec::new();
+    let mut updates: Vec<RecipientRow> = Vec::new();
+    // Where this batch already put a phone: in `inserts` or in `updates`, by index.
+    let mut inserted_at: HashMap<u64, usize> = HashMap::new();
+    let mut updated_at: HashMap<u64, usize> = HashMap::new();
+    let mut updated = 0u64;
     let mut next = total_now;
-    let mut batch_seq: HashMap<u64, i64> = HashMap::new();
-    for (i, r) in audience.into_iter().enumerate() {
+    for r in audience {
         let phone = r.phone.map(|p| p.as_u64()).unwrap_or(0);
-        if phone != 0 && last_of.get(&phone) != Some(&i) {
-            continue; // replaced by a later entry of this batch
-        }
         let recipient = Recipient::new(0, r);
         let mut row = RecipientRow {
             seq: 0,
@@ -80,19 +76,29 @@ pub(super) async fn insert(
             context: recipient.context().map(str::to_owned),
             contact: recipient.contact_id().map(str::to_owned),
         };
-        match existing.get(&phone).or(batch_seq.get(&phone)) {
-            Some(seq) if phone != 0 => {
-                row.seq = *seq;
-                updates.push(row);
-            }
-            _ => {
-                row.seq = next;
-                if phone != 0 {
-                    batch_seq.insert(phone, next);
+        if phone == 0 {
+            row.seq = next;
+            next += 1;
+            inserts.push(row);
+        } else if let Some(&seq) = existing.get(&phone) {
+            row.seq = seq;
+            updated += 1;
+            match updated_at.get(&phone) {
+                Some(&i) => updates[i] = row,
+                None => {
+                    updated_at.insert(phone, updates.len());
+                    updates.push(row);
                 }
-                next += 1;
-                inserts.push(row);
             }
+        } else if let Some(&i) = inserted_at.get(&phone) {
+            row.seq = inserts[i].seq;
+            updated += 1;
+            inserts[i] = row;
+        } else {
+            row.seq = next;
+            next += 1;
+            inserted_at.insert(phone, inserts.len());
+            inserts.push(row);
         }
     }
     let added = inserts.len() as u64;
@@ -149,7 +155,7 @@ pub(super) async fn insert(
             .await
             .map_err(db)?;
     }
-    Ok(AudienceAdded { added, updated: updates.len() as u64, total: total_now as u64 + added })
+    Ok(AudienceAdded { added, updated, total: total_now as u64 + added })
 }
 
 pub(super) async fn add(

@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use super::Connection;
-use crate::state::AppState;
 use crate::problem::json_error;
+use crate::state::AppState;
 
 /// The one subprotocol: lime.md requires it echoed when offered.
 const SUBPROTOCOL: &str = "lime";
