@@ -9,8 +9,11 @@ use std::sync::OnceLock;
 use irisgate::phone::PhoneNormalizer;
 use lime_protocol::{Envelope, LimeUri, MediaType, Node};
 
-/// The targets by name: the corpus directory `fuzz/corpus/<name>/` belongs to `check`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// One target's assertion about one input; it panics when the input breaks it.
+pub type Check = fn(&[u8]);
+
+/// The targets by name: the corpus directory `fuzz/corpus/<name>/` belongs to its check.
+pub const TARGETS: &[(&str, Check)] = &[
     ("envelope", envelope),
     ("uri", uri),
     ("node", node),

@@ -281,34 +281,34 @@ pub struct TemplateConfig {
 mod defaults {
     use std::net::SocketAddr;
 
-    pub fn listen() -> SocketAddr {
+    pub(super) fn listen() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 8080))
     }
-    pub fn domain() -> String {
+    pub(super) fn domain() -> String {
         "msging.net".into()
     }
-    pub fn instance() -> String {
+    pub(super) fn instance() -> String {
         "irisgate1".into()
     }
-    pub fn country_code() -> String {
+    pub(super) fn country_code() -> String {
         "55".into()
     }
-    pub fn features() -> Vec<String> {
+    pub(super) fn features() -> Vec<String> {
         vec!["campaigns".into()]
     }
-    pub fn provider() -> super::ProviderKind {
+    pub(super) fn provider() -> super::ProviderKind {
         super::ProviderKind::Simulator
     }
-    pub fn delivered_after_ms() -> u64 {
+    pub(super) fn delivered_after_ms() -> u64 {
         50
     }
-    pub fn read_after_ms() -> u64 {
+    pub(super) fn read_after_ms() -> u64 {
         200
     }
-    pub fn language() -> String {
+    pub(super) fn language() -> String {
         "pt_BR".into()
     }
-    pub fn template_status() -> String {
+    pub(super) fn template_status() -> String {
         "APPROVED".into()
     }
 }

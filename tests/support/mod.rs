@@ -1,6 +1,8 @@
 //! Test support: a gateway on 127.0.0.1:0 (on SQLite in a temporary directory of its own unless
 //! the test names another store) and real WebSocket / HTTP clients talking to it.
-#![allow(dead_code)]
+// Each test crate includes this module and uses a part of it: the rest is dead code there,
+// and its `pub` items are unreachable from outside that one test crate by construction.
+#![allow(dead_code, unreachable_pub)]
 
 pub mod node;
 pub mod postgres;

@@ -10,12 +10,12 @@ use super::{Connection, End};
 
 /// Close codes used by the gateway (RFC 6455).
 pub(super) mod close {
-    pub const NORMAL: u16 = 1000;
-    pub const GOING_AWAY: u16 = 1001;
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
+    pub(in crate::transport::ws) const NORMAL: u16 = 1000;
+    pub(in crate::transport::ws) const GOING_AWAY: u16 = 1001;
+    pub(in crate::transport::ws) const UNSUPPORTED_DATA: u16 = 1003;
+    pub(in crate::transport::ws) const INVALID_PAYLOAD: u16 = 1007;
+    pub(in crate::transport::ws) const POLICY: u16 = 1008;
+    pub(in crate::transport::ws) const TOO_BIG: u16 = 1009;
 }
 
 impl Connection {
