@@ -24,6 +24,7 @@ use crate::dispatcher::Dispatcher;
 use crate::error::{Error, Result};
 use crate::phone::PhoneNormalizer;
 use crate::reasons::Reasons;
+use crate::receipts::Receipts;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 
@@ -40,6 +41,8 @@ pub struct Inner {
     pub phones: Arc<PhoneNormalizer>,
     /// Titles of provider reason codes, learned as sends fail.
     pub reasons: Arc<Reasons>,
+    /// The receipt recorder, drained at shutdown after the dispatcher's workers.
+    receipts: Receipts,
 }
 
 impl std::ops::Deref for Engine {
@@ -72,9 +75,9 @@ impl Engine {
             }
         }
         let settings = config.campaigns.clone();
-        let receipts = crate::receipts::spawn(store.clone(), settings.receipt_queue, shutdown.clone());
+        let receipts = Receipts::spawn(store.clone(), settings.receipt_queue);
         let reasons = Arc::new(Reasons::new());
-        let channels = Channels::new(receipts, clock.clone(), shutdown.clone());
+        let channels = Channels::new(receipts.sink(), clock.clone(), shutdown.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
             channels,
@@ -88,7 +91,8 @@ impl Engine {
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
-        let engine = Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones, reasons }));
+        let engine =
+            Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones, reasons, receipts }));
         // Schedules missed while the server was down fire at once.
         for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
             engine.scheduler.schedule(&c.tenant, c.id, c.scheduled.unwrap_or(0))?;
@@ -102,6 +106,15 @@ impl Engine {
 }
 
 impl Engine {
+    /// After shutdown was signalled: waits for the dispatcher's workers to record their
+    /// last sends, then writes every receipt already accepted. False when `within` (for
+    /// each of the two) passed first; what was left is logged.
+    pub async fn drain(&self, within: std::time::Duration) -> bool {
+        let workers = self.dispatcher.drain(within).await;
+        let receipts = self.receipts.drain(within).await;
+        workers && receipts
+    }
+
     /// Takes (or renews) the leases of running campaigns and starts dispatching those this
     /// node got; stops those whose lease went to another node. Also fires schedules that
     /// another (possibly dead) node registered.
