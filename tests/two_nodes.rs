@@ -100,3 +100,66 @@ async fn killing_the_dispatching_node_lets_the_other_finish_with_no_duplicates()
     }
     assert!(busiest <= CEILING + 1, "{busiest} sends in one second over both nodes (ceiling {CEILING})");
 }
+
+/// Issue 14, bug 4: a paced REST campaign created and started on node A used to be sent by B
+/// while A, sending nothing, declared it COMPLETED; after B was killed nobody took it over.
+/// Whichever node dispatches, killing it mid-way must leave the survivor to finish within the
+/// lease, every recipient once across both nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_rest_campaign_started_on_one_node_finishes_after_the_sender_is_killed() {
+    const CONTACTS: usize = 45;
+    let Some((url, db)) = schema_url().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let node_config = |node: &str| {
+        let tail =
+            format!("\n[storage]\nkind = \"postgres\"\nurl = \"{url}\"\nlease_ms = 4000\nnode_id = \"{node}\"\n");
+        support::node::config(dir.path(), node, "", &tail)
+    };
+    let a = Node::start(&node_config("node-a"), "node-a");
+    let b = Node::start(&node_config("node-b"), "node-b");
+    let rest = support::Rest { addr: a.addr, key: Some(support::API_KEY.into()) };
+    for i in 0..CONTACTS {
+        rest.contact(json!({"name": format!("c{i}"), "phone": format!("+55319{:08}", 81_000_100 + i)})).await;
+    }
+    // 300 a minute (the most REST allows): one send every 200 ms, so the run outlives a few
+    // lease renewals.
+    let id = rest.text_campaign("paced over two nodes", "Oi", 300, Value::Null).await;
+    rest.start(&id).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ledger(dir.path()).len() < CONTACTS / 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rest.status(&id).await, "RUNNING", "nobody may complete it a third of the way through");
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT lease_owner FROM campaigns WHERE id = $1").bind(&id).fetch_one(&db).await.unwrap();
+    let owner = owner.expect("a node holds the lease");
+    let sent_before = ledger(dir.path()).len();
+    let (dead, survivor) = if owner == "node-a" { (a, b) } else { (b, a) };
+    dead.kill();
+    eprintln!("killed {owner} after {sent_before} sends");
+    let rest = support::Rest { addr: survivor.addr, key: Some(support::API_KEY.into()) };
+    let killed_at = Instant::now();
+    let status = loop {
+        let status = rest.status(&id).await;
+        if status != "RUNNING" || killed_at.elapsed() > Duration::from_secs(40) {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, "COMPLETED", "the survivor finished it ({sent_before} sent before the kill)");
+    let lines = ledger(dir.path());
+    let mut phones: Vec<String> = lines.iter().map(|l| l["recipient"].to_string()).collect();
+    phones.sort_unstable();
+    phones.dedup();
+    if phones.len() != CONTACTS {
+        let messages = rest.ok_get(&format!("/campaigns/{id}/messages?limit=100")).await;
+        let missing: Vec<&Value> = messages["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| !phones.iter().any(|p| p.contains(&m["phone"].as_str().unwrap_or("?").replace('+', ""))))
+            .collect();
+        panic!("{} of {CONTACTS} contacts reached; not in the ledger: {missing:?}", phones.len());
+    }
+    assert_eq!(lines.len(), CONTACTS, "nobody twice");
+}

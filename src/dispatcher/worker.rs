@@ -64,6 +64,15 @@ pub(super) async fn run(inner: &Inner, tenant: &str, id: Uuid, mut signals: Sign
     if signals.is_cancelled() {
         return Ok(());
     }
+    // No PENDING left after this worker's cursor is not the end of the campaign: another
+    // node may be sending what it marked SENDING (or be dead with it). Only the store's
+    // counts say when nothing is left; until then the campaign stays RUNNING, so the node
+    // that sends the last recipient completes it, or the lease's next holder takes over.
+    let left = inner.store.counts(tenant, id).await?.pending;
+    if left > 0 {
+        tracing::info!(campaign = %id, left, "no recipient left for this worker; the campaign goes on elsewhere");
+        return Ok(());
+    }
     let now = inner.clock.now();
     inner
         .store
