@@ -210,6 +210,49 @@ async fn a_phone_twice_in_one_batch_keeps_its_first_place_and_the_later_data(b: 
     assert_eq!(seen, vec![(0, "again".to_owned()), (1, "b".to_owned()), (2, "c2".to_owned())]);
 }
 
+async fn a_start_adds_the_audience_and_the_status_together_or_nothing(b: Backend) {
+    let s = &b.store;
+    let c = campaign("t1", 1);
+    s.insert_campaign(c.clone(), vec![recipient("+5531998761234", "a")]).await.unwrap();
+    let audience = || vec![recipient("+5531998765678", "b"), recipient("+5531998760101", "c")];
+    // The change refuses: neither the audience nor the status is written.
+    let refused = s
+        .start_campaign("t1", c.id, audience(), 100, &mut |_, total| {
+            assert_eq!(total, 3, "the change sees the total with the audience added");
+            Err(Error::NotAllowed("no".into()))
+        })
+        .await;
+    assert!(matches!(refused, Err(Error::NotAllowed(_))));
+    assert_eq!(s.counts("t1", c.id).await.unwrap().total, 1, "a refused start adds nobody");
+    // Over the limit: nothing written, the change never asked.
+    let over = s.start_campaign("t1", c.id, audience(), 2, &mut |_, _| panic!("not over the limit")).await;
+    assert!(matches!(over, Err(Error::InvalidArgument(_))));
+    assert_eq!(s.campaign("t1", c.id).await.unwrap().unwrap().status, CampaignStatus::Draft);
+    // Another tenant's campaign is not found.
+    let foreign = s.start_campaign("t2", c.id, audience(), 100, &mut |_, _| Ok(())).await;
+    assert!(matches!(foreign, Err(Error::NotFound(_))));
+    // Accepted: both written.
+    let started = s
+        .start_campaign("t1", c.id, audience(), 100, &mut |x, _| {
+            x.status = CampaignStatus::Running;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(started.status, CampaignStatus::Running);
+    assert_eq!(s.campaign("t1", c.id).await.unwrap().unwrap().status, CampaignStatus::Running);
+    assert_eq!(s.counts("t1", c.id).await.unwrap().total, 3);
+    // An empty audience adds nothing and the change sees the stored total.
+    let d = campaign("t1", 2);
+    s.insert_campaign(d.clone(), vec![recipient("+5531998761234", "a")]).await.unwrap();
+    s.start_campaign("t1", d.id, Vec::new(), 100, &mut |_, total| {
+        assert_eq!(total, 1);
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
 async fn recipients_move_only_forward_and_counts_follow(b: Backend) {
     let s = &b.store;
     let c = campaign("t1", 1);
@@ -433,6 +476,7 @@ every_backend!(
     updates_are_atomic_and_a_refused_change_writes_nothing,
     audiences_deduplicate_by_phone_and_respect_the_limit,
     a_phone_twice_in_one_batch_keeps_its_first_place_and_the_later_data,
+    a_start_adds_the_audience_and_the_status_together_or_nothing,
     recipients_move_only_forward_and_counts_follow,
     contacts_and_contexts_merge_and_are_found_every_way,
     catalog_entries_are_replaced_by_id_in_order,

@@ -29,8 +29,7 @@ pub enum Audience {
     Filters,
 }
 
-/// Why a campaign did not start. Nothing was written, but for [`StartError::Failed`] after
-/// the audience was added (see [`Engine::start_campaign`]).
+/// Why a campaign did not start. Nothing was written.
 #[derive(Debug)]
 pub enum StartError {
     /// It is not a DRAFT (any more); its status.
@@ -54,40 +53,37 @@ impl Engine {
     /// empty), applies the new start time, moves it to SCHEDULED or RUNNING and hands it to
     /// the scheduler or the dispatcher.
     ///
-    /// Everything that can refuse the start is checked before anything is written. The writes
-    /// are two store calls (the frozen audience, then the status, which checks DRAFT again),
-    /// not one transaction: if the status write fails, the frozen audience stays.
+    /// The audience, the checks and the status are one store transaction
+    /// ([`crate::store::Store::start_campaign`]): a refused start writes nothing. The early
+    /// DRAFT check only spares scanning the contacts for a campaign that cannot start.
     pub async fn start_campaign(&self, tenant: &str, id: Uuid, request: StartRequest) -> Result<Campaign, StartError> {
         let campaign = self.campaign(tenant, id).await?;
         if campaign.status != CampaignStatus::Draft {
             return Err(StartError::NotDraft(campaign.status));
         }
-        let frozen = match (request.audience, RestSpec::of(&campaign)) {
+        let audience = match (request.audience, RestSpec::of(&campaign)) {
             (Audience::Filters, Some(spec)) => {
                 let audience = selection::from_contacts(&*self.store, tenant, &campaign, &spec).await?;
                 if audience.is_empty() {
                     return Err(StartError::NoMatch);
                 }
-                Some(audience)
+                audience
             }
-            _ => {
-                if self.store.counts(tenant, id).await?.total == 0 {
-                    return Err(StartError::NoRecipients);
-                }
-                None
-            }
+            // The recipients added so far; the store counts them inside the transaction.
+            _ => Vec::new(),
         };
-        if let Some(audience) = frozen {
-            self.store.add_recipients(tenant, id, audience, self.settings.max_recipients_per_campaign).await?;
-        }
         let now = self.clock.now();
-        let mut not_draft = None;
+        let mut refused = None;
         let started = self
             .store
-            .update_campaign(tenant, id, &mut |c| {
+            .start_campaign(tenant, id, audience, self.settings.max_recipients_per_campaign, &mut |c, total| {
                 if c.status != CampaignStatus::Draft {
-                    not_draft = Some(c.status);
+                    refused = Some(StartError::NotDraft(c.status));
                     return Err(Error::NotAllowed(format!("The campaign is {}, not DRAFT", c.status.rest())));
+                }
+                if total == 0 {
+                    refused = Some(StartError::NoRecipients);
+                    return Err(Error::InvalidArgument("The campaign has no audience".into()));
                 }
                 if let Some(at) = request.scheduled {
                     c.scheduled = Some(at);
@@ -96,8 +92,8 @@ impl Engine {
                 Ok(())
             })
             .await;
-        let started = match (started, not_draft) {
-            (Err(_), Some(status)) => return Err(StartError::NotDraft(status)),
+        let started = match (started, refused) {
+            (Err(_), Some(refusal)) => return Err(refusal),
             (started, _) => started?,
         };
         self.after_start(&started)?;

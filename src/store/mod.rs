@@ -93,6 +93,10 @@ pub struct Receipt {
 /// How a campaign changes in [`Store::update_campaign`]: checks and edits, or refuses.
 pub type CampaignChange<'a> = &'a mut (dyn FnMut(&mut Campaign) -> Result<()> + Send);
 
+/// A start's change of a campaign, given the number of recipients it holds with the audience
+/// just added; its error writes nothing.
+pub type StartChange<'a> = &'a mut (dyn FnMut(&mut Campaign, u64) -> Result<()> + Send);
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- campaigns ---------------------------------------------------------------------
@@ -110,6 +114,18 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `change` atomically; its error is returned and nothing is written.
     /// `NotFound` when the campaign does not exist for this tenant.
     async fn update_campaign(&self, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign>;
+
+    /// Starts a campaign in one transaction: adds `audience` (as [`Store::add_recipients`]
+    /// does; empty adds nothing), then applies `change` with the recipient total and writes
+    /// the campaign. Any error — `NotFound`, over `max_total`, `change`'s — writes nothing.
+    async fn start_campaign(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        audience: Vec<NewRecipient>,
+        max_total: u64,
+        change: StartChange<'_>,
+    ) -> Result<Campaign>;
 
     /// Deletes a campaign whose status is one of `allowed` (else `NotAllowed`), with its
     /// recipients.

@@ -9,7 +9,7 @@ use super::{CampaignCell, CampaignData, HashMap, MemoryStore};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient};
 use crate::error::Result;
 use crate::store::rules::{matches, not_deletable, not_found};
-use crate::store::{AudienceAdded, CampaignChange, CampaignFilter, Page};
+use crate::store::{AudienceAdded, CampaignChange, CampaignFilter, Page, StartChange};
 
 pub(super) fn insert(store: &MemoryStore, campaign: Campaign, audience: Vec<NewRecipient>) -> Result<AudienceAdded> {
     let id = campaign.id;
@@ -64,6 +64,32 @@ pub(super) fn update(store: &MemoryStore, tenant: &str, id: Uuid, change: Campai
     change(&mut updated)?;
     data.campaign = updated.clone();
     Ok(updated)
+}
+
+/// [`crate::store::Store::start_campaign`] under the campaign's one lock: the change is tried
+/// on a copy with the total the audience would make, and the audience added only after it
+/// passed, so that a refusal changes nothing.
+pub(super) fn start(
+    store: &MemoryStore,
+    tenant: &str,
+    id: Uuid,
+    audience: Vec<NewRecipient>,
+    max_total: u64,
+    change: StartChange<'_>,
+) -> Result<Campaign> {
+    let cell = store.cell(tenant, id).ok_or_else(|| not_found(id))?;
+    let mut data = cell.data.write();
+    if data.deleted {
+        return Err(not_found(id));
+    }
+    let total = data.total_after(&audience, max_total)?;
+    let mut started = data.campaign.clone();
+    change(&mut started, total)?;
+    if !audience.is_empty() {
+        data.add(audience, max_total)?;
+    }
+    data.campaign = started.clone();
+    Ok(started)
 }
 
 pub(super) fn delete(store: &MemoryStore, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {

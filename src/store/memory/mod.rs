@@ -19,7 +19,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, Store};
+use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, StartChange, Store};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
@@ -107,6 +107,17 @@ impl Store for MemoryStore {
 
     async fn update_campaign(&self, tenant: &str, id: Uuid, change: CampaignChange<'_>) -> Result<Campaign> {
         campaigns::update(self, tenant, id, change)
+    }
+
+    async fn start_campaign(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        audience: Vec<NewRecipient>,
+        max_total: u64,
+        change: StartChange<'_>,
+    ) -> Result<Campaign> {
+        campaigns::start(self, tenant, id, audience, max_total, change)
     }
 
     async fn delete_campaign(&self, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {

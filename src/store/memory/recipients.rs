@@ -11,18 +11,24 @@ use crate::store::{AudienceAdded, Page};
 
 impl CampaignData {
     /// Adds recipients, replacing the parameters of a phone already present.
+    /// How many recipients the campaign would hold with `audience` added; `InvalidArgument`
+    /// over `max_total`.
+    pub(super) fn total_after(&self, audience: &[NewRecipient], max_total: u64) -> Result<u64> {
+        let mut seen = HashSet::default();
+        let new_phones = audience
+            .iter()
+            .filter(|r| r.phone.map(|p| !self.by_phone.contains_key(&p.as_u64()) && seen.insert(p)).unwrap_or(true))
+            .count() as u64;
+        let total = self.recipients.len() as u64 + new_phones;
+        if total > max_total {
+            return Err(too_many(total, max_total));
+        }
+        Ok(total)
+    }
+
     pub(super) fn add(&mut self, audience: Vec<NewRecipient>, max_total: u64) -> Result<AudienceAdded> {
         let mut result = AudienceAdded::default();
-        let new_phones = {
-            let mut seen = HashSet::default();
-            audience
-                .iter()
-                .filter(|r| r.phone.map(|p| !self.by_phone.contains_key(&p.as_u64()) && seen.insert(p)).unwrap_or(true))
-                .count()
-        } as u64;
-        if self.recipients.len() as u64 + new_phones > max_total {
-            return Err(too_many(self.recipients.len() as u64 + new_phones, max_total));
-        }
+        let new_phones = self.total_after(&audience, max_total)? - self.recipients.len() as u64;
         self.recipients.reserve(new_phones as usize);
         for r in audience {
             let existing = r.phone.and_then(|p| self.by_phone.get(&p.as_u64()).copied());

@@ -10,7 +10,7 @@ use super::{db, recipients, SqlStore, Tx};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient};
 use crate::error::Result;
 use crate::store::rules::{matches, not_deletable, not_found};
-use crate::store::{AudienceAdded, CampaignChange, CampaignFilter, Page};
+use crate::store::{AudienceAdded, CampaignChange, CampaignFilter, Page, StartChange};
 
 pub(super) async fn insert(store: &SqlStore, campaign: Campaign, audience: Vec<NewRecipient>) -> Result<AudienceAdded> {
     let id = campaign.id.to_string();
@@ -75,17 +75,47 @@ pub(super) async fn update(store: &SqlStore, tenant: &str, id: Uuid, change: Cam
     let row = locked(store, &mut tx, tenant, id, "tenant, data").await?;
     let mut campaign: Campaign = document(&row, "campaign")?;
     change(&mut campaign)?;
+    write(&mut tx, &campaign).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(campaign)
+}
+
+/// [`crate::store::Store::start_campaign`]: the audience, the change and the campaign row
+/// in one transaction, under the campaign row's lock.
+pub(super) async fn start(
+    store: &SqlStore,
+    tenant: &str,
+    id: Uuid,
+    audience: Vec<NewRecipient>,
+    max_total: u64,
+    change: StartChange<'_>,
+) -> Result<Campaign> {
+    let mut tx = store.write.begin().await.map_err(db)?;
+    let row = locked(store, &mut tx, tenant, id, "tenant, data, total").await?;
+    let mut campaign: Campaign = document(&row, "campaign")?;
+    let total = if audience.is_empty() {
+        row.try_get::<i64, _>("total").map_err(db)? as u64
+    } else {
+        recipients::insert(store, &mut tx, &id.to_string(), audience, max_total).await?.total
+    };
+    change(&mut campaign, total)?;
+    write(&mut tx, &campaign).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(campaign)
+}
+
+/// Writes a campaign's document and the columns queries filter on.
+async fn write(tx: &mut Tx, campaign: &Campaign) -> Result<()> {
     sqlx::query("UPDATE campaigns SET status = $2, scheduled = $3, channel_id = $4, data = $5 WHERE id = $1")
-        .bind(id.to_string())
+        .bind(campaign.id.to_string())
         .bind(status_name(campaign.status))
         .bind(campaign.scheduled)
         .bind(&campaign.channel_id)
-        .bind(serde_json::to_string(&campaign).expect("plain data"))
-        .execute(&mut *tx)
+        .bind(serde_json::to_string(campaign).expect("plain data"))
+        .execute(&mut **tx)
         .await
         .map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    Ok(campaign)
+    Ok(())
 }
 
 pub(super) async fn delete(store: &SqlStore, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {
