@@ -7,25 +7,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::pacing::*;
 use support::*;
-
-/// Phones whose last four digits are never a simulator test number.
-fn phone(i: usize) -> String {
-    format!("+55319{:08}", 80_001_000 + i)
-}
-
-/// The development config with a send ledger in a temp dir.
-fn ledger_config() -> (irisgate::Config, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = irisgate::Config::development();
-    config.tenants[0].channels[0].ledger = Some(dir.path().join("ledger.jsonl"));
-    (config, dir)
-}
-
-fn ledger(dir: &tempfile::TempDir) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.path().join("ledger.jsonl")).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 /// `n` REST contacts and a TEXT campaign to all of them at `rate` a minute.
 async fn paced_campaign(config: irisgate::Config, n: usize, rate: u32) -> (Direct, String) {
@@ -47,36 +30,6 @@ async fn paced_campaign_to(config: irisgate::Config, phones: Vec<String>, rate: 
 
 async fn act(d: &Direct, id: &str, action: &str) -> Value {
     d.rest_ok("POST", &format!("/api/v1/campaigns/{id}/{action}"), None, 200).await
-}
-
-/// Send times (ms) of a campaign's recipients, sorted.
-async fn send_times(d: &Direct, id: &str) -> Vec<i64> {
-    let uuid = uuid::Uuid::parse_str(id).unwrap();
-    let page = irisgate::store::Page { skip: 0, take: u64::MAX };
-    let (_, recipients) = d.state.engine.store.recipients(BOT, uuid, None, page).await.unwrap();
-    let mut times: Vec<i64> = recipients.iter().filter(|r| r.processed_at != 0).map(|r| r.processed_at).collect();
-    times.sort();
-    times
-}
-
-/// The most sends in any window of `window_ms`.
-fn busiest(times: &[i64], window_ms: i64) -> usize {
-    let mut best = 0;
-    let mut start = 0;
-    for end in 0..times.len() {
-        while times[end] - times[start] >= window_ms {
-            start += 1;
-        }
-        best = best.max(end - start + 1);
-    }
-    best
-}
-
-async fn advance(ms: u64) {
-    tokio::time::sleep(Duration::from_millis(ms)).await;
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
-    }
 }
 
 /// Issue 14, point 5. At one send a minute the worker sleeps ~60 s for each slot. A pause

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod node;
+pub mod pacing;
 pub mod postgres;
 pub mod rest;
 #[allow(unused_imports)]
