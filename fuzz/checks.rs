@@ -6,6 +6,9 @@
 
 use std::sync::OnceLock;
 
+use irisgate::catalog::{CustomFieldDef, FieldType};
+use irisgate::contact::Contact;
+use irisgate::filter::Filters;
 use irisgate::phone::PhoneNormalizer;
 use lime_protocol::{Envelope, LimeUri, MediaType, Node};
 
@@ -20,6 +23,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("media_type", media_type),
     ("csv_audience", csv_audience),
     ("phone", phone),
+    ("filter", filter),
 ];
 
 /// Any bytes as an envelope: an error or an envelope whose JSON parses to the same JSON.
@@ -79,4 +83,42 @@ pub fn phone(data: &[u8]) {
     if let Ok(phone) = normalizer().normalize(text) {
         assert_eq!(normalizer().normalize(&phone.to_string()).ok(), Some(phone), "{text:?} → {phone}");
     }
+}
+
+/// The custom fields a REST workspace might define, one of each type.
+fn custom_fields() -> &'static [CustomFieldDef] {
+    static FIELDS: OnceLock<Vec<CustomFieldDef>> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        [
+            ("plan", FieldType::Text),
+            ("score", FieldType::Number),
+            ("since", FieldType::Date),
+            ("vip", FieldType::Boolean),
+        ]
+        .into_iter()
+        .map(|(key, field_type)| CustomFieldDef {
+            id: key.to_owned(),
+            key: key.to_owned(),
+            name: key.to_owned(),
+            field_type,
+            is_required: false,
+            is_visible: true,
+            description: None,
+            created: 0,
+        })
+        .collect()
+    })
+}
+
+/// REST audience filters as a client sends them: a JSON error, a compile error naming the
+/// problem, or filters that match or miss any contact without panicking.
+pub fn filter(data: &[u8]) {
+    let Ok(filters) = serde_json::from_slice::<Filters>(data) else { return };
+    let Ok(compiled) = filters.compile(custom_fields()) else { return };
+    let mut contact = Contact { id: "c".into(), phone: Some(5531998761234), ..Contact::default() };
+    let _ = compiled.matches(&contact);
+    contact.extras.insert("score".into(), serde_json::json!(7));
+    contact.extras.insert("since".into(), serde_json::json!("2026-01-02T03:04:05Z"));
+    contact.extras.insert("plan".into(), serde_json::json!("gold"));
+    let _ = compiled.matches(&contact);
 }
