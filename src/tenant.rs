@@ -76,8 +76,18 @@ impl Tenant {
     }
 }
 
+/// Equal in time independent of where the bytes differ (the length is not secret).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
+}
+
+/// API keys are indexed by their SHA-256 digest: a lookup compares digests of what the
+/// client sent, so its timing says nothing about the keys themselves.
+type KeyDigest = [u8; 32];
+
+fn digest(key: &str) -> KeyDigest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(key.as_bytes()).into()
 }
 
 /// Decodes standard or URL-safe base64, with or without padding.
@@ -104,7 +114,7 @@ pub enum AuthError {
 #[derive(Debug, Default)]
 pub struct Tenants {
     by_identifier: HashMap<String, Arc<Tenant>>,
-    by_api_key: HashMap<String, Arc<Tenant>>,
+    by_api_key: HashMap<KeyDigest, Arc<Tenant>>,
 }
 
 impl Tenants {
@@ -115,7 +125,7 @@ impl Tenants {
             let tenant = Arc::new(tenant);
             all.by_identifier.insert(tenant.id.to_ascii_lowercase(), tenant.clone());
             for key in &tenant.api_keys {
-                all.by_api_key.insert(key.clone(), tenant.clone());
+                all.by_api_key.insert(digest(key), tenant.clone());
             }
         }
         all
@@ -126,7 +136,7 @@ impl Tenants {
     }
 
     pub fn by_api_key(&self, key: &str) -> Option<&Arc<Tenant>> {
-        self.by_api_key.get(key)
+        self.by_api_key.get(&digest(key))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Tenant>> {
@@ -186,5 +196,14 @@ mod tests {
         assert_eq!(t.authenticate_http(Some("Key !!!")).unwrap_err(), AuthError::Malformed);
         let no_colon = format!("Key {}", STANDARD.encode("mybot"));
         assert_eq!(t.authenticate_http(Some(&no_colon)).unwrap_err(), AuthError::Malformed);
+    }
+
+    #[test]
+    fn api_keys_find_their_workspace_and_nothing_else() {
+        let t = tenants();
+        assert_eq!(t.by_api_key("wk_test_123").unwrap().id, "mybot");
+        for near in ["wk_test_12", "wk_test_1234", "WK_TEST_123", "", " wk_test_123"] {
+            assert!(t.by_api_key(near).is_none(), "{near:?}");
+        }
     }
 }
