@@ -4,7 +4,7 @@
 //! One model, two vocabularies: the LIME face shows `new`/`processing`, the REST face
 //! `DRAFT`/`RUNNING`. The mapping lives here and nowhere else.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,12 +17,6 @@ pub type Millis = i64;
 
 pub fn now_millis() -> Millis {
     Utc::now().timestamp_millis()
-}
-
-pub use crate::datetime::iso;
-
-pub fn from_datetime(t: DateTime<Utc>) -> Millis {
-    t.timestamp_millis()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

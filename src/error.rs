@@ -106,9 +106,11 @@ impl Error {
         format!("{told} (correlation id {correlation_id})")
     }
 
-    /// Whether the server log should record this at warn level rather than debug.
+    /// Whether the face should log this at warn level rather than debug. Storage and
+    /// internal faults are not: [`Error::client_message`] logs them, once, with the
+    /// correlation id the client is given.
     pub fn is_server_fault(&self) -> bool {
-        matches!(self, Error::Internal(_) | Error::Unavailable(_) | Error::Storage(_))
+        matches!(self, Error::Unavailable(_))
     }
 }
 

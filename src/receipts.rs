@@ -10,7 +10,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout_at, Instant};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::channel::ReceiptSink;
@@ -26,9 +25,6 @@ const FIRST_RETRY: Duration = Duration::from_millis(20);
 
 /// …up to this: a store that is down for minutes is tried every few seconds, not hammered.
 const LAST_RETRY: Duration = Duration::from_secs(5);
-
-/// How long [`spawn`]'s own drain at shutdown may take.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 
 /// The running recorder.
 pub struct Receipts {
@@ -81,22 +77,6 @@ impl Receipts {
         });
         timeout_at(deadline, self.tasks.wait()).await.is_ok() && self.recorded.load(Ordering::Acquire)
     }
-}
-
-/// Spawns the recorder and drains it when `shutdown` is cancelled, for a caller that does
-/// not await [`Receipts::drain`] itself; returns the sink.
-pub fn spawn(store: Arc<dyn Store>, capacity: usize, shutdown: CancellationToken) -> ReceiptSink {
-    spawn_until(store, capacity, shutdown)
-}
-
-fn spawn_until(writer: impl Writer, capacity: usize, shutdown: CancellationToken) -> ReceiptSink {
-    let receipts = Receipts::spawn_writer(writer, capacity);
-    let sink = receipts.sink();
-    tokio::spawn(async move {
-        shutdown.cancelled().await;
-        receipts.drain(SHUTDOWN_DRAIN).await;
-    });
-    sink
 }
 
 /// Where receipts are written: the store. A trait of its own so that the retries can be
@@ -233,7 +213,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_batch_is_retried_until_the_store_takes_it() {
         let store = Flaky::failing(12);
-        let sink = spawn_until(store.clone(), 1024, CancellationToken::new());
+        let receipts = Receipts::spawn_writer(store.clone(), 1024);
+        let sink = receipts.sink();
         for i in 0..100 {
             sink.send(receipt(i)).await.unwrap();
         }
@@ -246,13 +227,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn at_shutdown_the_queued_receipts_are_recorded_through_failed_writes() {
         let store = Flaky::failing(3);
-        let shutdown = CancellationToken::new();
-        let sink = spawn_until(store.clone(), 1024, shutdown.clone());
+        let receipts = Receipts::spawn_writer(store.clone(), 1024);
+        let sink = receipts.sink();
         for i in 0..50 {
             sink.send(receipt(i)).await.unwrap();
         }
-        shutdown.cancel();
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        // What `run` does at shutdown (through `Engine::drain`).
+        assert!(receipts.drain(Duration::from_secs(30)).await);
         assert_eq!(store.written(), 50, "every receipt queued before the shutdown");
     }
 

@@ -148,18 +148,9 @@ async fn a_paced_rest_campaign_started_on_one_node_finishes_after_the_sender_is_
     };
     assert_eq!(status, "COMPLETED", "the survivor finished it ({sent_before} sent before the kill)");
     let lines = ledger(dir.path());
-    let mut phones: Vec<String> = lines.iter().map(|l| l["recipient"].to_string()).collect();
-    phones.sort_unstable();
-    phones.dedup();
-    if phones.len() != CONTACTS {
-        let messages = rest.ok_get(&format!("/campaigns/{id}/messages?limit=100")).await;
-        let missing: Vec<&Value> = messages["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| !phones.iter().any(|p| p.contains(&m["phone"].as_str().unwrap_or("?").replace('+', ""))))
-            .collect();
-        panic!("{} of {CONTACTS} contacts reached; not in the ledger: {missing:?}", phones.len());
-    }
+    let mut reached: Vec<&str> = lines.iter().map(|l| l["recipient"].as_str().unwrap()).collect();
+    reached.sort_unstable();
+    reached.dedup();
+    assert_eq!(reached.len(), CONTACTS, "every contact reached: {reached:?}");
     assert_eq!(lines.len(), CONTACTS, "nobody twice");
 }

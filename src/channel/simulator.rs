@@ -96,7 +96,7 @@ impl Simulator {
         file.lock()?;
         let result = (|| {
             *offset = read_ledger(file, *offset, &self.accepted_elsewhere)?;
-            let time = crate::campaign::iso(self.clock.now()).unwrap_or_default();
+            let time = crate::datetime::iso(self.clock.now()).unwrap_or_default();
             let mut text = String::new();
             for m in sends {
                 if self.accepted_elsewhere.contains_key(&m.message_id) {
