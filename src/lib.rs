@@ -2,7 +2,7 @@
 //!
 //! Module map:
 //! - [`config`]: the TOML configuration, its defaults and validation.
-//! - [`tenant`]: workspaces and their credentials.
+//! - [`tenant`]: workspaces and their credentials; [`secret`]: provider secrets, redacted.
 //! - [`state`]: the shared, cheap-to-clone state handle.
 //! - [`campaign`], [`recipient`], [`contact`], [`catalog`]: the model both faces share;
 //!   [`draft`]: the one constructor of a new campaign.
@@ -58,6 +58,7 @@ pub mod reply;
 pub mod rest;
 pub mod router;
 pub mod scheduler;
+pub mod secret;
 pub mod shutdown;
 pub mod spec;
 pub mod state;

@@ -48,15 +48,21 @@ impl Pacer {
     /// Reserves the next free slot and returns when it starts, for a caller whose wait must
     /// give way to a pause or cancel (a slot given up that way is not reused).
     pub fn reserve(&self) -> Instant {
+        self.reserve_every(self.interval)
+    }
+
+    /// [`Pacer::reserve`] with the slots `interval` apart from now on (a ceiling that
+    /// changes: a channel slowed down by its provider).
+    pub fn reserve_every(&self, interval: Duration) -> Instant {
         let mut next = self.next.lock();
         let now = Instant::now();
         // Below the timer's resolution (1 ms) a wake-up is late by up to a millisecond;
         // the slots missed meanwhile may still be used, or a ceiling of 50,000/s would
         // give two sends a millisecond. Coarser ceilings get no credit at all.
-        let slack = if self.interval < TIMER_RESOLUTION { TIMER_RESOLUTION } else { Duration::ZERO };
+        let slack = if interval < TIMER_RESOLUTION { TIMER_RESOLUTION } else { Duration::ZERO };
         let earliest = now.checked_sub(slack).unwrap_or(now);
         let slot = next.map_or(now, |n| n.max(earliest));
-        *next = Some(slot + self.interval);
+        *next = Some(slot + interval);
         slot
     }
 }

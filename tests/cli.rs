@@ -101,6 +101,14 @@ fn template_on_an_unknown_channel_exits_2_naming_the_key() {
 }
 
 #[test]
+fn a_secret_from_an_unset_environment_variable_exits_2_naming_key_and_variable() {
+    expect_config_error(
+        "[[tenants]]\nidentifier = \"a\"\naccess_key = \"${IRISGATE_TEST_UNSET_KEY}\"\n",
+        &["tenants[0].access_key", "IRISGATE_TEST_UNSET_KEY"],
+    );
+}
+
+#[test]
 fn zero_limit_exits_2_naming_the_key() {
     expect_config_error("[limits]\nmax_connections = 0\n", &["limits.max_connections"]);
 }

@@ -1,7 +1,10 @@
 //! Channels: where messages go. The [`Channel`] trait, the simulator that implements it, and
-//! the registry that builds one instance per configured channel.
+//! the registry that builds one instance per configured channel with its provider's
+//! settings (`settings`); `throttle` is the adaptive slow-down providers share.
 
+pub mod settings;
 pub mod simulator;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -10,7 +13,7 @@ use dashmap::DashMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::ChannelDef;
+use crate::catalog::{ChannelDef, TemplateDef};
 use crate::clock::Clock;
 use crate::phone::Phone;
 use crate::store::Receipt;
@@ -27,6 +30,8 @@ pub struct Outbound {
     pub identity: String,
     /// WhatsApp template name and language, when the message is a template.
     pub template: Option<(String, Option<String>)>,
+    /// The template's definition (structure: header, buttons, cards), when it is known.
+    pub template_def: Option<Arc<TemplateDef>>,
     /// Template parameter values in position order (`{{1}}` first).
     pub parameters: Vec<String>,
     /// Rendered text (RCS, REST TEXT campaigns; template preview otherwise).
@@ -42,6 +47,19 @@ pub enum SendResult {
     Failed { code: u32, description: String },
     /// Failed in a way worth retrying.
     Transient(String),
+    /// Not taken now; worth retrying no sooner than `after` (WhatsApp's pair rate limit).
+    Later { after: std::time::Duration, why: String },
+    /// Not taken: the channel cannot send at all (credentials refused). Not an attempt: the
+    /// message goes again, with the same id, once [`Channel::health`] is ready again.
+    Down(String),
+}
+
+/// Whether a channel can send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Ready,
+    /// In error state with the provider's message; the channel probes and recovers by itself.
+    Down(String),
 }
 
 /// A provider of one channel. Receipts (delivered, read, failed) come back asynchronously
@@ -57,6 +75,12 @@ pub trait Channel: Send + Sync {
     /// Whether a send repeated with the same message id is dropped by the provider (Google
     /// RBM's `messageId`): then a send whose outcome was lost in a crash is simply repeated.
     fn deduplicates(&self) -> bool;
+
+    /// Ready unless the provider refused the channel's credentials (then nothing is sent
+    /// through it until its own probe succeeds).
+    fn health(&self) -> Health {
+        Health::Ready
+    }
 }
 
 /// Where channels deliver receipts (bounded; a full queue makes the channel wait).
@@ -66,14 +90,30 @@ pub type ReceiptSink = mpsc::Sender<Receipt>;
 #[derive(Clone)]
 pub struct Channels {
     live: Arc<DashMap<(String, String), Arc<dyn Channel>>>,
+    providers: Arc<settings::Providers>,
     receipts: ReceiptSink,
     clock: Clock,
     shutdown: CancellationToken,
 }
 
 impl Channels {
-    pub fn new(receipts: ReceiptSink, clock: Clock, shutdown: CancellationToken) -> Channels {
-        Channels { live: Arc::new(DashMap::new()), receipts, clock, shutdown }
+    pub fn new(
+        providers: Arc<settings::Providers>,
+        receipts: ReceiptSink,
+        clock: Clock,
+        shutdown: CancellationToken,
+    ) -> Channels {
+        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, shutdown }
+    }
+
+    /// The providers' settings of every configured channel (webhooks find theirs here).
+    pub fn providers(&self) -> &settings::Providers {
+        &self.providers
+    }
+
+    /// The instance for `def` of `tenant` if one was built (REST listings show its health).
+    pub fn live(&self, tenant: &str, channel: &str) -> Option<Arc<dyn Channel>> {
+        self.live.get(&(tenant.to_owned(), channel.to_owned())).map(|c| c.clone())
     }
 
     /// The instance for `def` of `tenant`, created when first needed.
@@ -84,13 +124,16 @@ impl Channels {
         }
         self.live
             .entry(key)
-            .or_insert_with(|| {
-                Arc::new(simulator::Simulator::spawn(
-                    def,
-                    self.receipts.clone(),
-                    self.clock.clone(),
-                    self.shutdown.clone(),
-                )) as Arc<dyn Channel>
+            .or_insert_with(|| match self.providers.of(tenant, &def.id) {
+                // Refused by the configuration's validation until their channels are built.
+                settings::Provider::Simulator | settings::Provider::WhatsApp(_) | settings::Provider::Rbm(_) => {
+                    Arc::new(simulator::Simulator::spawn(
+                        def,
+                        self.receipts.clone(),
+                        self.clock.clone(),
+                        self.shutdown.clone(),
+                    )) as Arc<dyn Channel>
+                }
             })
             .clone()
     }

@@ -5,9 +5,17 @@
 use lime_protocol::Identity;
 use serde::{Deserialize, Deserializer};
 
-use super::{ChannelConfig, Config, TemplateConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ChannelConfig, Config, ProviderKind, TemplateConfig};
 use crate::campaign::ChannelType;
 use crate::catalog::{numbered_placeholders, ChannelDef, TemplateDef, TemplateStatus};
+use crate::channel::settings::{
+    Provider, Providers, RbmSettings, WhatsAppSettings, RBM_API_BASE, TEMPLATE_SYNC_DEFAULT, WHATSAPP_API_BASE,
+    WHATSAPP_DEFAULT_PER_SECOND,
+};
+use crate::secret::Secret;
 use crate::tenant::{decode_base64, Feature, Tenant, Tenants};
 
 /// `type = "whatsapp"` / `"google_rcs"` of a `[[tenants.channels]]` table.
@@ -42,15 +50,53 @@ impl ChannelDef {
         ChannelDef {
             id: c.id.clone(),
             channel_type: c.channel_type,
-            provider: "simulator".into(),
+            provider: c.provider.as_str().into(),
             default: c.default,
             name: c.name.clone().unwrap_or_else(|| c.id.clone()),
             delivered_after_ms: c.delivered_after_ms,
             read_after_ms: c.read_after_ms,
-            max_per_second: c.max_per_second,
+            max_per_second: c.max_per_second.or(match c.provider {
+                ProviderKind::WhatsappCloud => Some(WHATSAPP_DEFAULT_PER_SECOND),
+                _ => None,
+            }),
             ledger: c.ledger.as_ref().map(|p| p.display().to_string()),
             created: 0,
         }
+    }
+}
+
+impl Providers {
+    /// The provider settings of every configured channel (validated: a real provider's
+    /// required keys are there).
+    pub fn from_config(config: &Config) -> Providers {
+        let base = |given: &Option<String>, default: &str| {
+            given.as_deref().filter(|b| !b.is_empty()).unwrap_or(default).trim_end_matches('/').to_owned()
+        };
+        let secret = |s: &Option<Secret>| s.clone().unwrap_or_else(|| Secret::new(""));
+        let text = |s: &Option<String>| s.clone().unwrap_or_default();
+        Providers::new(config.tenants.iter().flat_map(|t| {
+            t.channels.iter().map(move |c| {
+                let provider = match c.provider {
+                    ProviderKind::Simulator => Provider::Simulator,
+                    ProviderKind::WhatsappCloud => Provider::WhatsApp(Arc::new(WhatsAppSettings {
+                        phone_number_id: text(&c.phone_number_id),
+                        waba_id: c.waba_id.clone().filter(|w| !w.is_empty()),
+                        access_token: secret(&c.access_token),
+                        app_secret: secret(&c.app_secret),
+                        verify_token: secret(&c.verify_token),
+                        api_base: base(&c.api_base, WHATSAPP_API_BASE),
+                        template_sync: c.template_sync_ms.map_or(TEMPLATE_SYNC_DEFAULT, Duration::from_millis),
+                    })),
+                    ProviderKind::GoogleRbm => Provider::Rbm(Arc::new(RbmSettings {
+                        agent_id: text(&c.agent_id),
+                        service_account_key: c.service_account_key.clone().unwrap_or_default(),
+                        client_token: secret(&c.client_token),
+                        api_base: base(&c.api_base, RBM_API_BASE),
+                    })),
+                };
+                ((t.identifier.clone(), c.id.clone()), provider)
+            })
+        }))
     }
 }
 

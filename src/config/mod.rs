@@ -12,9 +12,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::campaign::ChannelType;
+use crate::secret::Secret;
 pub use crate::tenant::decode_base64;
 
 mod conversion;
+mod env;
 mod validation;
 
 /// The whole configuration. Unknown keys are errors, so that a typo never goes unnoticed.
@@ -111,8 +113,11 @@ pub struct CampaignSettings {
     pub media_link_timeout_ms: u64,
     /// Attempts per recipient when the provider reports a transient error.
     pub send_attempts: u32,
-    /// Wait before the first retry; doubled for each further one.
+    /// Wait before the first retry; doubled for each further one (each wait jittered
+    /// between half and all of it).
     pub retry_backoff_ms: u64,
+    /// Longest wait between two retries of a send.
+    pub retry_backoff_max_ms: u64,
     /// Recipients a dispatcher takes from the store at once.
     pub dispatch_batch: usize,
     /// Channel receipts waiting to be recorded; when full, channels wait (no receipt is lost).
@@ -129,6 +134,7 @@ impl Default for CampaignSettings {
             media_link_timeout_ms: 30_000,
             send_attempts: 3,
             retry_backoff_ms: 200,
+            retry_backoff_max_ms: 30_000,
             dispatch_batch: 1024,
             receipt_queue: 65_536,
         }
@@ -219,6 +225,21 @@ pub struct TenantConfig {
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     Simulator,
+    /// Meta's WhatsApp Cloud API (providers.md).
+    WhatsappCloud,
+    /// Google's RCS Business Messaging (providers.md).
+    GoogleRbm,
+}
+
+impl ProviderKind {
+    /// As the configuration file and the REST API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Simulator => "simulator",
+            ProviderKind::WhatsappCloud => "whatsapp_cloud",
+            ProviderKind::GoogleRbm => "google_rbm",
+        }
+    }
 }
 
 /// A channel of a tenant (a WhatsApp number, an RCS agent).
@@ -251,6 +272,36 @@ pub struct ChannelConfig {
     /// repeated `message_id` is not written again. For checking exactly-once from outside.
     #[serde(default)]
     pub ledger: Option<std::path::PathBuf>,
+    /// WhatsApp Cloud API: the sender number's id.
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// WhatsApp Cloud API: the WhatsApp Business Account whose templates are synced.
+    #[serde(default)]
+    pub waba_id: Option<String>,
+    /// WhatsApp Cloud API: system-user token, sent as Bearer.
+    #[serde(default)]
+    pub access_token: Option<Secret>,
+    /// WhatsApp Cloud API: verifies `X-Hub-Signature-256` of webhooks.
+    #[serde(default)]
+    pub app_secret: Option<Secret>,
+    /// WhatsApp Cloud API: the webhook subscription handshake's token.
+    #[serde(default)]
+    pub verify_token: Option<Secret>,
+    /// Provider API base URL (default: the provider's public one; tests point it at loopback).
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// WhatsApp Cloud API: time between two template syncs (default 900,000).
+    #[serde(default)]
+    pub template_sync_ms: Option<u64>,
+    /// Google RBM: the agent's id.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// Google RBM: the service-account JSON key file.
+    #[serde(default)]
+    pub service_account_key: Option<std::path::PathBuf>,
+    /// Google RBM: webhook verification and `X-Goog-Signature` key.
+    #[serde(default)]
+    pub client_token: Option<Secret>,
 }
 
 /// A message template registered on a channel.
@@ -334,10 +385,18 @@ impl Config {
         })
     }
 
-    /// Parses and validates TOML text; the error names the key (dotted path) and the problem.
+    /// Parses and validates TOML text, `"${NAME}"` values read from the process environment;
+    /// the error names the key (dotted path) and the problem.
     pub fn parse(text: &str) -> Result<Config, (String, String)> {
-        let de = toml::Deserializer::parse(text).map_err(|e| ("(file)".to_owned(), one_line(&e.to_string())))?;
-        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        Config::parse_with_env(text, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::parse`] with the environment given by `lookup`.
+    pub fn parse_with_env(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, (String, String)> {
+        let mut table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| ("(file)".to_owned(), one_line(&e.to_string())))?;
+        env::expand(&mut table, lookup)?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();
             let key = if path == "." { "(top level)".to_owned() } else { path };
             (key, one_line(&e.into_inner().to_string()))
@@ -368,6 +427,19 @@ mod tests {
         assert_eq!(c.domain, "msging.net");
         assert!(!c.tenants.is_empty());
         assert!(c.tenants[0].channels.iter().any(|ch| ch.default));
+    }
+
+    #[test]
+    fn credentials_may_come_from_the_environment() {
+        let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"${BOT_KEY}\"\napi_keys = [\"${API_KEY}\"]\n";
+        let env = |n: &str| match n {
+            "BOT_KEY" => Some("c2VjcmV0".to_owned()),
+            "API_KEY" => Some("wk_from_env_1".to_owned()),
+            _ => None,
+        };
+        let c = Config::parse_with_env(text, &env).unwrap();
+        assert_eq!(c.tenants[0].access_key, "c2VjcmV0");
+        assert_eq!(c.tenants[0].api_keys, ["wk_from_env_1"]);
     }
 
     #[test]

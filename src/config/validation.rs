@@ -3,8 +3,10 @@
 
 use std::collections::HashSet;
 
-use super::{decode_base64, Config, StorageKind};
+use super::{decode_base64, ChannelConfig, Config, ProviderKind, StorageKind};
+use crate::campaign::ChannelType;
 use crate::catalog::TemplateStatus;
+use crate::secret::Secret;
 use crate::tenant::Feature;
 
 /// Upper bound of every time setting: a day.
@@ -137,6 +139,9 @@ impl Config {
                 if channel.max_per_second == Some(0) {
                     return err(key(&format!("channels[{c}].max_per_second")), "must be greater than 0".into());
                 }
+                if let Err((field, msg)) = provider_keys(channel) {
+                    return err(key(&format!("channels[{c}].{field}")), msg);
+                }
                 if channel.default && !defaults.insert(channel.channel_type) {
                     return err(
                         key(&format!("channels[{c}].default")),
@@ -168,6 +173,81 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// A provider key and whether it is set.
+type Key<'a> = (&'a str, bool);
+
+/// The keys a channel's provider needs, and none of another provider's: a key the provider
+/// would ignore is a mistake worth naming. The error is the key at fault and the problem.
+fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    let secret = |v: &Option<Secret>| v.as_ref().is_some_and(|s| !s.expose().is_empty());
+    let whatsapp = [
+        ("phone_number_id", given(&c.phone_number_id)),
+        ("waba_id", given(&c.waba_id)),
+        ("access_token", secret(&c.access_token)),
+        ("app_secret", secret(&c.app_secret)),
+        ("verify_token", secret(&c.verify_token)),
+        ("template_sync_ms", c.template_sync_ms.is_some()),
+    ];
+    let rbm = [
+        ("agent_id", given(&c.agent_id)),
+        ("service_account_key", c.service_account_key.is_some()),
+        ("client_token", secret(&c.client_token)),
+    ];
+    let (needed, expected_type, own, foreign): (&[&str], _, &[Key], &[Key]) = match c.provider {
+        ProviderKind::Simulator => (&[], None, &[], &[]),
+        ProviderKind::WhatsappCloud => (
+            &["phone_number_id", "access_token", "app_secret", "verify_token"],
+            Some(ChannelType::WhatsApp),
+            &whatsapp,
+            &rbm,
+        ),
+        ProviderKind::GoogleRbm => {
+            (&["agent_id", "service_account_key", "client_token"], Some(ChannelType::GoogleRcs), &rbm, &whatsapp)
+        }
+    };
+    let provider = c.provider.as_str();
+    if c.provider != ProviderKind::Simulator {
+        // Until their channels are built (providers issue) a real provider is refused rather
+        // than silently simulated.
+        return Err(("provider", format!("\"{provider}\" is not available in this build yet")));
+    }
+    if let Some(t) = expected_type.filter(|t| *t != c.channel_type) {
+        return Err(("provider", format!("\"{provider}\" serves channels of type \"{}\" only", type_name(t))));
+    }
+    for name in needed {
+        if !own.iter().any(|(n, set)| n == name && *set) {
+            return Err((name, format!("is required for provider = \"{provider}\"")));
+        }
+    }
+    let others: Vec<&Key> = match c.provider {
+        ProviderKind::Simulator => whatsapp.iter().chain(&rbm).collect(),
+        _ => foreign.iter().collect(),
+    };
+    if let Some((name, _)) = others.into_iter().find(|(_, set)| *set) {
+        return Err((name, format!("is not a setting of provider = \"{provider}\"")));
+    }
+    if c.provider == ProviderKind::Simulator && given(&c.api_base) {
+        return Err(("api_base", "is not a setting of provider = \"simulator\"".into()));
+    }
+    if let Some(base) = c.api_base.as_deref().filter(|b| !b.is_empty()) {
+        if !(base.starts_with("https://") || base.starts_with("http://")) || reqwest::Url::parse(base).is_err() {
+            return Err(("api_base", format!("\"{base}\" is not an http(s) URL")));
+        }
+    }
+    if c.template_sync_ms.is_some_and(|ms| !(1000..=DAY_MS).contains(&ms)) {
+        return Err(("template_sync_ms", format!("must be between 1000 and {DAY_MS}")));
+    }
+    Ok(())
+}
+
+fn type_name(t: ChannelType) -> &'static str {
+    match t {
+        ChannelType::WhatsApp => "whatsapp",
+        ChannelType::GoogleRcs => "google_rcs",
     }
 }
 

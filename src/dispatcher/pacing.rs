@@ -43,18 +43,26 @@ impl Pacing {
     /// Waits for a slot of both ceilings; false when a pause or cancel came first. The
     /// channel's is reserved in the store when several nodes share it, so that the ceiling
     /// holds across them.
-    pub(super) async fn acquire(&self, inner: &Inner, plan: &Plan, signals: &mut Signals) -> Result<bool> {
+    pub(super) async fn acquire(
+        &self,
+        inner: &Inner,
+        plan: &Plan,
+        channel: &dyn Channel,
+        signals: &mut Signals,
+    ) -> Result<bool> {
         if let Some(p) = &self.campaign {
             if !signals.sleep_until(p.reserve()).await {
                 return Ok(false);
             }
         }
         if let Some(p) = &self.channel {
-            let interval = p.interval().as_millis().max(1) as i64;
+            // The channel's ceiling now: lower than configured while its provider slows it down.
+            let every = channel.max_per_second().map_or(p.interval(), |n| Duration::from_secs(1) / n.max(1));
+            let interval = every.as_millis().max(1) as i64;
             let slot =
                 match inner.store.reserve_slot(plan.tenant(), &plan.channel.id, inner.clock.now(), interval).await? {
                     Some(slot) => inner.clock.instant_at(slot),
-                    None => p.reserve(),
+                    None => p.reserve_every(every),
                 };
             if !signals.sleep_until(slot).await {
                 return Ok(false);

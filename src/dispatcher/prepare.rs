@@ -2,6 +2,7 @@
 //! and the recipients that fail before anything is sent.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -18,7 +19,7 @@ use crate::store::Outcome;
 pub(super) struct Plan {
     pub(super) campaign: Campaign,
     pub(super) channel: ChannelDef,
-    pub(super) template: Option<TemplateDef>,
+    pub(super) template: Option<Arc<TemplateDef>>,
 }
 
 /// What loading a campaign's plan found.
@@ -55,7 +56,7 @@ impl Plan {
             Some(name) => {
                 let templates = store.templates(tenant).await?;
                 match templates.into_iter().find(|t| t.name == *name && t.channel_id == channel.id) {
-                    Some(t) if t.is_approved() => Some(t),
+                    Some(t) if t.is_approved() => Some(Arc::new(t)),
                     _ => {
                         let why = format!("Template \"{name}\" not found or not approved");
                         return Ok(Load::Unsendable { reason: reasons::TEMPLATE_NOT_APPROVED, why });
@@ -125,6 +126,7 @@ async fn prepare(
             phone,
             identity: r.identity(plan.channel.channel_type),
             template: campaign.message.template.clone().map(|t| (t, campaign.message.template_language.clone())),
+            template_def: plan.template.clone(),
             parameters,
             text,
         };

@@ -15,7 +15,7 @@ use super::pacing::Pacing;
 use super::prepare::Plan;
 use super::Inner;
 use crate::campaign::{Campaign, CampaignStatus, Recipient, RecipientStatus};
-use crate::channel::{Channel, Outbound, SendResult};
+use crate::channel::{Channel, Health, Outbound, SendResult};
 use crate::contact::{ContactPatch, ContextWrite};
 use crate::error::{Error, Result};
 use crate::reasons;
@@ -137,6 +137,9 @@ impl<'a> Outbox<'a> {
         if group.is_empty() {
             return Ok((Vec::new(), Flow::Go));
         }
+        if !ready(self.channel, signals).await {
+            return Ok((Vec::new(), Flow::Stop));
+        }
         if let Some(pacing) = &self.pacing {
             if !self.turn(pacing, signals, &mut Vec::new()).await? {
                 return Ok((Vec::new(), Flow::Stop));
@@ -150,14 +153,14 @@ impl<'a> Outbox<'a> {
             if group.is_empty() {
                 return Ok((Vec::new(), Flow::Go));
             }
-            return Ok((transmit(self.inner, self.channel, group).await, Flow::Go));
+            return Ok((transmit(self.inner, self.channel, signals, group).await, Flow::Go));
         };
         let mut sent = Vec::with_capacity(group.len());
         for (i, message) in group.into_iter().enumerate() {
             if i > 0 && !self.turn(pacing, signals, &mut sent).await? {
                 return Ok((sent, Flow::Stop));
             }
-            sent.extend(transmit(self.inner, self.channel, vec![message]).await);
+            sent.extend(transmit(self.inner, self.channel, signals, vec![message]).await);
         }
         Ok((sent, Flow::Go))
     }
@@ -175,7 +178,7 @@ impl<'a> Outbox<'a> {
             if !signals.proceed().await {
                 return Ok(false);
             }
-            if pacing.acquire(self.inner, self.plan, signals).await? {
+            if pacing.acquire(self.inner, self.plan, self.channel, signals).await? {
                 break;
             }
         }
@@ -214,25 +217,68 @@ async fn claim(
     Ok(ready.into_iter().filter(|(r, _)| moved.contains(&r.seq)).collect())
 }
 
-/// Hands a batch to the channel, retrying transient failures with backoff.
-async fn transmit(inner: &Inner, channel: &dyn Channel, batch: Vec<(Recipient, Outbound)>) -> Vec<Sent> {
+/// Waits while the channel is down (its provider refused the credentials), giving way to a
+/// pause or cancel; false when the run must stop. Nothing is marked SENDING meanwhile, so
+/// the campaign's recipients stay PENDING.
+async fn ready(channel: &dyn Channel, signals: &mut Signals) -> bool {
+    let mut logged = false;
+    while let Health::Down(why) = channel.health() {
+        if !logged {
+            tracing::warn!(why, "the channel is in error state: sends wait until it recovers");
+            logged = true;
+        }
+        if !signals.sleep_until(Instant::now() + HEALTH_RECHECK).await && !signals.proceed().await {
+            return false;
+        }
+    }
+    true
+}
+
+/// How often a run waiting for its channel looks at its health again (the channel's own
+/// probe decides when it is back).
+const HEALTH_RECHECK: Duration = Duration::from_secs(1);
+
+/// Hands a batch to the channel, retrying transient failures with capped, jittered backoff.
+/// A message the channel refused because it is down is not an attempt: it waits for the
+/// channel (a shutdown or cancel meanwhile leaves it SENDING, as a crash would).
+async fn transmit(
+    inner: &Inner,
+    channel: &dyn Channel,
+    signals: &mut Signals,
+    batch: Vec<(Recipient, Outbound)>,
+) -> Vec<Sent> {
     let (recipients, messages): (Vec<Recipient>, Vec<Outbound>) = batch.into_iter().unzip();
     let mut results: Vec<Option<SendResult>> = vec![None; messages.len()];
     let mut pending: Vec<usize> = (0..messages.len()).collect();
-    let mut backoff = Duration::from_millis(inner.settings.retry_backoff_ms);
-    for attempt in 1..=inner.settings.send_attempts {
+    let settings = &inner.settings;
+    let mut backoff = Duration::from_millis(settings.retry_backoff_ms);
+    let cap = Duration::from_millis(settings.retry_backoff_max_ms);
+    let mut attempt = 1;
+    while attempt <= settings.send_attempts && !pending.is_empty() {
         let to_send: Vec<Outbound> = pending.iter().map(|&i| messages[i].clone()).collect();
         let got = channel.send(&to_send).await;
-        let mut still = Vec::new();
+        let last = attempt == settings.send_attempts;
+        let (mut still, mut down, mut wait) = (Vec::new(), false, Duration::ZERO);
         for (&i, result) in pending.iter().zip(got) {
+            let id = &messages[i].message_id;
             match result {
-                SendResult::Transient(why) if attempt < inner.settings.send_attempts => {
-                    tracing::debug!(message = %messages[i].message_id, attempt, why, "transient send failure, will retry");
+                SendResult::Down(why) => {
+                    tracing::debug!(message = %id, why, "the channel is down: the message waits for it");
+                    down = true;
                     still.push(i);
                 }
-                SendResult::Transient(why) => {
-                    tracing::warn!(message = %messages[i].message_id, why, "send failed after every attempt");
+                SendResult::Transient(why) | SendResult::Later { why, .. } if last => {
+                    tracing::warn!(message = %id, why, "send failed after every attempt");
                     results[i] = Some(SendResult::Failed { code: reasons::PROVIDER_UNAVAILABLE, description: why });
+                }
+                SendResult::Transient(why) => {
+                    tracing::debug!(message = %id, attempt, why, "transient send failure, will retry");
+                    still.push(i);
+                }
+                SendResult::Later { after, why } => {
+                    tracing::debug!(message = %id, attempt, why, ?after, "provider asks to retry later");
+                    wait = wait.max(after);
+                    still.push(i);
                 }
                 other => results[i] = Some(other),
             }
@@ -241,21 +287,42 @@ async fn transmit(inner: &Inner, channel: &dyn Channel, batch: Vec<(Recipient, O
         if pending.is_empty() {
             break;
         }
-        tokio::time::sleep(backoff).await;
-        backoff *= 2;
+        if down {
+            // Whatever else failed goes again with the held messages once the channel is back.
+            if !ready(channel, signals).await {
+                break;
+            }
+            continue;
+        }
+        tokio::time::sleep(wait.max(jittered(backoff))).await;
+        backoff = (backoff * 2).min(cap);
+        attempt += 1;
     }
     recipients
         .into_iter()
         .zip(messages)
         .zip(results)
-        .map(|((r, m), result)| {
-            let result = result.unwrap_or_else(|| SendResult::Failed {
-                code: reasons::PROVIDER_UNAVAILABLE,
-                description: "The channel gave no answer".into(),
-            });
-            (r, m, result)
+        .filter_map(|((r, m), result)| match result {
+            Some(result) => Some((r, m, result)),
+            // Held for a channel that stayed down until the run stopped: left SENDING.
+            None if attempt <= settings.send_attempts => None,
+            None => Some((
+                r,
+                m,
+                SendResult::Failed {
+                    code: reasons::PROVIDER_UNAVAILABLE,
+                    description: "The channel gave no answer".into(),
+                },
+            )),
         })
         .collect()
+}
+
+/// A wait between half of `backoff` and all of it, so that retries of many messages that
+/// failed together do not come back together.
+fn jittered(backoff: Duration) -> Duration {
+    let half = backoff / 2;
+    half + half.mul_f64(fastrand::f64())
 }
 
 /// Records what was sent: outcomes, then the contacts and contexts a send leaves behind.
@@ -285,7 +352,7 @@ async fn record(inner: &Inner, plan: &Plan, sent: Vec<Sent>) -> Result<()> {
                 inner.reasons.remember(code, &description);
                 outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason: code });
             }
-            SendResult::Transient(why) => {
+            SendResult::Transient(why) | SendResult::Later { why, .. } | SendResult::Down(why) => {
                 return Err(Error::Internal(format!("unresolved transient result for {}: {why}", m.message_id)));
             }
         }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::campaign::CampaignStatus;
 use crate::catalog::{ChannelDef, TemplateDef};
+use crate::channel::settings::Providers;
 use crate::channel::Channels;
 use crate::clock::Clock;
 use crate::config::{CampaignSettings, Config};
@@ -36,6 +37,8 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub dispatcher: Dispatcher,
     pub scheduler: Scheduler,
+    /// The live channel instances and the providers' settings (webhooks, channel health).
+    pub channels: Channels,
     pub clock: Clock,
     pub settings: CampaignSettings,
     pub phones: Arc<PhoneNormalizer>,
@@ -77,10 +80,11 @@ impl Engine {
         let settings = config.campaigns.clone();
         let receipts = Receipts::spawn(store.clone(), settings.receipt_queue);
         let reasons = Arc::new(Reasons::new());
-        let channels = Channels::new(receipts.sink(), clock.clone(), shutdown.clone());
+        let providers = Arc::new(Providers::from_config(config));
+        let channels = Channels::new(providers, receipts.sink(), clock.clone(), shutdown.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
-            channels,
+            channels.clone(),
             clock.clone(),
             settings.clone(),
             config.storage.sending_recovery,
@@ -91,8 +95,17 @@ impl Engine {
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
-        let engine =
-            Engine(Arc::new(Inner { store, dispatcher, scheduler, clock, settings, phones, reasons, receipts }));
+        let engine = Engine(Arc::new(Inner {
+            store,
+            dispatcher,
+            scheduler,
+            channels,
+            clock,
+            settings,
+            phones,
+            reasons,
+            receipts,
+        }));
         // Schedules missed while the server was down fire at once.
         for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
             engine.scheduler.schedule(&c.tenant, c.id, c.scheduled.unwrap_or(0))?;
