@@ -22,6 +22,7 @@
 //!   all of them answer with.
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
 //! - [`router`]: the one routing table both transports call.
+//! - [`webhooks`]: the routes real providers call back (statuses, inbound messages).
 //! - [`handlers`]: command handlers, one file per URI family.
 //! - [`caller`], [`reply`], [`error`]: what handlers take and return.
 //! - [`trace`]: `traceparent` metadata.
@@ -67,6 +68,7 @@ pub mod tenant;
 pub mod trace;
 pub mod transport;
 pub mod variables;
+pub mod webhooks;
 
 use std::time::Duration;
 

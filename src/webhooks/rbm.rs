@@ -1,0 +1,1 @@
+//! `/webhooks/rbm`: Google RBM webhook verification and events (not built yet).
