@@ -127,6 +127,7 @@ identifier = "benchbot"
 access_key = "c2VjcmV0"
 api_keys = ["{API_KEY}"]
 features = ["campaigns"]
+max_commands_per_second = 1000000
 
 [[tenants.channels]]
 id = "wa"

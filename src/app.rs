@@ -1,8 +1,9 @@
 //! The HTTP application: every path the one listening port serves.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -13,16 +14,37 @@ use crate::transport::{http, ws};
 
 /// `/` (WebSocket), `/commands`, `/messages`, `/notifications`, `/health`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(ws::upgrade))
+    // The work of HTTP clients, under the listener's in-flight cap. Not `/health` (a probe
+    // must see a busy gateway as alive) nor `/` (sessions have `limits.max_connections`).
+    let capped = Router::new()
         .route("/commands", post(http::commands))
         .route("/messages", post(http::messages))
         .route("/notifications", post(http::notifications))
+        .nest(
+            "/api/v1",
+            crate::rest::router().route_layer(middleware::from_fn_with_state(state.clone(), crate::rest::admit)),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), listener_cap));
+    Router::new()
+        .route("/", get(ws::upgrade))
         .route("/health", get(health))
-        .nest("/api/v1", crate::rest::router())
+        .merge(capped)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// A slot of `limits.max_http_inflight` for the request, or 503 with `Retry-After`. The
+/// handler may hand a clone of the slot to work that outlives the response.
+async fn listener_cap(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let slot = match state.admission.enter_listener() {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
+    };
+    request.extensions_mut().insert(slot.clone());
+    let response = next.run(request).await;
+    drop(slot);
+    response
 }
 
 /// 200 once the gateway is serving.

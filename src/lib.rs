@@ -3,7 +3,7 @@
 //! Module map:
 //! - [`config`]: the TOML configuration, its defaults and validation.
 //! - [`tenant`]: workspaces and their credentials; [`secret`]: provider secrets, redacted.
-//! - [`state`]: the shared, cheap-to-clone state handle.
+//! - [`state`]: the shared, cheap-to-clone state handle; [`admission`]: load shedding.
 //! - [`campaign`], [`recipient`], [`contact`], [`catalog`]: the model both faces share;
 //!   [`draft`]: the one constructor of a new campaign.
 //! - [`store`]: the storage trait and its backends.
@@ -31,6 +31,7 @@
 // Axum responses are the natural error type of HTTP extraction helpers.
 #![allow(clippy::result_large_err)]
 
+pub mod admission;
 pub mod app;
 pub mod audience;
 pub mod caller;

@@ -16,9 +16,6 @@ use crate::channel::ReceiptSink;
 use crate::error::{Error, Result};
 use crate::store::{Receipt, Store};
 
-/// Receipts written at once.
-const BATCH: usize = 4096;
-
 /// The first retry of a failed write waits this long (a PostgreSQL deadlock or a busy
 /// SQLite file resolves on a second try), each next one twice as long…
 const FIRST_RETRY: Duration = Duration::from_millis(20);
@@ -37,19 +34,20 @@ pub struct Receipts {
 }
 
 impl Receipts {
-    /// Spawns the recorder, with a queue of `capacity` receipts.
-    pub fn spawn(store: Arc<dyn Store>, capacity: usize) -> Receipts {
-        Receipts::spawn_writer(store, capacity)
+    /// Spawns the recorder, with a queue of `capacity` receipts (`campaigns.receipt_queue`)
+    /// written `batch` at a time (`campaigns.receipt_batch`).
+    pub fn spawn(store: Arc<dyn Store>, capacity: usize, batch: usize) -> Receipts {
+        Receipts::spawn_writer(store, capacity, batch)
     }
 
-    fn spawn_writer(writer: impl Writer, capacity: usize) -> Receipts {
+    fn spawn_writer(writer: impl Writer, capacity: usize, batch: usize) -> Receipts {
         let (sink, rx) = mpsc::channel(capacity);
         let (drain, deadline) = watch::channel(None);
         let recorded = Arc::new(AtomicBool::new(false));
         let tasks = TaskTracker::new();
         let done = recorded.clone();
         tasks.spawn(async move {
-            let all = record(writer, rx, deadline).await;
+            let all = record(writer, rx, deadline, batch.max(1)).await;
             done.store(all, Ordering::Release);
         });
         tasks.close();
@@ -99,8 +97,9 @@ async fn record(
     writer: impl Writer,
     mut rx: mpsc::Receiver<Receipt>,
     mut drain: watch::Receiver<Option<Instant>>,
+    most: usize,
 ) -> bool {
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Vec::with_capacity(most);
     let mut deadline: Option<Instant> = None;
     // Dropped without a drain (the recorder's handle is gone): the worker ends when every
     // sink has.
@@ -116,9 +115,9 @@ async fn record(
         if batch.is_empty() {
             let n = match deadline {
                 // Closed: what is queued, then 0.
-                Some(_) => rx.recv_many(&mut batch, BATCH).await,
+                Some(_) => rx.recv_many(&mut batch, most).await,
                 None => tokio::select! {
-                    n = rx.recv_many(&mut batch, BATCH) => n,
+                    n = rx.recv_many(&mut batch, most) => n,
                     changed = drain.changed(), if drainable => {
                         drainable = changed.is_ok();
                         continue;
@@ -170,6 +169,8 @@ mod tests {
     use super::*;
     use crate::campaign::RecipientStatus;
 
+    const BATCH: usize = 4096;
+
     /// Fails its first `failures` writes, then records.
     #[derive(Clone, Default)]
     struct Flaky(Arc<FlakyState>);
@@ -213,7 +214,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_batch_is_retried_until_the_store_takes_it() {
         let store = Flaky::failing(12);
-        let receipts = Receipts::spawn_writer(store.clone(), 1024);
+        let receipts = Receipts::spawn_writer(store.clone(), 1024, BATCH);
         let sink = receipts.sink();
         for i in 0..100 {
             sink.send(receipt(i)).await.unwrap();
@@ -227,7 +228,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn at_shutdown_the_queued_receipts_are_recorded_through_failed_writes() {
         let store = Flaky::failing(3);
-        let receipts = Receipts::spawn_writer(store.clone(), 1024);
+        let receipts = Receipts::spawn_writer(store.clone(), 1024, BATCH);
         let sink = receipts.sink();
         for i in 0..50 {
             sink.send(receipt(i)).await.unwrap();
@@ -240,7 +241,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn while_the_store_fails_a_full_queue_makes_the_channels_wait() {
         let store = Flaky::failing(u32::MAX);
-        let receipts = Receipts::spawn_writer(store.clone(), 16);
+        let receipts = Receipts::spawn_writer(store.clone(), 16, BATCH);
         let sink = receipts.sink();
         let mut taken = 0;
         for i in 0..10_000 {
@@ -260,7 +261,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_drain_records_what_is_queued_through_failed_writes() {
         let store = Flaky::failing(3);
-        let receipts = Receipts::spawn_writer(store.clone(), 1024);
+        let receipts = Receipts::spawn_writer(store.clone(), 1024, BATCH);
         for i in 0..50 {
             receipts.sink().send(receipt(i)).await.unwrap();
         }
@@ -272,7 +273,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_drain_gives_up_at_its_deadline() {
         let store = Flaky::failing(u32::MAX);
-        let receipts = Receipts::spawn_writer(store.clone(), 1024);
+        let receipts = Receipts::spawn_writer(store.clone(), 1024, BATCH);
         receipts.sink().send(receipt(0)).await.unwrap();
         let started = Instant::now();
         assert!(!receipts.drain(Duration::from_secs(3)).await);

@@ -22,7 +22,8 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Spawns the worker; it stops when `shutdown` is cancelled.
+    /// Spawns the worker, with a queue of `capacity` schedules waiting to be registered
+    /// (`campaigns.schedule_queue`); it stops when `shutdown` is cancelled.
     pub fn spawn(
         store: Arc<dyn Store>,
         dispatcher: Dispatcher,
@@ -39,7 +40,9 @@ impl Scheduler {
     /// Fails when the schedule queue is full.
     pub fn schedule(&self, tenant: &str, id: Uuid, at: Millis) -> Result<(), crate::error::Error> {
         self.tx.try_send((at, id, tenant.to_owned())).map_err(|_| {
-            crate::error::Error::LimitReached("Too many schedules waiting to be registered; retry shortly".into())
+            crate::error::Error::LimitReached(
+                "Too many schedules waiting to be registered (campaigns.schedule_queue); retry shortly".into(),
+            )
         })
     }
 }

@@ -21,6 +21,8 @@ pub struct Inner {
     pub engine: Engine,
     /// The nodes the gateway answers as, with the configured instance.
     pub nodes: ServedNodes,
+    /// In-flight caps and command rates (load shedding).
+    pub admission: crate::admission::Admission,
     /// One permit per open WebSocket session (`limits.max_connections`).
     pub connections: Arc<Semaphore>,
     /// Cancelled once, when the process is asked to stop.
@@ -59,7 +61,8 @@ impl AppState {
         let tenants = Tenants::from_config(&config);
         let nodes = ServedNodes::new(&config);
         let connections = Arc::new(Semaphore::new(config.limits.max_connections));
-        AppState(Arc::new(Inner { config, tenants, engine, nodes, connections, shutdown }))
+        let admission = crate::admission::Admission::new(&config.limits, &tenants);
+        AppState(Arc::new(Inner { config, tenants, engine, nodes, admission, connections, shutdown }))
     }
 }
 

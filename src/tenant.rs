@@ -28,6 +28,10 @@ impl Feature {
     }
 }
 
+/// Commands a second a tenant may send when its configuration does not say: BLiP's
+/// documented ceiling, so a bot written for BLiP never meets a lower one here.
+pub const DEFAULT_COMMANDS_PER_SECOND: u32 = 200;
+
 /// One workspace: the bot identity of the LIME face and the API keys of the REST face.
 #[derive(Debug)]
 pub struct Tenant {
@@ -41,6 +45,8 @@ pub struct Tenant {
     api_keys: Vec<String>,
     /// What the plan includes.
     pub features: Vec<Feature>,
+    /// Commands a second over both faces (burst: one second's worth).
+    pub max_commands_per_second: u32,
 }
 
 impl Tenant {
@@ -51,7 +57,12 @@ impl Tenant {
         api_keys: Vec<String>,
         features: Vec<Feature>,
     ) -> Tenant {
-        Tenant { id, identity, secret, api_keys, features }
+        Tenant { id, identity, secret, api_keys, features, max_commands_per_second: DEFAULT_COMMANDS_PER_SECOND }
+    }
+
+    /// The tenant with a command rate other than [`DEFAULT_COMMANDS_PER_SECOND`].
+    pub fn with_command_rate(self, per_second: u32) -> Tenant {
+        Tenant { max_commands_per_second: per_second, ..self }
     }
 
     pub fn allows(&self, feature: Feature) -> bool {

@@ -40,6 +40,7 @@ impl Tenants {
                 t.api_keys.clone(),
                 t.features.iter().filter_map(|f| Feature::parse(f)).collect(),
             )
+            .with_command_rate(t.max_commands_per_second)
         }))
     }
 }

@@ -122,6 +122,11 @@ pub struct CampaignSettings {
     pub dispatch_batch: usize,
     /// Channel receipts waiting to be recorded; when full, channels wait (no receipt is lost).
     pub receipt_queue: usize,
+    /// Receipts written to the store in one statement.
+    pub receipt_batch: usize,
+    /// Schedules waiting to be registered by the scheduler; when full, a start with a
+    /// schedule is refused (LIME 85, REST 429) and at start-up the gateway refuses to run.
+    pub schedule_queue: usize,
 }
 
 impl Default for CampaignSettings {
@@ -137,6 +142,8 @@ impl Default for CampaignSettings {
             retry_backoff_max_ms: 30_000,
             dispatch_batch: 1024,
             receipt_queue: 65_536,
+            receipt_batch: 4096,
+            schedule_queue: 65_536,
         }
     }
 }
@@ -165,6 +172,14 @@ pub struct Limits {
     pub ping_timeout_ms: u64,
     /// A write to a client that does not complete in this time closes the connection.
     pub write_timeout_ms: u64,
+    /// HTTP requests (`POST /commands`, `/messages`, `/notifications`, `/api/v1/…`) being
+    /// processed at once on the listener, a command answered 504 but still running included;
+    /// the next gets HTTP 503 with `Retry-After`.
+    pub max_http_inflight: usize,
+    /// Requests and commands of one tenant being processed at once, over both faces (HTTP
+    /// requests, WebSocket commands that wait); the next gets HTTP 429 with `Retry-After`,
+    /// or LIME failure 85.
+    pub max_tenant_inflight: usize,
 }
 
 impl Default for Limits {
@@ -179,6 +194,8 @@ impl Default for Limits {
             idle_ping_ms: 120_000,
             ping_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
+            max_http_inflight: 2048,
+            max_tenant_inflight: 512,
         }
     }
 }
@@ -219,6 +236,10 @@ pub struct TenantConfig {
     pub channels: Vec<ChannelConfig>,
     #[serde(default)]
     pub templates: Vec<TemplateConfig>,
+    /// Commands a second over both faces (WebSocket commands, HTTP commands, REST requests),
+    /// with a burst of one second's worth; over it: HTTP 429 with `Retry-After`, LIME 85.
+    #[serde(default = "defaults::commands_per_second")]
+    pub max_commands_per_second: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -346,6 +367,10 @@ mod defaults {
     }
     pub(super) fn features() -> Vec<String> {
         vec!["campaigns".into()]
+    }
+    /// BLiP's documented ceiling: a bot written for BLiP already stays under it.
+    pub(super) fn commands_per_second() -> u32 {
+        crate::tenant::DEFAULT_COMMANDS_PER_SECOND
     }
     pub(super) fn provider() -> super::ProviderKind {
         super::ProviderKind::Simulator

@@ -12,6 +12,10 @@ use crate::tenant::Feature;
 /// Upper bound of every time setting: a day.
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// Upper bound of `[[tenants]] max_commands_per_second`: well above what one node answers
+/// (about 300,000 commands a second), so that it lifts the ceiling in practice.
+const MAX_COMMANDS_PER_SECOND: u32 = 1_000_000;
+
 impl Config {
     /// Rules serde cannot express: uniqueness, references, formats.
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
@@ -43,6 +47,8 @@ impl Config {
             ("idle_ping_ms", l.idle_ping_ms),
             ("ping_timeout_ms", l.ping_timeout_ms),
             ("write_timeout_ms", l.write_timeout_ms),
+            ("max_http_inflight", l.max_http_inflight as u64),
+            ("max_tenant_inflight", l.max_tenant_inflight as u64),
         ] {
             if value == 0 {
                 return err(format!("limits.{name}"), "must be greater than 0".into());
@@ -59,6 +65,8 @@ impl Config {
             ("idle_ping_ms", l.idle_ping_ms, DAY_MS),
             ("ping_timeout_ms", l.ping_timeout_ms, DAY_MS),
             ("write_timeout_ms", l.write_timeout_ms, DAY_MS),
+            ("max_http_inflight", l.max_http_inflight as u64, 1_000_000),
+            ("max_tenant_inflight", l.max_tenant_inflight as u64, 1_000_000),
         ] {
             if value > max {
                 return err(format!("limits.{name}"), format!("must be at most {max}"));
@@ -87,9 +95,19 @@ impl Config {
             ("send_attempts", c.send_attempts as u64),
             ("dispatch_batch", c.dispatch_batch as u64),
             ("receipt_queue", c.receipt_queue as u64),
+            ("receipt_batch", c.receipt_batch as u64),
+            ("schedule_queue", c.schedule_queue as u64),
         ] {
             if value == 0 {
                 return err(format!("campaigns.{name}"), "must be greater than 0".into());
+            }
+        }
+        // A batch is one statement and one allocation; a queue is memory held per entry.
+        for (name, value, max) in
+            [("receipt_batch", c.receipt_batch as u64, 65_536), ("schedule_queue", c.schedule_queue as u64, 10_000_000)]
+        {
+            if value > max {
+                return err(format!("campaigns.{name}"), format!("must be at most {max}"));
             }
         }
         let mut identifiers = HashSet::new();
@@ -117,6 +135,15 @@ impl Config {
                 if !api_keys.insert(api_key.as_str()) {
                     return err(key(&format!("api_keys[{i}]")), "is used by another tenant or twice".into());
                 }
+            }
+            if !(1..=MAX_COMMANDS_PER_SECOND).contains(&tenant.max_commands_per_second) {
+                return err(
+                    key("max_commands_per_second"),
+                    format!(
+                        "must be between 1 and {MAX_COMMANDS_PER_SECOND} (absent: {})",
+                        crate::tenant::DEFAULT_COMMANDS_PER_SECOND
+                    ),
+                );
             }
             for (i, feature) in tenant.features.iter().enumerate() {
                 if Feature::parse(feature).is_none() {

@@ -78,7 +78,7 @@ impl Engine {
             }
         }
         let settings = config.campaigns.clone();
-        let receipts = Receipts::spawn(store.clone(), settings.receipt_queue);
+        let receipts = Receipts::spawn(store.clone(), settings.receipt_queue, settings.receipt_batch);
         let reasons = Arc::new(Reasons::new());
         let providers = Arc::new(Providers::from_config(config));
         let channels = Channels::new(providers, receipts.sink(), clock.clone(), shutdown.clone());
@@ -91,7 +91,13 @@ impl Engine {
             shutdown.clone(),
             reasons.clone(),
         );
-        let scheduler = Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), 65_536, shutdown.clone());
+        let scheduler = Scheduler::spawn(
+            store.clone(),
+            dispatcher.clone(),
+            clock.clone(),
+            settings.schedule_queue,
+            shutdown.clone(),
+        );
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;

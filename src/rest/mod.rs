@@ -18,9 +18,10 @@ pub mod view;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -53,6 +54,21 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/import", post(contacts::import))
         .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))
         .route("/openapi.json", get(openapi::document))
+}
+
+/// Layer of every `/api/v1` route: a request with a workspace's `X-API-Key` counts against
+/// that workspace's in-flight cap and command rate (429 with `Retry-After` over them). A
+/// request without a valid key goes on to its 401.
+pub async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let key = request.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+    let tenant = key.and_then(|k| state.tenants.by_api_key(k.trim()));
+    let slot = match tenant.map(|t| state.admission.admit(t)).transpose() {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let response = next.run(request).await;
+    drop(slot);
+    response
 }
 
 /// An [`Error`] answered as `{"error": <reason phrase>, "message": …}` with its status.

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lime_protocol::{Envelope, EnvelopeError};
 
+use crate::admission::{ListenerSlot, TenantSlot};
 use crate::caller::Caller;
 use crate::problem::json_error;
 use crate::router;
@@ -16,9 +17,22 @@ use crate::tenant::{AuthError, Tenant};
 
 /// `POST /commands`: one command in, its response envelope out (HTTP 200 for success and
 /// failure alike, as BLiP answers).
-pub async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let tenant = match authenticate(&state, &headers) {
-        Ok(t) => t,
+///
+/// A command not answered within `limits.command_timeout_ms` gets 504 and is not cancelled:
+/// cancelling it between two of its writes could leave half of it done (a campaign stored
+/// without its audience, a status written without its worker) while the client was told it
+/// may still complete. Instead the command's task keeps the listener's and the tenant's
+/// slots until it ends, so abandoned commands count against `limits.max_http_inflight` and
+/// `limits.max_tenant_inflight` and cannot pile up beyond them; the slow parts of a command
+/// (media-link fetches, the store) have time limits of their own, so it does end.
+pub async fn commands(
+    State(state): State<AppState>,
+    listener: Option<Extension<ListenerSlot>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (tenant, slot) = match admit(&state, &headers) {
+        Ok(admitted) => admitted,
         Err(r) => return r,
     };
     let envelope = match read_envelope(&state, body).await {
@@ -43,9 +57,11 @@ pub async fn commands(State(state): State<AppState>, headers: HeaderMap, body: B
     let caller = Arc::new(Caller::new(tenant, instance.as_deref()));
     let task = tokio::spawn({
         let state = state.clone();
-        async move { router::route(&state, &caller, &command).await }
+        async move {
+            let _slots = (slot, listener);
+            router::route(&state, &caller, &command).await
+        }
     });
-    // The task is not cancelled on timeout: a command that was accepted finishes anyway.
     let command_timeout = state.config.limits.command_timeout();
     match tokio::time::timeout(command_timeout, task).await {
         Ok(Ok(Some(response))) => json_response(StatusCode::OK, Envelope::Command(response).to_json()),
@@ -57,7 +73,8 @@ pub async fn commands(State(state): State<AppState>, headers: HeaderMap, body: B
         Err(_) => json_error(
             StatusCode::GATEWAY_TIMEOUT,
             format!(
-                "The command was not answered within {} ms (limits.command_timeout_ms); it may still complete",
+                "The command was not answered within {} ms (limits.command_timeout_ms); it may still complete \
+                 (it counts against the in-flight limits until it does)",
                 command_timeout.as_millis()
             ),
         ),
@@ -75,9 +92,10 @@ pub async fn notifications(State(state): State<AppState>, headers: HeaderMap, bo
 }
 
 async fn accept_kind(state: &AppState, headers: &HeaderMap, body: Body, expected: &str) -> Response {
-    if let Err(r) = authenticate(state, headers) {
-        return r;
-    }
+    let _admitted = match admit(state, headers) {
+        Ok(admitted) => admitted,
+        Err(r) => return r,
+    };
     match read_envelope(state, body).await {
         Ok(envelope) if kind(&envelope) == expected => StatusCode::ACCEPTED.into_response(),
         Ok(other) => {
@@ -94,6 +112,14 @@ fn kind(envelope: &Envelope) -> &'static str {
         Envelope::Command(_) => "command",
         Envelope::Session(_) => "session",
     }
+}
+
+/// The authenticated tenant with a slot of its in-flight cap and a token of its rate, or the
+/// 401 / 429 to answer.
+fn admit(state: &AppState, headers: &HeaderMap) -> Result<(Arc<Tenant>, TenantSlot), Response> {
+    let tenant = authenticate(state, headers)?;
+    let slot = state.admission.admit(&tenant).map_err(IntoResponse::into_response)?;
+    Ok((tenant, slot))
 }
 
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Response> {

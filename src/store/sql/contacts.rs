@@ -14,6 +14,12 @@ use crate::error::Result;
 use crate::store::rules::{apply_patch, phone_of_identity};
 use crate::store::Page;
 
+/// Contacts written by one statement. The rows travel as one JSON text bound to it; a
+/// contact row is a few hundred bytes of JSON, so a statement carries about 2 MB: large
+/// enough that an import of 100,000 contacts is 20 statements, small enough that no import
+/// builds one huge string or holds SQLite's one writer for long at a time.
+const CONTACT_ROWS_PER_STATEMENT: usize = 5_000;
+
 pub(super) async fn find(store: &SqlStore, tenant: &str, key: &ContactKey) -> Result<Option<Contact>> {
     let row = match key {
         ContactKey::Id(id) => sqlx::query("SELECT data FROM contacts WHERE tenant = $1 AND id = $2")
@@ -174,7 +180,7 @@ pub(super) async fn patch_in(store: &SqlStore, tx: &mut Tx, tenant: &str, patche
                    "data": serde_json::to_string(c).expect("plain data")})
         })
         .collect();
-    for chunk in rows.chunks(5_000) {
+    for chunk in rows.chunks(CONTACT_ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO contacts (tenant, id, identity, phone, created, seq, data) \
              SELECT $1, id, identity, phone, created, seq, data FROM {} WHERE true \

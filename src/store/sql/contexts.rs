@@ -7,6 +7,11 @@ use super::{db, SqlStore, Tx};
 use crate::contact::ContextWrite;
 use crate::error::Result;
 
+/// Context variables written by one statement. The rows travel as one JSON text bound to it;
+/// a variable is about a hundred bytes of JSON, so a statement carries about 1 MB, within
+/// the bound of the other bulk writes (see `contacts.rs`).
+const CONTEXT_ROWS_PER_STATEMENT: usize = 10_000;
+
 pub(super) async fn write(store: &SqlStore, tenant: &str, writes: Vec<ContextWrite>) -> Result<()> {
     if writes.is_empty() {
         return Ok(());
@@ -28,7 +33,7 @@ pub(super) async fn write_in(store: &SqlStore, tx: &mut Tx, tenant: &str, writes
     if rows.is_empty() {
         return Ok(());
     }
-    for chunk in rows.chunks(10_000) {
+    for chunk in rows.chunks(CONTEXT_ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO contexts (tenant, identity, name, value) SELECT $1, identity, name, value FROM {} \
              WHERE true ON CONFLICT (tenant, identity, name) DO UPDATE SET value = excluded.value",

@@ -184,9 +184,22 @@ impl Connection {
             failure.to = Some(s.caller.node.clone());
             return self.feed(Envelope::Command(failure).to_json()).await;
         }
+        // The tenant's in-flight cap and command rate, over all its sessions and HTTP requests.
+        let slot = match self.state.admission.admit(&s.caller.tenant) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                let mut failure = command.failure(refusal.to_error().to_reason());
+                failure.from = Some(self.server_node());
+                failure.to = Some(s.caller.node.clone());
+                return self.feed(Envelope::Command(failure).to_json()).await;
+            }
+        };
         let state = self.state.clone();
         let caller = s.caller.clone();
-        let mut task = Box::pin(async move { router::route(&state, &caller, &command).await });
+        let mut task = Box::pin(async move {
+            let _slot = slot;
+            router::route(&state, &caller, &command).await
+        });
         // Most commands finish without waiting: answer those inline, without a task.
         let first_poll = task.as_mut().poll(&mut Context::from_waker(Waker::noop()));
         match first_poll {
