@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use super::{decode_base64, ChannelConfig, Config, ProviderKind, StorageKind};
+use super::{decode_base64, ChannelConfig, Config, ProviderKind, StorageKind, TemplateConfig};
 use crate::campaign::ChannelType;
-use crate::catalog::TemplateStatus;
+use crate::catalog::{ParameterFormat, TemplateStatus};
 use crate::secret::Secret;
 use crate::tenant::Feature;
 
@@ -163,6 +163,9 @@ impl Config {
                 if template.name.is_empty() {
                     return err(key(&format!("templates[{i}].name")), "must not be empty".into());
                 }
+                if let Err((field, msg)) = template_structure(template) {
+                    return err(key(&format!("templates[{i}].{field}")), msg);
+                }
                 if TemplateStatus::parse(&template.status).is_none() {
                     let statuses: Vec<&str> = TemplateStatus::ALL.iter().map(|s| s.as_str()).collect();
                     return err(
@@ -210,9 +213,9 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
         }
     };
     let provider = c.provider.as_str();
-    if c.provider != ProviderKind::Simulator {
-        // Until their channels are built (providers issue) a real provider is refused rather
-        // than silently simulated.
+    if c.provider == ProviderKind::GoogleRbm {
+        // Until its channel is built (providers issue) RBM is refused rather than silently
+        // simulated.
         return Err(("provider", format!("\"{provider}\" is not available in this build yet")));
     }
     if let Some(t) = expected_type.filter(|t| *t != c.channel_type) {
@@ -240,6 +243,38 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
     }
     if c.template_sync_ms.is_some_and(|ms| !(1000..=DAY_MS).contains(&ms)) {
         return Err(("template_sync_ms", format!("must be between 1000 and {DAY_MS}")));
+    }
+    Ok(())
+}
+
+/// Most cards a carousel template may have (Meta's limit).
+const MAX_CARDS: usize = 10;
+
+/// The structure keys of a template: known keywords, buttons of a known type, a card count
+/// the provider allows.
+fn template_structure(t: &TemplateConfig) -> Result<(), (String, String)> {
+    if t.header_text.is_some() && t.header.as_deref().is_some_and(|h| h != "text") {
+        return Err(("header_text".into(), "is the text of a header = \"text\" only".into()));
+    }
+    if t.header.as_deref() == Some("text") && t.header_text.as_deref().is_none_or(str::is_empty) {
+        return Err(("header_text".into(), "is required with header = \"text\"".into()));
+    }
+    for (b, button) in t.buttons.iter().enumerate() {
+        if !["url", "quick_reply", "copy_code"].contains(&button.kind.to_ascii_lowercase().as_str()) {
+            return Err((
+                format!("buttons[{b}].type"),
+                format!("unknown button type \"{}\" (url, quick_reply or copy_code)", button.kind),
+            ));
+        }
+    }
+    if t.cards > MAX_CARDS {
+        return Err(("cards".into(), format!("must be at most {MAX_CARDS}")));
+    }
+    if t.card_body.is_some() && t.cards == 0 {
+        return Err(("card_body".into(), "is the body of carousel cards: set cards too".into()));
+    }
+    if let Some(f) = t.parameter_format.as_deref().filter(|f| ParameterFormat::parse(f).is_none()) {
+        return Err(("parameter_format".into(), format!("unknown format \"{f}\" (positional or named)")));
     }
     Ok(())
 }
