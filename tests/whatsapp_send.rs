@@ -356,3 +356,94 @@ async fn the_access_token_may_come_from_the_environment_and_no_secret_is_ever_an
     }
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn under_the_fakes_80_per_second_the_rate_converges_below_it_and_everybody_is_sent_once() {
+    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
+    // Configured above what the number may do: the gateway learns it from 130429.
+    let gw = Gateway::start_with(fake::config(&fake, "max_per_second = 100", "")).await;
+    let mut c = Client::connect(&gw, Transport::Http).await;
+    let phones: Vec<String> = (0..300).map(|i| phone(1000 + i)).collect();
+    let id = id_of(&c.full(batch("throughput", "aviso_sem_variavel", &phones)).await);
+    let start = std::time::Instant::now();
+    loop {
+        let r = c.report(&id).await;
+        if r["status"] == "executed" {
+            assert_eq!(r["audienceCounts"]["processed"], 300, "{}", r["audienceCounts"]);
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "not executed in time: {}", r["audienceCounts"]);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let accepted = fake.accepted();
+    assert_eq!(accepted.len(), 300);
+    for p in &phones {
+        assert_eq!(accepted.iter().filter(|a| &a.to == p).count(), 1, "{p} sent exactly once");
+    }
+    let refused = fake.answers().iter().filter(|(_, code)| *code == 130429).count();
+    assert!((1..=20).contains(&refused), "the limit was hit and then respected: {refused} refusals");
+    let times: Vec<_> = accepted.iter().map(|a| a.at).collect();
+    let busiest = times
+        .iter()
+        .map(|t| times.iter().filter(|u| **u >= *t && u.duration_since(*t).as_millis() < 1000).count())
+        .max();
+    assert!(busiest.unwrap_or(0) <= 80, "busiest second: {busiest:?}");
+    let tail = &times[100..];
+    let rate = (tail.len() - 1) as f64 / tail[tail.len() - 1].duration_since(tail[0]).as_secs_f64();
+    println!("measured: {refused} refusals of 130429, last 200 sends at {rate:.1}/s, busiest second {busiest:?}");
+    assert!(rate < 80.0 && rate > 20.0, "converged below the fake's 80/s: {rate:.1}/s");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_token_stops_the_channel_without_failing_anybody_until_the_probe_resumes_it() {
+    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
+    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let mut c = Client::connect(&gw, Transport::Http).await;
+    let rest = Rest::new(&gw);
+    fake.set_token("a-rotated-token");
+    let phones: Vec<String> = (0..3).map(|i| phone(700 + i)).collect();
+    let id = id_of(&c.full(batch("token", "aviso_sem_variavel", &phones)).await);
+    let channel = support::poll(
+        support::WAIT,
+        || async {
+            rest.ok_get("/campaigns/channels")
+                .await
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|ch| ch["id"] == "wa")
+                .cloned()
+                .unwrap()
+        },
+        |ch| ch["status"] == "error",
+    )
+    .await
+    .expect("the channel shows its error state");
+    assert!(channel["status_message"].as_str().unwrap_or_default().contains("Invalid OAuth access token"), "{channel}");
+    assert!(!channel.to_string().contains(fake::TOKEN));
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let report = c.report(&id).await;
+    assert_eq!(report["status"], "processing", "the campaign stays RUNNING: {report}");
+    assert_eq!(report["audienceCounts"]["failed"], 0, "{report}");
+    assert_eq!(report["audienceCounts"]["processed"], 0, "{report}");
+    assert_eq!(fake.answers().len(), 1, "one refused send, then nothing until the probe: {:?}", fake.answers());
+    fake.set_token(fake::TOKEN);
+    let start = std::time::Instant::now();
+    loop {
+        let r = c.report(&id).await;
+        if r["status"] == "executed" {
+            assert_eq!(r["audienceCounts"]["processed"], 3, "{r}");
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(45), "not resumed by the 30 s probe: {r}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(fake.probes() >= 1);
+    for p in &phones {
+        assert_eq!(fake.accepted_to(p).len(), 1, "{p} sent once");
+    }
+    let channels = rest.ok_get("/campaigns/channels").await;
+    assert_eq!(channels.as_array().unwrap().iter().find(|ch| ch["id"] == "wa").unwrap()["status"], "ok");
+    gw.stop().await;
+}

@@ -10,6 +10,9 @@ use crate::reasons;
 /// How long a recipient hit by the pair rate limit (131056) waits before its next try.
 pub const PAIR_RATE_WAIT: Duration = Duration::from_secs(6);
 
+/// The Cloud API counts throughput over a second: a refused send is retried no sooner.
+pub const THROUGHPUT_WINDOW: Duration = Duration::from_secs(1);
+
 /// What one answer means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

@@ -36,6 +36,9 @@ pub struct WhatsApp {
     /// `{api_base}/{phone_number_id}/messages`.
     url: String,
     throttle: Throttle,
+    /// When the throttle last halved the rate: refusals within [`SAME_BURST`] of it answer
+    /// sends of the same overload and do not halve it again.
+    slowed: parking_lot::Mutex<Option<tokio::time::Instant>>,
     health: Arc<health::State>,
     shutdown: CancellationToken,
 }
@@ -59,6 +62,7 @@ impl WhatsApp {
             client: client(),
             url,
             throttle: Throttle::new(def.max_per_second.unwrap_or(WHATSAPP_DEFAULT_PER_SECOND)),
+            slowed: parking_lot::Mutex::new(None),
             health: Arc::new(health::State::default()),
             settings,
             shutdown,
@@ -96,14 +100,10 @@ impl WhatsApp {
         match errors::classify(status, &bytes) {
             Verdict::Accepted(wamid) => SendResult::Accepted { provider_id: wamid },
             Verdict::Throttled(why) => {
-                self.throttle.slow_down();
-                tracing::warn!(
-                    channel = self.channel,
-                    why,
-                    per_second = self.throttle.per_second(),
-                    "throughput limit: slowing down"
-                );
-                SendResult::Transient(why)
+                self.slow_down(&why);
+                // Not sooner than the provider's window: a retry within the same second is
+                // refused again (and after `send_attempts` of those the recipient would fail).
+                SendResult::Later { after: errors::THROUGHPUT_WINDOW, why }
             }
             Verdict::PairLimited(why) => SendResult::Later { after: errors::PAIR_RATE_WAIT, why },
             Verdict::Transient(why) => SendResult::Transient(why),
@@ -116,6 +116,32 @@ impl WhatsApp {
         }
     }
 }
+
+impl WhatsApp {
+    /// Halves the rate, unless it was halved less than [`SAME_BURST`] ago: the provider
+    /// counts over a second, so the refusals of one overload come together, and each of
+    /// them halving again would take the rate far below what the number can do.
+    fn slow_down(&self, why: &str) {
+        let now = tokio::time::Instant::now();
+        {
+            let mut slowed = self.slowed.lock();
+            if slowed.is_some_and(|at| now.duration_since(at) < SAME_BURST) {
+                return;
+            }
+            *slowed = Some(now);
+        }
+        self.throttle.slow_down();
+        tracing::warn!(
+            channel = self.channel,
+            why,
+            per_second = self.throttle.per_second(),
+            "throughput limit: slowing down"
+        );
+    }
+}
+
+/// Refusals this close to the last halving belong to the same overload.
+const SAME_BURST: Duration = Duration::from_secs(1);
 
 /// A failed request, said without its URL (which holds nothing secret, but is noise).
 fn transport_error(e: &reqwest::Error) -> String {
