@@ -96,6 +96,9 @@ struct Inner {
     probes: usize,
     template_pages: usize,
     seq: u64,
+    /// How long an answer takes after the send was decided (and, when taken, recorded):
+    /// a crash meanwhile loses an outcome the fake already has.
+    latency: Duration,
 }
 
 /// The running fake.
@@ -148,6 +151,9 @@ impl FakeWhatsApp {
     }
     pub fn set_per_second(&self, n: Option<usize>) {
         self.inner.lock().per_second = n;
+    }
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner.lock().latency = latency;
     }
     pub fn set_page_size(&self, n: usize) {
         self.inner.lock().page_size = n.max(1);
@@ -348,15 +354,22 @@ async fn send(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    let (response, latency) = decide(&fake, &id, &headers, body);
+    tokio::time::sleep(latency).await;
+    response
+}
+
+fn decide(fake: &FakeWhatsApp, id: &str, headers: &HeaderMap, body: Value) -> (Response, Duration) {
     let mut inner = fake.inner.lock();
+    let latency = inner.latency;
     let to = body["to"].as_str().unwrap_or_default().to_owned();
-    let answer = answer(&mut inner, &id, &headers, &body, &to);
+    let answer = answer(&mut inner, id, headers, &body, &to);
     let code = match &answer {
         Ok(_) => 200,
         Err((code, _)) => *code,
     };
     inner.answers.push((to.clone(), code, Instant::now()));
-    match answer {
+    let response = match answer {
         Ok(()) => {
             inner.seq += 1;
             let wamid = format!("wamid.HBgM{:012}FAKE", inner.seq);
@@ -370,7 +383,8 @@ async fn send(
             (StatusCode::from_u16(code as u16).unwrap(), details).into_response()
         }
         Err((code, details)) => error_response(code, &details),
-    }
+    };
+    (response, latency)
 }
 
 /// Ok to take the send, or the code (or 5xx HTTP status) to refuse it with and the details.
