@@ -377,6 +377,42 @@ mod tests {
     }
 
     #[test]
+    fn slots_follow_the_structure_in_component_order() {
+        let mut t = TemplateDef {
+            id: "t".into(),
+            channel_id: "c".into(),
+            name: "n".into(),
+            language: "pt_BR".into(),
+            status: TemplateStatus::Approved,
+            category: None,
+            header: Some("{{1}}".into()),
+            body: "Oi {{2}}, {{2}} de novo".into(),
+            parameters: 0,
+            header_type: None,
+            buttons: None,
+            cards: 0,
+            card_body: None,
+            parameter_format: ParameterFormat::Positional,
+            synced: false,
+            created: 0,
+        };
+        assert_eq!(t.slot_count(), 2, "a text header numbered globally, as configs wrote it before");
+        t.header_type = Some("video".into());
+        t.header = None;
+        t.buttons = Some(serde_json::json!([{"type": "URL", "dynamic": true}, {"type": "quick_reply", "text": "Sim"},
+                                             {"type": "copy_code"}, {"type": "URL"}]));
+        let slots = t.slots();
+        assert_eq!(slots.message.len(), 4, "video, body, dynamic URL, copy code: {slots:?}");
+        assert!(matches!(&slots.message[3], Slot::Button(b) if b.index == 2 && b.kind == ButtonKind::CopyCode));
+        t.cards = 3;
+        t.card_body = Some("{{1}}".into());
+        t.body = "Aulas".into();
+        assert_eq!(t.slot_count(), 3 * 4, "each card: video, its body variable and two button values");
+        assert_eq!(distinct_names("{{b}} {{a}} {{b}}", ParameterFormat::Named), ["b", "a"]);
+        assert_eq!(distinct_names("{{10}} {{2}}", ParameterFormat::Positional), ["2", "10"]);
+    }
+
+    #[test]
     fn replaces_known_placeholders_only() {
         let out = replace_placeholders("Olá {{nome}}, {{x}}!", |n| (n == "nome").then(|| "Ana".to_owned()));
         assert_eq!(out, "Olá Ana, {{x}}!");

@@ -291,6 +291,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn template_structure_keys_are_checked_and_named() {
+        let base = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.channels]]\nid = \"wa\"\ntype = \"whatsapp\"\n[[tenants.templates]]\nid = \"t\"\nchannel = \"wa\"\nname = \"x\"\n";
+        for (extra, key, part) in [
+            ("header = \"text\"\n", "header_text", "required"),
+            ("buttons = [{type = \"phone\"}]\n", "buttons[0].type", "phone"),
+            ("cards = 11\n", "cards", "at most 10"),
+            ("card_body = \"{{1}}\"\n", "card_body", "cards"),
+            ("parameter_format = \"nominal\"\n", "parameter_format", "nominal"),
+        ] {
+            let (k, msg) = Config::parse(&format!("{base}{extra}")).unwrap_err();
+            assert_eq!(k, format!("tenants[0].templates[0].{key}"), "{extra}: {msg}");
+            assert!(msg.contains(part), "{extra}: {msg}");
+        }
+        let ok = format!(
+            "{base}header = \"image\"\nbuttons = [{{type = \"url\", dynamic = true}}]\nparameter_format = \"named\"\n"
+        );
+        assert!(Config::parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn whatsapp_cloud_is_available_and_google_rbm_is_not_yet() {
+        let wa = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.channels]]\nid = \"wa\"\ntype = \"whatsapp\"\nprovider = \"whatsapp_cloud\"\nphone_number_id = \"1\"\naccess_token = \"t\"\napp_secret = \"s\"\nverify_token = \"v\"\n";
+        assert!(Config::parse(wa).is_ok());
+        let (key, msg) = Config::parse(&wa.replace("app_secret = \"s\"\n", "")).unwrap_err();
+        assert_eq!((key.as_str(), msg.contains("required")), ("tenants[0].channels[0].app_secret", true));
+    }
+
+    #[test]
     fn template_on_unknown_channel_is_refused() {
         let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.templates]]\nid = \"t\"\nchannel = \"nope\"\nname = \"x\"\n";
         let (key, msg) = Config::parse(text).unwrap_err();
