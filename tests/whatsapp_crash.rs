@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::fake_whatsapp::{self as fake, FakeWhatsApp};
 use support::node::to_campaigns;
+use support::whatsapp_seed as seed;
 use support::{http_request, key_header, BOT, SECRET};
 
 const BIN: &str = env!("CARGO_BIN_EXE_irisgate");
@@ -74,9 +75,9 @@ fn phone(i: u32) -> String {
 #[tokio::test]
 async fn after_kill_9_nobody_is_sent_twice_and_everybody_is_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
     fake.set_latency(Duration::from_millis(300));
-    let text = fake::config_text(&fake, "max_per_second = 20", fake::SEED_TEMPLATES_TOML)
+    let text = seed::config_text(&fake, "max_per_second = 20", seed::SEED_TEMPLATES_TOML)
         + &format!(
             "\n[storage]\npath = \"{}\"\nsending_recovery = \"fail\"\n",
             dir.path().join("irisgate.db").display()

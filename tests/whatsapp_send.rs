@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 use support::client::*;
 use support::fake_whatsapp::{self as fake, FakeWhatsApp, Scripted, Served};
+use support::whatsapp_seed as seed;
 use support::{Gateway, Rest};
 
 const MARIA: &str = "5531998761234";
@@ -80,8 +81,8 @@ fn audience_of(request: &Value) -> Vec<(String, Value)> {
 
 #[tokio::test]
 async fn every_seed_whatsapp_example_sends_its_template_components_and_ends_read() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", "")).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     let mut started = Vec::new();
     for (file, request) in seed_requests() {
@@ -131,8 +132,8 @@ async fn every_seed_whatsapp_example_sends_its_template_components_and_ends_read
 
 #[tokio::test]
 async fn a_rest_template_campaign_fills_the_slots_from_contact_fields_and_text_goes_free_form() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", "")).await;
     let rest = Rest::new(&gw);
     rest.custom_field("foto", "TEXT").await;
     for (name, phone) in [("Maria", MARIA), ("João", JOAO)] {
@@ -191,8 +192,8 @@ fn phone(n: u32) -> String {
 
 #[tokio::test]
 async fn every_error_row_does_what_the_table_says() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", "")).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     // (code, answered once then taken?, final status, reason code)
     let retried = [130429i64, 4, 80007, 130472, 131000, 131016, 131056];
@@ -262,7 +263,7 @@ async fn every_error_row_does_what_the_table_says() {
 
 #[tokio::test]
 async fn a_paused_or_disabled_template_fails_the_campaign_with_one_send() {
-    let mut templates = fake::seed_templates();
+    let mut templates = seed::seed_templates();
     for (name, status) in [("pausado", "PAUSED"), ("desativado", "DISABLED")] {
         let mut t = Served::new(name, json!([{"type": "BODY", "text": "Oi {{1}}"}]));
         t.status = status.into();
@@ -282,7 +283,7 @@ channel = "wa"
 name = "desativado"
 body = "Oi {{1}}"
 "#;
-    let gw = Gateway::start_with(fake::config(&fake, "", extra)).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", extra)).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     for (n, (template, title)) in
         [("pausado", "Template is paused"), ("desativado", "Template is disabled")].into_iter().enumerate()
@@ -304,11 +305,11 @@ body = "Oi {{1}}"
 
 #[tokio::test]
 async fn a_slot_count_mismatch_is_64_at_creation_and_1004_at_send_without_a_request() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
     // The count given by hand disagrees with the structure (image header + body variable).
     let extra = "[[tenants.templates]]\nid = \"t_wrong\"\nchannel = \"wa\"\nname = \"promo_imagem_errada\"\n\
                  header = \"image\"\nbody = \"Oi {{1}}\"\nparameters = 1\n";
-    let gw = Gateway::start_with(fake::config(&fake, "", extra)).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", extra)).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     let one_key = json!({"campaign": {"name": "x", "campaignType": "Individual"},
         "audience": {"recipient": format!("+{MARIA}"), "messageParams": {"image": "https://a/b.jpg"}},
@@ -327,8 +328,8 @@ async fn a_slot_count_mismatch_is_64_at_creation_and_1004_at_send_without_a_requ
 
 #[tokio::test]
 async fn the_access_token_may_come_from_the_environment_and_no_secret_is_ever_answered() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let text = fake::config_text(&fake, "", fake::SEED_TEMPLATES_TOML)
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let text = seed::config_text(&fake, "", seed::SEED_TEMPLATES_TOML)
         .replace(&format!("access_token = \"{}\"", fake::TOKEN), "access_token = \"${WA_TEST_TOKEN}\"");
     assert!(text.contains("${WA_TEST_TOKEN}"));
     let env = |n: &str| (n == "WA_TEST_TOKEN").then(|| fake::TOKEN.to_owned());
@@ -359,9 +360,9 @@ async fn the_access_token_may_come_from_the_environment_and_no_secret_is_ever_an
 
 #[tokio::test]
 async fn under_the_fakes_80_per_second_the_rate_converges_below_it_and_everybody_is_sent_once() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
     // Configured above what the number may do: the gateway learns it from 130429.
-    let gw = Gateway::start_with(fake::config(&fake, "max_per_second = 100", "")).await;
+    let gw = Gateway::start_with(seed::config(&fake, "max_per_second = 100", "")).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     let phones: Vec<String> = (0..300).map(|i| phone(1000 + i)).collect();
     let id = id_of(&c.full(batch("throughput", "aviso_sem_variavel", &phones)).await);
@@ -397,8 +398,8 @@ async fn under_the_fakes_80_per_second_the_rate_converges_below_it_and_everybody
 
 #[tokio::test]
 async fn a_refused_token_stops_the_channel_without_failing_anybody_until_the_probe_resumes_it() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", "")).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     let rest = Rest::new(&gw);
     fake.set_token("a-rotated-token");

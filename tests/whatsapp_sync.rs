@@ -8,6 +8,7 @@ mod support;
 use serde_json::{json, Value};
 use support::client::*;
 use support::fake_whatsapp::{self as fake, FakeWhatsApp};
+use support::whatsapp_seed as seed;
 use support::{poll, Gateway, Rest, WAIT};
 
 const MARIA: &str = "5531998761234";
@@ -22,10 +23,10 @@ fn named<'a>(list: &'a [Value], name: &str) -> &'a Value {
 
 #[tokio::test]
 async fn templates_are_synced_with_paging_used_by_campaigns_and_marked_deleted_when_gone() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
     fake.set_page_size(3);
     let extra = "[[tenants.channels]]\nid = \"rcs\"\ntype = \"google_rcs\"\n";
-    let config = fake::config_text(&fake, &format!("waba_id = \"{}\"", fake::WABA_ID), extra);
+    let config = seed::config_text(&fake, &format!("waba_id = \"{}\"", fake::WABA_ID), extra);
     let gw = Gateway::start_with(irisgate::Config::parse(&config).unwrap()).await;
     let rest = Rest::new(&gw);
     let synced = poll(WAIT, || templates(&rest), |l| l.len() == 7).await.expect("seven templates synced at start-up");
@@ -55,7 +56,7 @@ async fn templates_are_synced_with_paging_used_by_campaigns_and_marked_deleted_w
     );
 
     // Meta drops one and pauses another; a sync on request sees it.
-    let mut now = fake::seed_templates();
+    let mut now = seed::seed_templates();
     now.retain(|t| t.name != "promo_video");
     now.iter_mut().filter(|t| t.name == "promo_imagem").for_each(|t| t.status = "PAUSED".into());
     fake.set_templates(now);

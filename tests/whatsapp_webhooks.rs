@@ -8,6 +8,7 @@ mod support;
 use serde_json::{json, Value};
 use support::client::*;
 use support::fake_whatsapp::{self as fake, FakeWhatsApp};
+use support::whatsapp_seed as seed;
 use support::{http_request, Gateway};
 
 const A: &str = "5531998761111";
@@ -24,8 +25,8 @@ async fn get(gw: &Gateway, path: &str) -> support::HttpReply {
 
 #[tokio::test]
 async fn the_subscription_handshake_answers_the_challenge_only_for_a_known_verify_token() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", "")).await;
     let ok = get(
         &gw,
         &format!(
@@ -66,8 +67,8 @@ async fn sent_campaign(gw: &Gateway, fake: &FakeWhatsApp, c: &mut Client) -> Str
 
 #[tokio::test]
 async fn only_a_correctly_signed_body_of_at_most_1_mib_is_applied() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", "")).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     let id = sent_campaign(&gw, &fake, &mut c).await;
     let a = fake.accepted_to(A).remove(0);
@@ -115,8 +116,8 @@ async fn only_a_correctly_signed_body_of_at_most_1_mib_is_applied() {
 
 #[tokio::test]
 async fn statuses_apply_monotonically_once_by_our_id_or_the_wamid_and_unknown_ids_are_ignored() {
-    let fake = FakeWhatsApp::start(fake::seed_templates()).await;
-    let gw = Gateway::start_with(fake::config(&fake, "", "")).await;
+    let fake = FakeWhatsApp::start(seed::seed_templates()).await;
+    let gw = Gateway::start_with(seed::config(&fake, "", "")).await;
     let mut c = Client::connect(&gw, Transport::Http).await;
     let id = sent_campaign(&gw, &fake, &mut c).await;
     let (a, b, cc) = (fake.accepted_to(A).remove(0), fake.accepted_to(B).remove(0), fake.accepted_to(C).remove(0));

@@ -9,6 +9,8 @@ pub mod node;
 pub mod pacing;
 pub mod postgres;
 pub mod rest;
+pub mod whatsapp_seed;
+pub mod whatsapp_shape;
 #[allow(unused_imports)]
 pub use rest::*;
 
