@@ -12,7 +12,7 @@ use crate::problem::json_error;
 use crate::state::AppState;
 use crate::transport::{http, ws};
 
-/// `/` (WebSocket), `/commands`, `/messages`, `/notifications`, `/health`.
+/// `/` (WebSocket), `/commands`, `/messages`, `/notifications`, `/health`, `/webhooks/…`.
 pub fn router(state: AppState) -> Router {
     // The work of HTTP clients, under the listener's in-flight cap. Not `/health` (a probe
     // must see a busy gateway as alive) nor `/` (sessions have `limits.max_connections`).
@@ -20,6 +20,8 @@ pub fn router(state: AppState) -> Router {
         .route("/commands", post(http::commands))
         .route("/messages", post(http::messages))
         .route("/notifications", post(http::notifications))
+        // Providers retry a 503 (Meta for days), so webhooks share the cap.
+        .route("/webhooks/whatsapp", get(crate::webhooks::whatsapp::verify).post(crate::webhooks::whatsapp::statuses))
         .nest(
             "/api/v1",
             crate::rest::router().route_layer(middleware::from_fn_with_state(state.clone(), crate::rest::admit)),

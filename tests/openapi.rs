@@ -266,6 +266,10 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
             }
             v
         }
+        ("POST", "/campaigns/channels/{id}/templates/sync") => vec![
+            probe(p("/campaigns/channels/channel_123/templates/sync"), None, "a channel without template sync"),
+            probe(p("/campaigns/channels/nope/templates/sync"), None, "unknown channel"),
+        ],
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }

@@ -5,6 +5,7 @@
 pub mod settings;
 pub mod simulator;
 pub mod throttle;
+pub mod whatsapp;
 
 use std::sync::Arc;
 
@@ -45,6 +46,10 @@ pub enum SendResult {
     Accepted { provider_id: String },
     /// Refused for good (reason code and the provider's title).
     Failed { code: u32, description: String },
+    /// Refused for a reason that holds for every recipient of the campaign (its template was
+    /// paused or disabled): this one fails with `code`, so do the campaign's remaining
+    /// recipients, and the campaign fails with `description`.
+    FailedAll { code: u32, description: String },
     /// Failed in a way worth retrying.
     Transient(String),
     /// Not taken now; worth retrying no sooner than `after` (WhatsApp's pair rate limit).
@@ -125,15 +130,16 @@ impl Channels {
         self.live
             .entry(key)
             .or_insert_with(|| match self.providers.of(tenant, &def.id) {
-                // Refused by the configuration's validation until their channels are built.
-                settings::Provider::Simulator | settings::Provider::WhatsApp(_) | settings::Provider::Rbm(_) => {
-                    Arc::new(simulator::Simulator::spawn(
-                        def,
-                        self.receipts.clone(),
-                        self.clock.clone(),
-                        self.shutdown.clone(),
-                    )) as Arc<dyn Channel>
+                settings::Provider::WhatsApp(settings) => {
+                    Arc::new(whatsapp::WhatsApp::new(def, settings, self.shutdown.clone())) as Arc<dyn Channel>
                 }
+                // Refused by the configuration's validation until its channel is built.
+                settings::Provider::Simulator | settings::Provider::Rbm(_) => Arc::new(simulator::Simulator::spawn(
+                    def,
+                    self.receipts.clone(),
+                    self.clock.clone(),
+                    self.shutdown.clone(),
+                )) as Arc<dyn Channel>,
             })
             .clone()
     }

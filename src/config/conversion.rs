@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{ChannelConfig, Config, ProviderKind, TemplateConfig};
 use crate::campaign::ChannelType;
-use crate::catalog::{numbered_placeholders, ChannelDef, TemplateDef, TemplateStatus};
+use crate::catalog::{ChannelDef, ParameterFormat, TemplateDef, TemplateStatus, HEADER_KINDS};
 use crate::channel::settings::{
     Provider, Providers, RbmSettings, WhatsAppSettings, RBM_API_BASE, TEMPLATE_SYNC_DEFAULT, WHATSAPP_API_BASE,
     WHATSAPP_DEFAULT_PER_SECOND,
@@ -105,21 +105,40 @@ impl TemplateDef {
     /// A configured template (`created` is 0: the engine keeps the stored one). Its status
     /// was validated; one that was not (a `Config` built in code) counts as DISABLED.
     pub fn from_config(t: &TemplateConfig) -> TemplateDef {
-        let text = format!("{} {}", t.header.as_deref().unwrap_or(""), t.body);
-        TemplateDef {
+        // `header` is a kind keyword, or (as before the keywords) the header's text.
+        let (header_type, header) = match t.header.as_deref() {
+            Some(kind) if HEADER_KINDS.contains(&kind) => (Some(kind.to_owned()), t.header_text.clone()),
+            Some(text) => (Some("text".to_owned()), Some(text.to_owned())),
+            None => (t.header_text.as_ref().map(|_| "text".to_owned()), t.header_text.clone()),
+        };
+        let buttons = (!t.buttons.is_empty()).then(|| {
+            serde_json::Value::Array(
+                t.buttons
+                    .iter()
+                    .map(|b| serde_json::json!({"type": b.kind.to_ascii_lowercase(), "dynamic": b.dynamic, "text": b.text}))
+                    .collect(),
+            )
+        });
+        let mut def = TemplateDef {
             id: t.id.clone(),
             channel_id: t.channel.clone(),
             name: t.name.clone(),
             language: t.language.clone(),
             status: TemplateStatus::parse(&t.status).unwrap_or(TemplateStatus::Disabled),
             category: t.category.clone(),
-            header: t.header.clone(),
+            header,
             body: t.body.clone(),
-            parameters: t.parameters.unwrap_or_else(|| numbered_placeholders(&text)),
-            header_type: t.header.as_ref().map(|_| "text".to_owned()),
-            buttons: None,
+            parameters: 0,
+            header_type,
+            buttons,
+            cards: t.cards,
+            card_body: t.card_body.clone(),
+            parameter_format: t.parameter_format.as_deref().and_then(ParameterFormat::parse).unwrap_or_default(),
+            synced: false,
             created: 0,
-        }
+        };
+        def.parameters = t.parameters.unwrap_or_else(|| def.slot_count());
+        def
     }
 }
 

@@ -339,15 +339,47 @@ pub struct TemplateConfig {
     pub status: String,
     #[serde(default)]
     pub category: Option<String>,
-    /// Header text (its `{{n}}` count as parameters).
+    /// The header's kind: `none`, `text`, `image`, `video` or `document` (a media header
+    /// takes one parameter, its link). Any other value is the header's text, as before these
+    /// keywords existed (its `{{n}}` count as parameters).
     #[serde(default)]
     pub header: Option<String>,
+    /// The text of a `header = "text"` header.
+    #[serde(default)]
+    pub header_text: Option<String>,
     #[serde(default)]
     pub body: String,
-    /// Number of parameters when the template's text is not given in full (media headers,
-    /// carousels, URL buttons). Defaults to the number of distinct `{{n}}` in header and body.
+    /// The template's buttons in order (of each card, in a carousel).
+    #[serde(default)]
+    pub buttons: Vec<ButtonConfig>,
+    /// Cards of a carousel template: each has the `header`, `card_body` and `buttons` above.
+    #[serde(default)]
+    pub cards: usize,
+    /// The body text of each carousel card (its `{{n}}` are parameters of every card).
+    #[serde(default)]
+    pub card_body: Option<String>,
+    /// `positional` (`{{1}}`, the default) or `named` (`{{first_name}}`).
+    #[serde(default)]
+    pub parameter_format: Option<String>,
+    /// Number of parameters, overriding the count from the structure above (header, body,
+    /// buttons, cards) for templates whose structure is not described.
     #[serde(default)]
     pub parameters: Option<usize>,
+}
+
+/// One button of a `[[tenants.templates]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonConfig {
+    /// `url`, `quick_reply` or `copy_code`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A URL button whose URL suffix each message fills (one parameter).
+    #[serde(default)]
+    pub dynamic: bool,
+    /// The button's label (a quick-reply button's payload).
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 mod defaults {

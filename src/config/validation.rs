@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use super::{decode_base64, ChannelConfig, Config, ProviderKind, StorageKind};
+use super::{decode_base64, ChannelConfig, Config, ProviderKind, StorageKind, TemplateConfig};
 use crate::campaign::ChannelType;
-use crate::catalog::TemplateStatus;
+use crate::catalog::{ParameterFormat, TemplateStatus};
 use crate::secret::Secret;
 use crate::tenant::Feature;
 
@@ -190,6 +190,9 @@ impl Config {
                 if template.name.is_empty() {
                     return err(key(&format!("templates[{i}].name")), "must not be empty".into());
                 }
+                if let Err((field, msg)) = template_structure(template) {
+                    return err(key(&format!("templates[{i}].{field}")), msg);
+                }
                 if TemplateStatus::parse(&template.status).is_none() {
                     let statuses: Vec<&str> = TemplateStatus::ALL.iter().map(|s| s.as_str()).collect();
                     return err(
@@ -237,9 +240,9 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
         }
     };
     let provider = c.provider.as_str();
-    if c.provider != ProviderKind::Simulator {
-        // Until their channels are built (providers issue) a real provider is refused rather
-        // than silently simulated.
+    if c.provider == ProviderKind::GoogleRbm {
+        // Until its channel is built (providers issue) RBM is refused rather than silently
+        // simulated.
         return Err(("provider", format!("\"{provider}\" is not available in this build yet")));
     }
     if let Some(t) = expected_type.filter(|t| *t != c.channel_type) {
@@ -271,6 +274,38 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
+/// Most cards a carousel template may have (Meta's limit).
+const MAX_CARDS: usize = 10;
+
+/// The structure keys of a template: known keywords, buttons of a known type, a card count
+/// the provider allows.
+fn template_structure(t: &TemplateConfig) -> Result<(), (String, String)> {
+    if t.header_text.is_some() && t.header.as_deref().is_some_and(|h| h != "text") {
+        return Err(("header_text".into(), "is the text of a header = \"text\" only".into()));
+    }
+    if t.header.as_deref() == Some("text") && t.header_text.as_deref().is_none_or(str::is_empty) {
+        return Err(("header_text".into(), "is required with header = \"text\"".into()));
+    }
+    for (b, button) in t.buttons.iter().enumerate() {
+        if !["url", "quick_reply", "copy_code"].contains(&button.kind.to_ascii_lowercase().as_str()) {
+            return Err((
+                format!("buttons[{b}].type"),
+                format!("unknown button type \"{}\" (url, quick_reply or copy_code)", button.kind),
+            ));
+        }
+    }
+    if t.cards > MAX_CARDS {
+        return Err(("cards".into(), format!("must be at most {MAX_CARDS}")));
+    }
+    if t.card_body.is_some() && t.cards == 0 {
+        return Err(("card_body".into(), "is the body of carousel cards: set cards too".into()));
+    }
+    if let Some(f) = t.parameter_format.as_deref().filter(|f| ParameterFormat::parse(f).is_none()) {
+        return Err(("parameter_format".into(), format!("unknown format \"{f}\" (positional or named)")));
+    }
+    Ok(())
+}
+
 fn type_name(t: ChannelType) -> &'static str {
     match t {
         ChannelType::WhatsApp => "whatsapp",
@@ -281,6 +316,34 @@ fn type_name(t: ChannelType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_structure_keys_are_checked_and_named() {
+        let base = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.channels]]\nid = \"wa\"\ntype = \"whatsapp\"\n[[tenants.templates]]\nid = \"t\"\nchannel = \"wa\"\nname = \"x\"\n";
+        for (extra, key, part) in [
+            ("header = \"text\"\n", "header_text", "required"),
+            ("buttons = [{type = \"phone\"}]\n", "buttons[0].type", "phone"),
+            ("cards = 11\n", "cards", "at most 10"),
+            ("card_body = \"{{1}}\"\n", "card_body", "cards"),
+            ("parameter_format = \"nominal\"\n", "parameter_format", "nominal"),
+        ] {
+            let (k, msg) = Config::parse(&format!("{base}{extra}")).unwrap_err();
+            assert_eq!(k, format!("tenants[0].templates[0].{key}"), "{extra}: {msg}");
+            assert!(msg.contains(part), "{extra}: {msg}");
+        }
+        let ok = format!(
+            "{base}header = \"image\"\nbuttons = [{{type = \"url\", dynamic = true}}]\nparameter_format = \"named\"\n"
+        );
+        assert!(Config::parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn whatsapp_cloud_is_available_and_google_rbm_is_not_yet() {
+        let wa = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.channels]]\nid = \"wa\"\ntype = \"whatsapp\"\nprovider = \"whatsapp_cloud\"\nphone_number_id = \"1\"\naccess_token = \"t\"\napp_secret = \"s\"\nverify_token = \"v\"\n";
+        assert!(Config::parse(wa).is_ok());
+        let (key, msg) = Config::parse(&wa.replace("app_secret = \"s\"\n", "")).unwrap_err();
+        assert_eq!((key.as_str(), msg.contains("required")), ("tenants[0].channels[0].app_secret", true));
+    }
 
     #[test]
     fn template_on_unknown_channel_is_refused() {

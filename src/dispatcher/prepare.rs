@@ -54,8 +54,13 @@ impl Plan {
         };
         let template = match &campaign.message.template {
             Some(name) => {
-                let templates = store.templates(tenant).await?;
-                match templates.into_iter().find(|t| t.name == *name && t.channel_id == channel.id) {
+                let mut templates: Vec<TemplateDef> = store.templates(tenant).await?;
+                templates.retain(|t| t.name == *name && t.channel_id == channel.id);
+                // Synced templates come in one row per language: the campaign's first.
+                let language = campaign.message.template_language.as_deref();
+                templates
+                    .sort_by_key(|t| (language.is_some_and(|l| !t.language.eq_ignore_ascii_case(l)), !t.is_approved()));
+                match templates.into_iter().next() {
                     Some(t) if t.is_approved() => Some(Arc::new(t)),
                     _ => {
                         let why = format!("Template \"{name}\" not found or not approved");

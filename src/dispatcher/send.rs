@@ -58,12 +58,15 @@ pub(super) struct Outbox<'a> {
     /// the store works on both at once. Every one of them was SENDING before it left, so a
     /// crash meanwhile loses nothing.
     behind: Vec<Sent>,
+    /// Set when the channel said no recipient of the campaign can be sent (its template was
+    /// paused or disabled): the reason code and why, for the campaign to fail with.
+    halted: Option<(u32, String)>,
 }
 
 impl<'a> Outbox<'a> {
     pub(super) fn new(inner: &'a Inner, plan: &'a Plan, channel: &'a dyn Channel) -> Outbox<'a> {
         let pacing = Pacing::of(inner, plan, channel);
-        Outbox { inner, plan, channel, pacing, behind: Vec::new() }
+        Outbox { inner, plan, channel, pacing, behind: Vec::new(), halted: None }
     }
 
     /// Reads a batch with `next` and sends it, while what the previous one sent is recorded.
@@ -86,6 +89,7 @@ impl<'a> Outbox<'a> {
         let (first, recorded) = tokio::join!(first, record(this.inner, this.plan, behind));
         recorded?;
         let Some((mut rest, marked, size, mut sent, mut flow)) = first? else { return Ok(None) };
+        let mut halted = halt(&sent, &mut flow);
         while flow == Flow::Go && !rest.as_slice().is_empty() {
             let group: Vec<_> = rest.by_ref().take(size).collect();
             let previous = std::mem::take(&mut sent);
@@ -93,9 +97,18 @@ impl<'a> Outbox<'a> {
                 tokio::join!(this.out(signals, group, marked), record(this.inner, this.plan, previous));
             recorded?;
             (sent, flow) = out?;
+            halted = halt(&sent, &mut flow);
         }
         self.behind = sent;
+        if halted.is_some() {
+            self.halted = halted;
+        }
         Ok(Some(flow))
+    }
+
+    /// Why the campaign cannot go on, when a send said so (the run stopped).
+    pub(super) fn halted(&self) -> Option<(u32, String)> {
+        self.halted.clone()
     }
 
     /// Waits while paused, with what went out recorded first; false when the run must stop.
@@ -203,6 +216,18 @@ pub(super) async fn still_running(inner: &Inner, plan: &Plan) -> Result<bool> {
         tracing::info!(campaign = %plan.campaign.id, "no longer running: the worker stops");
     }
     Ok(running)
+}
+
+/// The reason of a send that holds for the whole campaign (the run then stops).
+fn halt(sent: &[Sent], flow: &mut Flow) -> Option<(u32, String)> {
+    let found = sent.iter().find_map(|(_, _, result)| match result {
+        SendResult::FailedAll { code, description } => Some((*code, description.clone())),
+        _ => None,
+    });
+    if found.is_some() {
+        *flow = Flow::Stop;
+    }
+    found
 }
 
 /// Records the messages SENDING before they leave (so a crash cannot lose track of them) and
@@ -348,7 +373,7 @@ async fn record(inner: &Inner, plan: &Plan, sent: Vec<Sent>) -> Result<()> {
                     contexts.push(c);
                 }
             }
-            SendResult::Failed { code, description } => {
+            SendResult::Failed { code, description } | SendResult::FailedAll { code, description } => {
                 inner.reasons.remember(code, &description);
                 outcomes.push(Outcome { seq: r.seq, status: RecipientStatus::Failed, at, reason: code });
             }

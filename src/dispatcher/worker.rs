@@ -28,7 +28,7 @@ pub(super) async fn run(inner: &Inner, tenant: &str, id: Uuid, mut signals: Sign
             tracing::info!(campaign = %id, count = stranded.len(), "re-sending recipients whose outcome a restart lost");
             let next = async { prepare::batch(inner, &plan, stranded, Marked::Sending).await.map(Some) };
             if outbox.send(&mut signals, next).await? == Some(Flow::Stop) {
-                return outbox.flush().await;
+                return stopped(inner, tenant, id, &mut outbox).await;
             }
         } else {
             tracing::warn!(campaign = %id, count = stranded.len(), "failing recipients whose outcome a restart lost");
@@ -56,7 +56,7 @@ pub(super) async fn run(inner: &Inner, tenant: &str, id: Uuid, mut signals: Sign
         };
         match outbox.send(&mut signals, next).await? {
             Some(Flow::Go) => {}
-            Some(Flow::Stop) => return outbox.flush().await,
+            Some(Flow::Stop) => return stopped(inner, tenant, id, &mut outbox).await,
             None => break,
         }
     }
@@ -86,6 +86,16 @@ pub(super) async fn run(inner: &Inner, tenant: &str, id: Uuid, mut signals: Sign
         .await?;
     tracing::info!(campaign = %id, "campaign completed");
     Ok(())
+}
+
+/// After a run stopped: what went out recorded, and the campaign failed when a send said it
+/// cannot go on (its template was paused or disabled).
+async fn stopped(inner: &Inner, tenant: &str, id: Uuid, outbox: &mut Outbox<'_>) -> Result<()> {
+    outbox.flush().await?;
+    match outbox.halted() {
+        Some((reason, why)) => fail_campaign(inner, tenant, id, reason, &why).await,
+        None => Ok(()),
+    }
 }
 
 /// Fails every PENDING recipient with `reason` and the campaign with `why`.

@@ -44,6 +44,8 @@ pub struct Inner {
     pub phones: Arc<PhoneNormalizer>,
     /// Titles of provider reason codes, learned as sends fail.
     pub reasons: Arc<Reasons>,
+    /// Template sync of the WhatsApp channels with a `waba_id` (REST asks it for a sync).
+    pub template_sync: crate::channel::whatsapp::sync::TemplateSync,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
 }
@@ -81,6 +83,12 @@ impl Engine {
         let receipts = Receipts::spawn(store.clone(), settings.receipt_queue, settings.receipt_batch);
         let reasons = Arc::new(Reasons::new());
         let providers = Arc::new(Providers::from_config(config));
+        let template_sync = crate::channel::whatsapp::sync::TemplateSync::spawn(
+            store.clone(),
+            &providers,
+            clock.clone(),
+            shutdown.clone(),
+        );
         let channels = Channels::new(providers, receipts.sink(), clock.clone(), shutdown.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
@@ -110,6 +118,7 @@ impl Engine {
             settings,
             phones,
             reasons,
+            template_sync,
             receipts,
         }));
         // Schedules missed while the server was down fire at once.

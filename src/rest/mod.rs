@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/preview", post(preview::preview))
         .route("/campaigns/tags", get(resources::list_tags).post(resources::create_tag))
         .route("/campaigns/channels", get(resources::list_channels).post(resources::create_channel))
+        .route("/campaigns/channels/{id}/templates/sync", post(resources::sync_templates))
         .route("/campaigns/templates", get(resources::list_templates).post(resources::create_template))
         .route("/campaigns/custom-fields", get(resources::list_custom_fields).post(resources::create_custom_field))
         .route("/campaigns/{id}", get(campaigns::get).put(campaigns::update).delete(campaigns::delete))

@@ -29,6 +29,7 @@ use super::{campaign_input, campaigns, contacts, preview, resources, results, vi
         resources::create_tag,
         resources::list_channels,
         resources::create_channel,
+        resources::sync_templates,
         resources::list_templates,
         resources::create_template,
         resources::list_custom_fields,

@@ -1,19 +1,23 @@
 //! Workspace resources: tags, channels, templates and custom fields (list and create).
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::view::{self, ChannelView, CustomFieldView, TagView, TemplateView};
 use super::{bad, created, json_body, ApiError, ApiResult, Workspace, Q};
 use crate::campaign::ChannelType;
 use crate::catalog::{
-    numbered_placeholders, ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef, TemplateStatus,
+    numbered_placeholders, ChannelDef, CustomFieldDef, FieldType, ParameterFormat, TagDef, TemplateDef, TemplateStatus,
 };
+use crate::channel::whatsapp::sync::Asked;
+use crate::channel::Health;
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -70,7 +74,34 @@ pub async fn create_tag(State(state): State<AppState>, ws: Workspace, body: Body
 #[utoipa::path(get, path = "/api/v1/campaigns/channels", security(("api_key" = [])),
     responses((status = 200, description = "All channels", body = [ChannelView])))]
 pub async fn list_channels(State(state): State<AppState>, ws: Workspace) -> ApiResult<Json<Vec<ChannelView>>> {
-    Ok(Json(state.engine.store.channels(ws.id()).await?.iter().map(view::channel).collect()))
+    let channels = &state.engine.channels;
+    let health = |c: &ChannelDef| channels.live(ws.id(), &c.id).map_or(Health::Ready, |live| live.health());
+    Ok(Json(state.engine.store.channels(ws.id()).await?.iter().map(|c| view::channel(c, health(c))).collect()))
+}
+
+/// Ask for a template sync of a WhatsApp Cloud API channel with a `waba_id`; it runs in the
+/// background and its templates show in `GET /campaigns/templates`.
+#[utoipa::path(post, path = "/api/v1/campaigns/channels/{id}/templates/sync", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 202, description = "Sync queued"), (status = 404, description = "No such channel"),
+              (status = 400, description = "The channel has no template sync")))]
+pub async fn sync_templates(
+    State(state): State<AppState>,
+    ws: Workspace,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    ws.require_campaigns()?;
+    if !state.engine.store.channels(ws.id()).await?.iter().any(|c| c.id == id) {
+        return Err(ApiError(Error::NotFound(format!("Channel \"{id}\" not found"))));
+    }
+    match state.engine.template_sync.request(ws.id(), &id) {
+        Asked::Queued => {
+            Ok((StatusCode::ACCEPTED, Json(json!({"channel_id": id, "status": "queued"}))).into_response())
+        }
+        Asked::NotSynced => {
+            Err(bad(format!("channel \"{id}\" has no template sync (a whatsapp_cloud channel with waba_id has)")))
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,7 +167,7 @@ pub async fn create_channel(State(state): State<AppState>, ws: Workspace, body: 
         created: state.engine.clock.now(),
     };
     store.put_channel(ws.id(), channel.clone()).await?;
-    Ok(created(view::channel(&channel)))
+    Ok(created(view::channel(&channel, Health::Ready)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -190,9 +221,11 @@ pub struct TemplateInput {
 pub async fn create_template(State(state): State<AppState>, ws: Workspace, body: Body) -> ApiResult<Response> {
     let input: TemplateInput = json_body(&state, body).await?;
     let store = &state.engine.store;
-    if !store.channels(ws.id()).await?.iter().any(|c| c.id == input.channel_id) {
+    let channels = store.channels(ws.id()).await?;
+    let Some(channel) = channels.iter().find(|c| c.id == input.channel_id) else {
         return Err(bad(format!("channel_id \"{}\" does not exist in this workspace", input.channel_id)));
-    }
+    };
+    let whatsapp_cloud = channel.provider == "whatsapp_cloud";
     let name = input.name.trim().to_owned();
     if name.is_empty() {
         return Err(bad("name is required"));
@@ -223,7 +256,7 @@ pub async fn create_template(State(state): State<AppState>, ws: Workspace, body:
         return Err(conflict(format!("A template with id \"{id}\" or name \"{name}\" exists on this channel")));
     }
     let text = format!("{} {}", header_text.as_deref().unwrap_or(""), input.body);
-    let template = TemplateDef {
+    let mut template = TemplateDef {
         id,
         channel_id: input.channel_id,
         name,
@@ -235,8 +268,16 @@ pub async fn create_template(State(state): State<AppState>, ws: Workspace, body:
         parameters: numbered_placeholders(&text),
         header_type,
         buttons: input.buttons,
+        cards: 0,
+        card_body: None,
+        parameter_format: ParameterFormat::Positional,
+        synced: false,
         created: state.engine.clock.now(),
     };
+    if whatsapp_cloud {
+        // What the Cloud API will take: a media header and dynamic buttons are slots too.
+        template.parameters = template.slot_count();
+    }
     store.put_template(ws.id(), template.clone()).await?;
     Ok(created(view::template(&template)))
 }

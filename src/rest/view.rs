@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::campaign::{Campaign, Counts, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef};
+use crate::channel::Health;
 use crate::contact::Contact;
 use crate::datetime::iso;
 use crate::phone::Phone;
@@ -107,7 +108,11 @@ pub struct ChannelView {
     pub channel_type: String,
     pub provider: String,
     pub default: bool,
+    /// `ok`, or `error` while the provider refuses the channel's credentials.
     pub status: String,
+    /// The provider's message, while `status` is `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
     pub max_per_second: Option<u32>,
 }
 
@@ -262,7 +267,12 @@ pub fn tag(t: &TagDef) -> TagView {
     TagView { id: t.id.clone(), name: t.name.clone(), color: t.color.clone() }
 }
 
-pub fn channel(c: &ChannelDef) -> ChannelView {
+/// A channel with its health (`Ready` for one that has not sent yet).
+pub fn channel(c: &ChannelDef, health: Health) -> ChannelView {
+    let (status, status_message) = match health {
+        Health::Ready => ("ok".to_owned(), None),
+        Health::Down(why) => ("error".to_owned(), Some(why)),
+    };
     ChannelView {
         id: c.id.clone(),
         name: c.name.clone(),
@@ -272,7 +282,8 @@ pub fn channel(c: &ChannelDef) -> ChannelView {
         },
         provider: c.provider.clone(),
         default: c.default,
-        status: "active".into(),
+        status,
+        status_message,
         max_per_second: c.max_per_second,
     }
 }

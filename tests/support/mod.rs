@@ -4,10 +4,13 @@
 // and its `pub` items are unreachable from outside that one test crate by construction.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fake_whatsapp;
 pub mod node;
 pub mod pacing;
 pub mod postgres;
 pub mod rest;
+pub mod whatsapp_seed;
+pub mod whatsapp_shape;
 #[allow(unused_imports)]
 pub use rest::*;
 

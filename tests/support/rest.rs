@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/campaigns/tags"),
     ("GET", "/campaigns/channels"),
     ("POST", "/campaigns/channels"),
+    ("POST", "/campaigns/channels/{id}/templates/sync"),
     ("GET", "/campaigns/templates"),
     ("POST", "/campaigns/templates"),
     ("GET", "/campaigns/custom-fields"),
