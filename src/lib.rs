@@ -11,7 +11,8 @@
 //!   there), pause / resume / cancel — and the reason table; [`dispatcher`], [`scheduler`],
 //!   [`receipts`] are its background workers; [`channel`] the providers (the simulator);
 //!   [`limiter`] pacing.
-//! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.
+//! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation;
+//!   [`media_link`]: fetching a CSV from a media link safely.
 //! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
 //! - [`reasons`]: recipient failure reason codes and the engine's table of provider titles.
 //! - [`clock`]: wall-clock time that follows tokio's (paused) clock; [`datetime`]: reading and
@@ -49,6 +50,7 @@ pub mod fields;
 pub mod filter;
 pub mod handlers;
 pub mod limiter;
+pub mod media_link;
 pub mod phone;
 pub mod problem;
 pub mod query;

@@ -109,8 +109,13 @@ pub struct CampaignSettings {
     pub media_link_hosts: Vec<String>,
     /// Largest CSV fetched from a media link, in bytes.
     pub media_link_max_bytes: u64,
-    /// Time allowed for fetching a media link.
+    /// Time allowed for fetching a media link (every redirect included).
     pub media_link_timeout_ms: u64,
+    /// Media links may be `http` (default: `https` only).
+    pub media_link_allow_http: bool,
+    /// Media links may reach private, loopback, link-local and unique-local addresses (an
+    /// internal file server); by default a host resolving to one is refused.
+    pub media_link_allow_private: bool,
     /// Attempts per recipient when the provider reports a transient error.
     pub send_attempts: u32,
     /// Wait before the first retry; doubled for each further one (each wait jittered
@@ -132,6 +137,8 @@ impl Default for CampaignSettings {
             media_link_hosts: Vec::new(),
             media_link_max_bytes: 64 * 1024 * 1024,
             media_link_timeout_ms: 30_000,
+            media_link_allow_http: false,
+            media_link_allow_private: false,
             send_attempts: 3,
             retry_backoff_ms: 200,
             retry_backoff_max_ms: 30_000,
