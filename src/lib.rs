@@ -81,10 +81,6 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use state::AppState;
 
-/// How long, at shutdown, the dispatcher's workers and then the receipt recorder may each
-/// take to record what they hold.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
-
 /// Serves `config` on `listener` until `shutdown` is cancelled, then stops accepting,
 /// lets in-flight commands finish and closes every session with `finished`.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
@@ -107,8 +103,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     if tokio::time::timeout(grace, state.connections.acquire_many(all)).await.is_err() {
         tracing::warn!("some sessions did not close in time");
     }
-    if !state.engine.drain(SHUTDOWN_DRAIN).await {
-        tracing::warn!("some sends or receipts were not recorded before the drain deadline");
+    if !state.engine.drain(state.config.limits.shutdown_drain()).await {
+        tracing::warn!("some sends, background tasks or receipts were not finished before the drain deadline");
     }
     tracing::info!("irisgate stopped");
     Ok(())

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{ChannelDef, TemplateDef};
 use crate::clock::Clock;
@@ -93,7 +92,8 @@ pub struct Channels {
     providers: Arc<settings::Providers>,
     receipts: ReceiptSink,
     clock: Clock,
-    shutdown: CancellationToken,
+    /// Where channel tasks run (tracked; the shutdown token is its `shutdown`).
+    background: crate::shutdown::Background,
 }
 
 impl Channels {
@@ -101,9 +101,9 @@ impl Channels {
         providers: Arc<settings::Providers>,
         receipts: ReceiptSink,
         clock: Clock,
-        shutdown: CancellationToken,
+        background: crate::shutdown::Background,
     ) -> Channels {
-        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, shutdown }
+        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background }
     }
 
     /// The providers' settings of every configured channel (webhooks find theirs here).
@@ -131,7 +131,7 @@ impl Channels {
                         def,
                         self.receipts.clone(),
                         self.clock.clone(),
-                        self.shutdown.clone(),
+                        &self.background,
                     )) as Arc<dyn Channel>
                 }
             })

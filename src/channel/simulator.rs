@@ -26,6 +26,7 @@ use super::{Channel, Outbound, ReceiptSink, SendResult};
 use crate::campaign::RecipientStatus;
 use crate::catalog::ChannelDef;
 use crate::clock::Clock;
+use crate::shutdown::Background;
 use crate::store::Receipt;
 
 pub const UNDELIVERABLE: u32 = 131026;
@@ -119,8 +120,9 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    pub fn spawn(def: &ChannelDef, receipts: ReceiptSink, clock: Clock, shutdown: CancellationToken) -> Simulator {
-        Simulator::remembering(REMEMBERED_IDS, def, receipts, clock, shutdown)
+    /// A simulator for `def`; its timer task (receipts with a latency) runs on `background`.
+    pub fn spawn(def: &ChannelDef, receipts: ReceiptSink, clock: Clock, background: &Background) -> Simulator {
+        Simulator::remembering(REMEMBERED_IDS, def, receipts, clock, background)
     }
 
     /// [`Simulator::spawn`], remembering `capacity` ids.
@@ -129,13 +131,13 @@ impl Simulator {
         def: &ChannelDef,
         receipts: ReceiptSink,
         clock: Clock,
-        shutdown: CancellationToken,
+        background: &Background,
     ) -> Simulator {
         let delivered_after = Duration::from_millis(def.delivered_after_ms);
         let read_after = Duration::from_millis(def.read_after_ms);
         let later = (!delivered_after.is_zero() || !read_after.is_zero()).then(|| {
             let (tx, rx) = mpsc::channel(receipts.max_capacity());
-            tokio::spawn(timer(rx, receipts.clone(), clock.clone(), shutdown));
+            background.tasks.spawn(timer(rx, receipts.clone(), clock.clone(), background.flush.clone()));
             tx
         });
         let mut accepted = RecentIds::new(capacity);
@@ -196,10 +198,14 @@ impl Simulator {
     async fn emit(&self, after: Duration, receipt: Receipt) {
         match (&self.later, after.is_zero()) {
             (Some(later), false) => {
-                let _ = later.send((after, receipt)).await;
+                if later.send((after, receipt)).await.is_err() {
+                    tracing::warn!("a simulated receipt was dropped: the channel's timer ended at shutdown");
+                }
             }
             _ => {
-                let _ = self.receipts.send(Receipt { at: self.clock.now(), ..receipt }).await;
+                if self.receipts.send(Receipt { at: self.clock.now(), ..receipt }).await.is_err() {
+                    tracing::warn!("a simulated receipt was dropped: the receipt recorder ended at shutdown");
+                }
             }
         }
     }
@@ -321,26 +327,28 @@ impl Channel for Simulator {
 }
 
 /// Emits delayed receipts when due. Two FIFO queues (one per latency) stay sorted by due time.
-async fn timer(
-    mut rx: mpsc::Receiver<(Duration, Receipt)>,
-    sink: ReceiptSink,
-    clock: Clock,
-    shutdown: CancellationToken,
-) {
+///
+/// At shutdown (`flush`, cancelled once the dispatcher's workers are done, so no send adds
+/// more) every receipt still held is delivered at once, stamped with the time it falls due:
+/// a real provider goes on delivering and reading while the gateway is down and reports it
+/// afterwards, so the recipients end as they would have; dropping them would leave them
+/// PROCESSED for good, since a restarted simulator does not know them.
+async fn timer(mut rx: mpsc::Receiver<(Duration, Receipt)>, sink: ReceiptSink, clock: Clock, flush: CancellationToken) {
     let mut queues: Vec<(Duration, VecDeque<Due>)> = Vec::new();
+    let push = |queues: &mut Vec<(Duration, VecDeque<Due>)>, after: Duration, receipt: Receipt| {
+        let due = Due { at: Instant::now() + after, receipt };
+        match queues.iter_mut().find(|(d, _)| *d == after) {
+            Some((_, q)) => q.push_back(due),
+            None => queues.push((after, VecDeque::from([due]))),
+        }
+    };
     loop {
         let next = queues.iter().filter_map(|(_, q)| q.front().map(|d| d.at)).min();
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = flush.cancelled() => break,
             msg = rx.recv() => match msg {
-                Some((after, receipt)) => {
-                    let due = Due { at: Instant::now() + after, receipt };
-                    match queues.iter_mut().find(|(d, _)| *d == after) {
-                        Some((_, q)) => q.push_back(due),
-                        None => queues.push((after, VecDeque::from([due]))),
-                    }
-                }
-                None => return,
+                Some((after, receipt)) => push(&mut queues, after, receipt),
+                None => break,
             },
             _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                 let now = Instant::now();
@@ -354,6 +362,25 @@ async fn timer(
                     }
                 }
             }
+        }
+    }
+    rx.close();
+    while let Ok((after, receipt)) = rx.try_recv() {
+        push(&mut queues, after, receipt);
+    }
+    let mut held: Vec<Due> = queues.into_iter().flat_map(|(_, q)| q).collect();
+    held.sort_by_key(|d| d.at);
+    if held.is_empty() {
+        return;
+    }
+    tracing::info!(receipts = held.len(), "simulated receipts not due yet delivered at shutdown");
+    let now = Instant::now();
+    let wall = clock.now();
+    for due in held {
+        let at = wall + due.at.saturating_duration_since(now).as_millis() as i64;
+        if sink.send(Receipt { at, ..due.receipt }).await.is_err() {
+            tracing::warn!("simulated receipts dropped at shutdown: the receipt recorder ended first");
+            return;
         }
     }
 }
@@ -415,7 +442,7 @@ mod tests {
         };
         let (sink, mut rx) = mpsc::channel(1024);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        Simulator::remembering(capacity, &def, sink, Clock::new(), CancellationToken::new())
+        Simulator::remembering(capacity, &def, sink, Clock::new(), &Background::default())
     }
 
     fn lines(ledger: &std::path::Path) -> usize {

@@ -172,6 +172,10 @@ pub struct Limits {
     pub ping_timeout_ms: u64,
     /// A write to a client that does not complete in this time closes the connection.
     pub write_timeout_ms: u64,
+    /// At shutdown, once the sessions are closed: time each of the dispatcher's workers,
+    /// the background tasks (scheduler, claimer, channel timers) and the receipt recorder
+    /// may take to finish; what is left then is logged and the process exits.
+    pub shutdown_drain_ms: u64,
 }
 
 impl Default for Limits {
@@ -186,6 +190,7 @@ impl Default for Limits {
             idle_ping_ms: 120_000,
             ping_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
+            shutdown_drain_ms: 10_000,
         }
     }
 }
@@ -205,6 +210,9 @@ impl Limits {
     }
     pub fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.write_timeout_ms)
+    }
+    pub fn shutdown_drain(&self) -> Duration {
+        Duration::from_millis(self.shutdown_drain_ms)
     }
 }
 

@@ -44,6 +44,7 @@ impl Config {
             ("idle_ping_ms", l.idle_ping_ms),
             ("ping_timeout_ms", l.ping_timeout_ms),
             ("write_timeout_ms", l.write_timeout_ms),
+            ("shutdown_drain_ms", l.shutdown_drain_ms),
         ] {
             if value == 0 {
                 return err(format!("limits.{name}"), "must be greater than 0".into());
@@ -60,6 +61,7 @@ impl Config {
             ("idle_ping_ms", l.idle_ping_ms, DAY_MS),
             ("ping_timeout_ms", l.ping_timeout_ms, DAY_MS),
             ("write_timeout_ms", l.write_timeout_ms, DAY_MS),
+            ("shutdown_drain_ms", l.shutdown_drain_ms, DAY_MS),
         ] {
             if value > max {
                 return err(format!("limits.{name}"), format!("must be at most {max}"));

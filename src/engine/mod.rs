@@ -27,6 +27,7 @@ use crate::phone::PhoneNormalizer;
 use crate::reasons::Reasons;
 use crate::receipts::Receipts;
 use crate::scheduler::Scheduler;
+use crate::shutdown::Background;
 use crate::store::Store;
 
 /// Cheap to clone.
@@ -46,6 +47,9 @@ pub struct Inner {
     pub reasons: Arc<Reasons>,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
+    /// The scheduler, the lease claimer and the channels' timers, drained at shutdown
+    /// between the dispatcher's workers and the receipts.
+    background: Background,
 }
 
 impl std::ops::Deref for Engine {
@@ -81,7 +85,8 @@ impl Engine {
         let receipts = Receipts::spawn(store.clone(), settings.receipt_queue);
         let reasons = Arc::new(Reasons::new());
         let providers = Arc::new(Providers::from_config(config));
-        let channels = Channels::new(providers, receipts.sink(), clock.clone(), shutdown.clone());
+        let background = Background { shutdown: shutdown.clone(), ..Background::default() };
+        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
             channels.clone(),
@@ -91,7 +96,7 @@ impl Engine {
             shutdown.clone(),
             reasons.clone(),
         );
-        let scheduler = Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), 65_536, shutdown.clone());
+        let scheduler = Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), 65_536, &background);
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
@@ -105,6 +110,7 @@ impl Engine {
             phones,
             reasons,
             receipts,
+            background: background.clone(),
         }));
         // Schedules missed while the server was down fire at once.
         for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
@@ -113,19 +119,33 @@ impl Engine {
         let node = config.storage.node_id.clone().unwrap_or_else(node_name);
         let lease_ms = config.storage.lease_ms as i64;
         engine.claim_once(&node, lease_ms).await?;
-        tokio::spawn(claimer(engine.clone(), node, lease_ms, shutdown));
+        background.tasks.spawn(claimer(engine.clone(), node, lease_ms, shutdown));
         Ok(engine)
     }
 }
 
 impl Engine {
     /// After shutdown was signalled: waits for the dispatcher's workers to record their
-    /// last sends, then writes every receipt already accepted. False when `within` (for
-    /// each of the two) passed first; what was left is logged.
+    /// last sends, then for the background tasks (scheduler, claimer; the channels' timers
+    /// hand over the receipts they hold), then writes every receipt accepted. False when
+    /// `within` (for each of the three) passed first; what was left is logged.
     pub async fn drain(&self, within: std::time::Duration) -> bool {
         let workers = self.dispatcher.drain(within).await;
+        let tasks = &self.background.tasks;
+        self.background.flush.cancel();
+        tasks.close();
+        let background = tokio::time::timeout(within, tasks.wait()).await.is_ok();
+        if !background {
+            tracing::warn!(tasks = tasks.len(), "background tasks still running after the drain time");
+        }
         let receipts = self.receipts.drain(within).await;
-        workers && receipts
+        workers && background && receipts
+    }
+
+    /// Background tasks (scheduler, claimer, channel timers) not finished yet: 0 after a
+    /// drain that returned true.
+    pub fn background_tasks(&self) -> usize {
+        self.background.tasks.len()
     }
 
     /// Takes (or renews) the leases of running campaigns and starts dispatching those this
