@@ -80,8 +80,8 @@ impl Dispatcher {
     /// was stopped and has not returned yet is waited for first.
     pub fn start(&self, tenant: &str, id: Uuid) {
         if self.shutdown.is_cancelled() {
-            return;
-        } // draining: the next start-up picks it up
+            return; // draining: the next start-up picks the campaign up
+        }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let (paused, paused_rx) = watch::channel(false);
         let cancel = self.shutdown.child_token();
