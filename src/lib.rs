@@ -11,7 +11,8 @@
 //!   there), pause / resume / cancel — and the reason table; [`dispatcher`], [`scheduler`],
 //!   [`receipts`] are its background workers; [`channel`] the providers (the simulator);
 //!   [`limiter`] pacing.
-//! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation.
+//! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation;
+//!   [`media_link`]: fetching a CSV from a media link safely.
 //! - [`fields`], [`query`]: lenient request JSON and LIME query strings.
 //! - [`reasons`]: recipient failure reason codes and the engine's table of provider titles.
 //! - [`clock`]: wall-clock time that follows tokio's (paused) clock; [`datetime`]: reading and
@@ -50,6 +51,7 @@ pub mod fields;
 pub mod filter;
 pub mod handlers;
 pub mod limiter;
+pub mod media_link;
 pub mod phone;
 pub mod problem;
 pub mod query;
@@ -80,10 +82,6 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use state::AppState;
 
-/// How long, at shutdown, the dispatcher's workers and then the receipt recorder may each
-/// take to record what they hold.
-const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
-
 /// Serves `config` on `listener` until `shutdown` is cancelled, then stops accepting,
 /// lets in-flight commands finish and closes every session with `finished`.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
@@ -106,8 +104,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     if tokio::time::timeout(grace, state.connections.acquire_many(all)).await.is_err() {
         tracing::warn!("some sessions did not close in time");
     }
-    if !state.engine.drain(SHUTDOWN_DRAIN).await {
-        tracing::warn!("some sends or receipts were not recorded before the drain deadline");
+    if !state.engine.drain(state.config.limits.shutdown_drain()).await {
+        tracing::warn!("some sends, background tasks or receipts were not finished before the drain deadline");
     }
     tracing::info!("irisgate stopped");
     Ok(())

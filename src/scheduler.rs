@@ -22,17 +22,17 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Spawns the worker, with a queue of `capacity` schedules waiting to be registered
-    /// (`campaigns.schedule_queue`); it stops when `shutdown` is cancelled.
+    /// Spawns the worker on `background`, with a queue of `capacity` schedules waiting to be
+    /// registered (`campaigns.schedule_queue`); it stops when the shutdown token is cancelled.
     pub fn spawn(
         store: Arc<dyn Store>,
         dispatcher: Dispatcher,
         clock: Clock,
         capacity: usize,
-        shutdown: CancellationToken,
+        background: &crate::shutdown::Background,
     ) -> Scheduler {
         let (tx, rx) = mpsc::channel(capacity);
-        tokio::spawn(worker(rx, store, dispatcher, clock, shutdown));
+        background.tasks.spawn(worker(rx, store, dispatcher, clock, background.shutdown.clone()));
         Scheduler { tx }
     }
 
@@ -65,7 +65,8 @@ async fn worker(
             },
             _ = sleep_until(next.unwrap_or_else(tokio::time::Instant::now)), if next.is_some() => {
                 let now = clock.now();
-                while heap.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
+                // Once shutting down, a campaign due now is started by the next start-up.
+                while !shutdown.is_cancelled() && heap.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
                     let Reverse((_, id, tenant)) = heap.pop().expect("peeked");
                     fire(&store, &dispatcher, &clock, &tenant, id).await;
                 }

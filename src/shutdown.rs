@@ -1,6 +1,21 @@
-//! SIGINT / SIGTERM → the one shutdown token.
+//! SIGINT / SIGTERM → the one shutdown token; [`Background`], where the engine's background
+//! tasks run so that shutdown can wait for them.
 
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The engine's background tasks (scheduler, lease claimer, channel timers), tracked so that
+/// shutdown drains them within a bounded time (`limits.shutdown_drain_ms`). They stop on the
+/// shutdown token; those holding work for others (a channel's receipts not yet due) hand it
+/// over and end when `flush` is cancelled, which shutdown does once the dispatcher's workers,
+/// which feed them, are done.
+#[derive(Clone, Default)]
+pub struct Background {
+    pub tasks: TaskTracker,
+    /// The process's shutdown token.
+    pub shutdown: CancellationToken,
+    pub flush: CancellationToken,
+}
 
 /// Cancels `token` on the first SIGINT or SIGTERM. The handlers are installed before this
 /// returns, so a signal that arrives right after cannot end the process ungracefully.

@@ -39,10 +39,11 @@ pub struct Tenant {
     pub id: String,
     /// `{identifier}@{domain}`.
     pub identity: Identity,
-    /// The access key, base64-decoded (BLiP keys are base64 text).
-    secret: Vec<u8>,
-    /// REST `X-API-Key` values.
-    api_keys: Vec<String>,
+    /// SHA-256 of the access key, base64-decoded (BLiP keys are base64 text): the key itself
+    /// is not kept, and a configuration may give only this digest (`sha256:<hex>`).
+    secret: KeyDigest,
+    /// Digests of the REST `X-API-Key` values.
+    api_keys: Vec<KeyDigest>,
     /// What the plan includes.
     pub features: Vec<Feature>,
     /// Commands a second over both faces (burst: one second's worth).
@@ -53,8 +54,8 @@ impl Tenant {
     pub fn new(
         id: String,
         identity: Identity,
-        secret: Vec<u8>,
-        api_keys: Vec<String>,
+        secret: KeyDigest,
+        api_keys: Vec<KeyDigest>,
         features: Vec<Feature>,
     ) -> Tenant {
         Tenant { id, identity, secret, api_keys, features, max_commands_per_second: DEFAULT_COMMANDS_PER_SECOND }
@@ -78,27 +79,45 @@ impl Tenant {
     /// decoded when it is base64, compared as given otherwise.
     pub fn key_matches(&self, key: &str) -> bool {
         let given = decode_base64(key).unwrap_or_else(|| key.as_bytes().to_vec());
-        constant_time_eq(&given, &self.secret)
+        self.secret_matches(&given)
     }
 
     /// Checks a decoded secret (the part after `:` of an HTTP `Key` token).
     pub fn secret_matches(&self, secret: &[u8]) -> bool {
-        constant_time_eq(secret, &self.secret)
+        subtle::ConstantTimeEq::ct_eq(&digest(secret)[..], &self.secret[..]).into()
     }
 }
 
-/// Equal in time independent of where the bytes differ (the length is not secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    subtle::ConstantTimeEq::ct_eq(a, b).into()
+/// A SHA-256 digest of a credential. Access keys are compared, and API keys indexed, by the
+/// digest of what the client sent: the gateway needs only the digests (a configuration may
+/// give nothing else), and a lookup's timing says nothing about the keys themselves.
+pub type KeyDigest = [u8; 32];
+
+/// The prefix of a credential given in the configuration as its digest.
+pub const DIGEST_PREFIX: &str = "sha256:";
+
+/// SHA-256 of `bytes`.
+pub fn digest(bytes: &[u8]) -> KeyDigest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }
 
-/// API keys are indexed by their SHA-256 digest: a lookup compares digests of what the
-/// client sent, so its timing says nothing about the keys themselves.
-type KeyDigest = [u8; 32];
-
-fn digest(key: &str) -> KeyDigest {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(key.as_bytes()).into()
+/// A configured credential: `sha256:<64 hex digits>` is its digest (`None` when malformed),
+/// anything else the credential itself, whose digest is taken of `plain(value)`.
+pub fn configured_digest(value: &str, plain: impl FnOnce(&str) -> Vec<u8>) -> Option<KeyDigest> {
+    let Some(hex) = value.strip_prefix(DIGEST_PREFIX) else {
+        return Some(digest(&plain(value)));
+    };
+    let hex = hex.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 /// Decodes standard or URL-safe base64, with or without padding.
@@ -136,7 +155,7 @@ impl Tenants {
             let tenant = Arc::new(tenant);
             all.by_identifier.insert(tenant.id.to_ascii_lowercase(), tenant.clone());
             for key in &tenant.api_keys {
-                all.by_api_key.insert(digest(key), tenant.clone());
+                all.by_api_key.insert(*key, tenant.clone());
             }
         }
         all
@@ -147,7 +166,7 @@ impl Tenants {
     }
 
     pub fn by_api_key(&self, key: &str) -> Option<&Arc<Tenant>> {
-        self.by_api_key.get(&digest(key))
+        self.by_api_key.get(&digest(key.as_bytes()))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Tenant>> {
@@ -207,6 +226,19 @@ mod tests {
         assert_eq!(t.authenticate_http(Some("Key !!!")).unwrap_err(), AuthError::Malformed);
         let no_colon = format!("Key {}", STANDARD.encode("mybot"));
         assert_eq!(t.authenticate_http(Some(&no_colon)).unwrap_err(), AuthError::Malformed);
+    }
+
+    #[test]
+    fn digests_are_64_hex_digits_after_the_prefix() {
+        let plain = |s: &str| s.as_bytes().to_vec();
+        // `printf %s secret | sha256sum`
+        let hex = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+        assert_eq!(configured_digest(&format!("sha256:{hex}"), plain), Some(digest(b"secret")));
+        assert_eq!(configured_digest(&format!("sha256:{}", hex.to_uppercase()), plain), Some(digest(b"secret")));
+        assert_eq!(configured_digest("secret", plain), Some(digest(b"secret")));
+        for bad in [&hex[1..], &format!("{hex}0"), &format!("{}g", &hex[1..]), "", "é"] {
+            assert_eq!(configured_digest(&format!("sha256:{bad}"), plain), None, "{bad:?}");
+        }
     }
 
     #[test]

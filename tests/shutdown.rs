@@ -179,3 +179,61 @@ async fn session_still_in_its_handshake_is_closed_at_shutdown() {
     ws.until_eof().await;
     stop_promptly(gw).await;
 }
+
+/// The development configuration on a SQLite file of the test's, with receipts due long
+/// after the sends and a short drain time.
+fn slow_receipts_config(dir: &tempfile::TempDir) -> irisgate::Config {
+    let mut config = irisgate::Config::development();
+    config.storage.path = dir.path().join("irisgate.db");
+    config.limits.shutdown_drain_ms = 2_000;
+    for channel in &mut config.tenants[0].channels {
+        (channel.delivered_after_ms, channel.read_after_ms) = (30_000, 60_000);
+    }
+    config
+}
+
+/// Issue 14, point 6: the simulator's timer ended at shutdown, dropping the receipts it
+/// held, so that its recipients stayed PROCESSED for good.
+#[tokio::test]
+async fn receipts_held_by_the_simulator_are_recorded_at_shutdown_within_the_drain_time() {
+    use support::client::*;
+    let dir = tempfile::tempdir().unwrap();
+    let config = slow_receipts_config(&dir);
+    let gw = Gateway::start_with(config.clone()).await;
+    let mut c = Client::connect(&gw, Transport::Http).await;
+    let id = id_of(&c.full(full_batch("slow", &["+5531998761234", "+5531998765678"])).await);
+    let sent = c.wait_report(&id, "both sent", |r| r["audienceCounts"]["pending"] == 0).await;
+    assert_eq!(sent["audienceCounts"]["read"], 0, "nothing is due yet: {sent}");
+    let started = Instant::now();
+    gw.stop().await;
+    // Three drain phases of 2 s at most; far less than the 60 s the read receipts are due in.
+    assert!(started.elapsed() < Duration::from_secs(6), "stopped after {:?}", started.elapsed());
+    let gw = Gateway::start_with(config).await;
+    let mut c = Client::connect(&gw, Transport::Http).await;
+    let report = c.report(&id).await;
+    assert_eq!(report["audienceCounts"]["read"], 2, "read receipts held at shutdown were recorded: {report}");
+    gw.stop().await;
+}
+
+/// Issue 14, point 6: the scheduler, the lease claimer and the channels' timers were plain
+/// spawned tasks nobody waited for.
+#[tokio::test]
+async fn every_background_task_has_finished_after_the_drain() {
+    let config = irisgate::Config::development();
+    let storage = irisgate::config::StorageConfig { kind: irisgate::config::StorageKind::Memory, ..Default::default() };
+    let store = irisgate::store::open(&storage).await.unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let engine =
+        irisgate::engine::Engine::start(&config, store.clone(), irisgate::clock::Clock::new(), shutdown.clone())
+            .await
+            .unwrap();
+    // A channel with receipt latencies runs a timer.
+    let def = store.channels("mybot").await.unwrap().into_iter().find(|c| c.delivered_after_ms > 0).unwrap();
+    engine.channels.get("mybot", &def);
+    assert_eq!(engine.background_tasks(), 3, "scheduler, claimer and the channel's timer");
+    shutdown.cancel();
+    let started = Instant::now();
+    assert!(engine.drain(Duration::from_secs(2)).await, "drained in time");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(engine.background_tasks(), 0, "no background task left running");
+}

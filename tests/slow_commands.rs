@@ -27,6 +27,7 @@ fn config() -> irisgate::Config {
     let mut config = irisgate::Config::development();
     config.campaigns.media_link_hosts = vec!["127.0.0.1".into()];
     config.campaigns.media_link_timeout_ms = 5_000;
+    (config.campaigns.media_link_allow_http, config.campaigns.media_link_allow_private) = (true, true);
     config
 }
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{ChannelDef, TemplateDef};
 use crate::clock::Clock;
@@ -98,7 +97,8 @@ pub struct Channels {
     providers: Arc<settings::Providers>,
     receipts: ReceiptSink,
     clock: Clock,
-    shutdown: CancellationToken,
+    /// Where channel tasks run (tracked; the shutdown token is its `shutdown`).
+    background: crate::shutdown::Background,
 }
 
 impl Channels {
@@ -106,9 +106,9 @@ impl Channels {
         providers: Arc<settings::Providers>,
         receipts: ReceiptSink,
         clock: Clock,
-        shutdown: CancellationToken,
+        background: crate::shutdown::Background,
     ) -> Channels {
-        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, shutdown }
+        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background }
     }
 
     /// The providers' settings of every configured channel (webhooks find theirs here).
@@ -131,14 +131,15 @@ impl Channels {
             .entry(key)
             .or_insert_with(|| match self.providers.of(tenant, &def.id) {
                 settings::Provider::WhatsApp(settings) => {
-                    Arc::new(whatsapp::WhatsApp::new(def, settings, self.shutdown.clone())) as Arc<dyn Channel>
+                    Arc::new(whatsapp::WhatsApp::new(def, settings, self.background.shutdown.clone()))
+                        as Arc<dyn Channel>
                 }
                 // Refused by the configuration's validation until its channel is built.
                 settings::Provider::Simulator | settings::Provider::Rbm(_) => Arc::new(simulator::Simulator::spawn(
                     def,
                     self.receipts.clone(),
                     self.clock.clone(),
-                    self.shutdown.clone(),
+                    &self.background,
                 )) as Arc<dyn Channel>,
             })
             .clone()

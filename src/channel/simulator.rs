@@ -10,7 +10,7 @@
 //! | 0004 | transient provider error twice, then as any other number |
 //! | other | accepted → delivered → read |
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use std::io::Write;
@@ -26,10 +26,74 @@ use super::{Channel, Outbound, ReceiptSink, SendResult};
 use crate::campaign::RecipientStatus;
 use crate::catalog::ChannelDef;
 use crate::clock::Clock;
+use crate::shutdown::Background;
 use crate::store::Receipt;
 
 pub const UNDELIVERABLE: u32 = 131026;
 pub const UNREACHABLE: u32 = 1002;
+
+/// Message ids the simulator remembers as accepted (per channel), and, from the ledger, as
+/// written by any process. A repeated id matters in one window: a send repeated by the
+/// dispatcher (a retry, a re-send of SENDING recipients after a restart or a lease
+/// take-over), which comes within one or two dispatch batches (`campaigns.dispatch_batch`,
+/// 1,024 by default) per running campaign of the most recent sends. 65,536 covers that for
+/// dozens of campaigns sending through one channel at once, at a few MB at most, instead of
+/// growing with every send for the life of the process.
+pub const REMEMBERED_IDS: usize = 65_536;
+
+/// The most recent ids, at most `capacity`; the oldest is forgotten first.
+#[derive(Clone)]
+struct RecentIds {
+    /// Each id with the number of its insertion…
+    ids: HashMap<String, u64>,
+    /// …and the insertions in order; an entry whose id was removed (or inserted again) is
+    /// skipped when it comes out.
+    order: VecDeque<(u64, String)>,
+    inserted: u64,
+    capacity: usize,
+}
+
+impl RecentIds {
+    fn new(capacity: usize) -> RecentIds {
+        RecentIds { ids: HashMap::new(), order: VecDeque::new(), inserted: 0, capacity: capacity.max(1) }
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.ids.contains_key(id)
+    }
+
+    /// True when `id` was not there.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.ids.contains_key(id) {
+            return false;
+        }
+        self.inserted += 1;
+        self.ids.insert(id.to_owned(), self.inserted);
+        self.order.push_back((self.inserted, id.to_owned()));
+        while self.ids.len() > self.capacity {
+            let Some((n, oldest)) = self.order.pop_front() else { break };
+            if self.ids.get(&oldest) == Some(&n) {
+                self.ids.remove(&oldest);
+            }
+        }
+        if self.order.len() > 2 * self.capacity {
+            // Removed ids left their entries behind: drop those.
+            let ids = &self.ids;
+            self.order.retain(|(n, id)| ids.get(id) == Some(n));
+        }
+        true
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.ids.remove(id);
+    }
+
+    /// Entries held (ids and their order).
+    #[cfg(test)]
+    fn len(&self) -> (usize, usize) {
+        (self.ids.len(), self.order.len())
+    }
+}
 
 /// Receipts due later, in the order they fall due (latencies are constant, so FIFO is sorted).
 struct Due {
@@ -46,26 +110,38 @@ pub struct Simulator {
     later: Option<mpsc::Sender<(Duration, Receipt)>>,
     /// Transient failures handed out per message id (test number 0004).
     transient: DashMap<String, u32>,
-    /// Message ids already accepted: a repeated id is not sent again (like RBM's messageId).
-    accepted: DashMap<String, ()>,
-    /// Ids in the ledger (written by this or another process).
-    accepted_elsewhere: DashMap<String, ()>,
+    /// Message ids recently accepted: a repeated id is not sent again (like RBM's messageId).
+    accepted: Mutex<RecentIds>,
+    /// Ids recently in the ledger (written by this or another process).
+    accepted_elsewhere: Mutex<RecentIds>,
     /// The ledger file and how much of it this process has read.
     ledger: Option<Mutex<(std::fs::File, u64)>>,
     clock: Clock,
 }
 
 impl Simulator {
-    pub fn spawn(def: &ChannelDef, receipts: ReceiptSink, clock: Clock, shutdown: CancellationToken) -> Simulator {
+    /// A simulator for `def`; its timer task (receipts with a latency) runs on `background`.
+    pub fn spawn(def: &ChannelDef, receipts: ReceiptSink, clock: Clock, background: &Background) -> Simulator {
+        Simulator::remembering(REMEMBERED_IDS, def, receipts, clock, background)
+    }
+
+    /// [`Simulator::spawn`], remembering `capacity` ids.
+    fn remembering(
+        capacity: usize,
+        def: &ChannelDef,
+        receipts: ReceiptSink,
+        clock: Clock,
+        background: &Background,
+    ) -> Simulator {
         let delivered_after = Duration::from_millis(def.delivered_after_ms);
         let read_after = Duration::from_millis(def.read_after_ms);
         let later = (!delivered_after.is_zero() || !read_after.is_zero()).then(|| {
             let (tx, rx) = mpsc::channel(receipts.max_capacity());
-            tokio::spawn(timer(rx, receipts.clone(), clock.clone(), shutdown));
+            background.tasks.spawn(timer(rx, receipts.clone(), clock.clone(), background.flush.clone()));
             tx
         });
-        let accepted = DashMap::new();
-        let ledger = def.ledger.as_ref().and_then(|path| match open_ledger(path, &accepted) {
+        let mut accepted = RecentIds::new(capacity);
+        let ledger = def.ledger.as_ref().and_then(|path| match open_ledger(path, &mut accepted) {
             Ok(file_and_offset) => Some(Mutex::new(file_and_offset)),
             Err(e) => {
                 tracing::error!(path, error = %e, "the simulator ledger cannot be opened; sends are not recorded");
@@ -79,8 +155,8 @@ impl Simulator {
             receipts,
             later,
             transient: DashMap::new(),
-            accepted_elsewhere: accepted.clone(),
-            accepted,
+            accepted_elsewhere: Mutex::new(accepted.clone()),
+            accepted: Mutex::new(accepted),
             ledger,
             clock,
         }
@@ -95,11 +171,12 @@ impl Simulator {
         let (file, offset) = &mut *guard;
         file.lock()?;
         let result = (|| {
-            *offset = read_ledger(file, *offset, &self.accepted_elsewhere)?;
+            let mut elsewhere = self.accepted_elsewhere.lock();
+            *offset = read_ledger(file, *offset, &mut elsewhere)?;
             let time = crate::datetime::iso(self.clock.now()).unwrap_or_default();
             let mut text = String::new();
             for m in sends {
-                if self.accepted_elsewhere.contains_key(&m.message_id) {
+                if elsewhere.contains(&m.message_id) {
                     continue;
                 }
                 let line = serde_json::json!({
@@ -121,10 +198,14 @@ impl Simulator {
     async fn emit(&self, after: Duration, receipt: Receipt) {
         match (&self.later, after.is_zero()) {
             (Some(later), false) => {
-                let _ = later.send((after, receipt)).await;
+                if later.send((after, receipt)).await.is_err() {
+                    tracing::warn!("a simulated receipt was dropped: the channel's timer ended at shutdown");
+                }
             }
             _ => {
-                let _ = self.receipts.send(Receipt { at: self.clock.now(), ..receipt }).await;
+                if self.receipts.send(Receipt { at: self.clock.now(), ..receipt }).await.is_err() {
+                    tracing::warn!("a simulated receipt was dropped: the receipt recorder ended at shutdown");
+                }
             }
         }
     }
@@ -132,7 +213,7 @@ impl Simulator {
 
 /// Opens (creating) the ledger and loads the ids it already holds; returns the file and the
 /// length read.
-fn open_ledger(path: &str, accepted: &DashMap<String, ()>) -> std::io::Result<(std::fs::File, u64)> {
+fn open_ledger(path: &str, accepted: &mut RecentIds) -> std::io::Result<(std::fs::File, u64)> {
     let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(path)?;
     // Under the lock other writers (nodes sharing the file) hold while they write.
     file.lock()?;
@@ -150,7 +231,7 @@ fn open_ledger(path: &str, accepted: &DashMap<String, ()>) -> std::io::Result<(s
 
 /// Reads whole lines from `offset` on, adding their ids; returns the offset after the last
 /// whole line.
-fn read_ledger(file: &mut std::fs::File, offset: u64, ids: &DashMap<String, ()>) -> std::io::Result<u64> {
+fn read_ledger(file: &mut std::fs::File, offset: u64, ids: &mut RecentIds) -> std::io::Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
     let len = file.metadata()?.len();
     if len <= offset {
@@ -163,7 +244,7 @@ fn read_ledger(file: &mut std::fs::File, offset: u64, ids: &DashMap<String, ()>)
     for line in bytes[..whole].split(|b| *b == b'\n') {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
             if let Some(id) = v["message_id"].as_str() {
-                ids.insert(id.to_owned(), ());
+                ids.insert(id);
             }
         }
     }
@@ -191,7 +272,7 @@ impl Channel for Simulator {
                 });
                 continue;
             }
-            if last_four == 4 {
+            if last_four == 4 && !self.accepted.lock().contains(id) {
                 let mut failures = self.transient.entry(id.to_owned()).or_insert(0);
                 if *failures < 2 {
                     *failures += 1;
@@ -200,8 +281,12 @@ impl Channel for Simulator {
                 }
             }
             // A repeated id is acknowledged (and its receipts repeated) but not sent again.
-            if self.accepted.insert(id.to_owned(), ()).is_none() {
+            let new = self.accepted.lock().insert(id);
+            if new {
                 fresh.push(m);
+                // Its transient failures are over: forget them (the map stays as small as
+                // the sends being retried).
+                self.transient.remove(id);
             }
             match last_four {
                 0 => self.emit(delivered, receipt(id, RecipientStatus::Failed, UNDELIVERABLE)).await,
@@ -217,9 +302,11 @@ impl Channel for Simulator {
         if let Err(e) = self.record(&fresh) {
             // Not acknowledged: the dispatcher retries these as transient failures.
             tracing::error!(error = %e, "the simulator ledger cannot be written");
+            let mut accepted = self.accepted.lock();
             for m in &fresh {
-                self.accepted.remove(&m.message_id);
+                accepted.remove(&m.message_id);
             }
+            drop(accepted);
             let failed: std::collections::HashSet<&str> = fresh.iter().map(|m| m.message_id.as_str()).collect();
             for (m, r) in batch.iter().zip(results.iter_mut()) {
                 if failed.contains(m.message_id.as_str()) {
@@ -240,26 +327,28 @@ impl Channel for Simulator {
 }
 
 /// Emits delayed receipts when due. Two FIFO queues (one per latency) stay sorted by due time.
-async fn timer(
-    mut rx: mpsc::Receiver<(Duration, Receipt)>,
-    sink: ReceiptSink,
-    clock: Clock,
-    shutdown: CancellationToken,
-) {
+///
+/// At shutdown (`flush`, cancelled once the dispatcher's workers are done, so no send adds
+/// more) every receipt still held is delivered at once, stamped with the time it falls due:
+/// a real provider goes on delivering and reading while the gateway is down and reports it
+/// afterwards, so the recipients end as they would have; dropping them would leave them
+/// PROCESSED for good, since a restarted simulator does not know them.
+async fn timer(mut rx: mpsc::Receiver<(Duration, Receipt)>, sink: ReceiptSink, clock: Clock, flush: CancellationToken) {
     let mut queues: Vec<(Duration, VecDeque<Due>)> = Vec::new();
+    let push = |queues: &mut Vec<(Duration, VecDeque<Due>)>, after: Duration, receipt: Receipt| {
+        let due = Due { at: Instant::now() + after, receipt };
+        match queues.iter_mut().find(|(d, _)| *d == after) {
+            Some((_, q)) => q.push_back(due),
+            None => queues.push((after, VecDeque::from([due]))),
+        }
+    };
     loop {
         let next = queues.iter().filter_map(|(_, q)| q.front().map(|d| d.at)).min();
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = flush.cancelled() => break,
             msg = rx.recv() => match msg {
-                Some((after, receipt)) => {
-                    let due = Due { at: Instant::now() + after, receipt };
-                    match queues.iter_mut().find(|(d, _)| *d == after) {
-                        Some((_, q)) => q.push_back(due),
-                        None => queues.push((after, VecDeque::from([due]))),
-                    }
-                }
-                None => return,
+                Some((after, receipt)) => push(&mut queues, after, receipt),
+                None => break,
             },
             _ = sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                 let now = Instant::now();
@@ -274,5 +363,116 @@ async fn timer(
                 }
             }
         }
+    }
+    rx.close();
+    while let Ok((after, receipt)) = rx.try_recv() {
+        push(&mut queues, after, receipt);
+    }
+    let mut held: Vec<Due> = queues.into_iter().flat_map(|(_, q)| q).collect();
+    held.sort_by_key(|d| d.at);
+    if held.is_empty() {
+        return;
+    }
+    tracing::info!(receipts = held.len(), "simulated receipts not due yet delivered at shutdown");
+    let now = Instant::now();
+    let wall = clock.now();
+    for due in held {
+        let at = wall + due.at.saturating_duration_since(now).as_millis() as i64;
+        if sink.send(Receipt { at, ..due.receipt }).await.is_err() {
+            tracing::warn!("simulated receipts dropped at shutdown: the receipt recorder ended first");
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::ChannelType;
+    use crate::phone::Phone;
+
+    #[test]
+    fn recent_ids_forget_the_oldest_first_and_stay_bounded() {
+        let mut ids = RecentIds::new(3);
+        for id in ["a", "b", "c", "d"] {
+            assert!(ids.insert(id));
+        }
+        assert!(!ids.contains("a") && ids.contains("b") && ids.contains("d"));
+        assert!(!ids.insert("d"), "a recent id is known");
+        ids.remove("c");
+        assert!(ids.insert("c"), "a removed id is new again");
+        // Removals leave entries in the order; they never pile up.
+        for i in 0..1000 {
+            let id = format!("x{i}");
+            ids.insert(&id);
+            ids.remove(&id);
+        }
+        let (held, order) = ids.len();
+        assert!(held <= 3 && order <= 6, "{held} ids, {order} entries");
+    }
+
+    fn message(i: usize) -> Outbound {
+        // Numbers ending in 5000..9999: none is a test number.
+        let phone = Phone::from_u64(5531_9900_5000 + (i as u64 % 5000)).unwrap();
+        Outbound {
+            message_id: format!("m{i}"),
+            campaign: uuid::Uuid::nil(),
+            seq: i as u32,
+            phone,
+            identity: format!("{}@wa.gw.msging.net", phone.digits()),
+            template: None,
+            template_def: None,
+            parameters: Vec::new(),
+            text: Some("hi".into()),
+        }
+    }
+
+    fn simulator(capacity: usize, ledger: &std::path::Path) -> Simulator {
+        let def = ChannelDef {
+            id: "c".into(),
+            channel_type: ChannelType::WhatsApp,
+            provider: "simulator".into(),
+            default: true,
+            name: "c".into(),
+            delivered_after_ms: 0,
+            read_after_ms: 0,
+            max_per_second: None,
+            ledger: Some(ledger.display().to_string()),
+            created: 0,
+        };
+        let (sink, mut rx) = mpsc::channel(1024);
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        Simulator::remembering(capacity, &def, sink, Clock::new(), &Background::default())
+    }
+
+    fn lines(ledger: &std::path::Path) -> usize {
+        std::fs::read_to_string(ledger).unwrap().lines().count()
+    }
+
+    /// Issue 14, point 10: the accepted-id sets grew with every send.
+    #[tokio::test]
+    async fn remembered_ids_stay_bounded_and_recent_ids_are_not_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.jsonl");
+        let (bound, sends) = (500, 20_000);
+        let sim = simulator(bound, &ledger);
+        let all: Vec<Outbound> = (0..sends).map(message).collect();
+        for batch in all.chunks(250) {
+            sim.send(batch).await;
+        }
+        assert_eq!(lines(&ledger), sends);
+        let held = |s: &Simulator| (s.accepted.lock().len(), s.accepted_elsewhere.lock().len());
+        let ((ids, order), (elsewhere, _)) = held(&sim);
+        assert!(ids <= bound && order <= 2 * bound && elsewhere <= bound, "{ids} / {order} / {elsewhere}");
+        // The last sends repeated (a crash re-send): acknowledged, not sent again.
+        let recent = &all[sends - bound..];
+        let again = sim.send(recent).await;
+        assert!(again.iter().all(|r| matches!(r, SendResult::Accepted { .. })), "{again:?}");
+        assert_eq!(lines(&ledger), sends, "a recent id is not sent twice");
+        // After a restart the ledger's most recent ids are known, and only those.
+        let restarted = simulator(bound, &ledger);
+        assert_eq!(held(&restarted).0 .0, bound);
+        restarted.send(recent).await;
+        assert_eq!(lines(&ledger), sends, "a re-send after a restart is not sent twice");
     }
 }

@@ -16,7 +16,23 @@ use crate::channel::settings::{
     WHATSAPP_DEFAULT_PER_SECOND,
 };
 use crate::secret::Secret;
-use crate::tenant::{decode_base64, Feature, Tenant, Tenants};
+use crate::tenant::{configured_digest, decode_base64, Feature, KeyDigest, Tenant, Tenants};
+
+/// The digest an access key is compared by: `sha256:<hex>` as given, otherwise the SHA-256
+/// of the key base64-decoded (the secret BLiP clients prove, in both of their forms).
+/// `None`: a malformed digest or a key that is not base64.
+pub(super) fn access_key_digest(access_key: &str) -> Option<KeyDigest> {
+    if !access_key.starts_with(crate::tenant::DIGEST_PREFIX) && decode_base64(access_key).is_none() {
+        return None;
+    }
+    configured_digest(access_key, |k| decode_base64(k).unwrap_or_default())
+}
+
+/// The digest an API key is looked up by: `sha256:<hex>` as given, otherwise the SHA-256
+/// of the key's text. `None`: a malformed digest.
+pub(super) fn api_key_digest(api_key: &str) -> Option<KeyDigest> {
+    configured_digest(api_key, |k| k.as_bytes().to_vec())
+}
 
 /// `type = "whatsapp"` / `"google_rcs"` of a `[[tenants.channels]]` table.
 pub(super) fn channel_type<'de, D: Deserializer<'de>>(d: D) -> Result<ChannelType, D::Error> {
@@ -36,8 +52,8 @@ impl Tenants {
             Tenant::new(
                 t.identifier.clone(),
                 Identity::new(t.identifier.clone(), config.domain.clone()),
-                decode_base64(&t.access_key).expect("validated by Config"),
-                t.api_keys.clone(),
+                access_key_digest(&t.access_key).expect("validated by Config"),
+                t.api_keys.iter().map(|k| api_key_digest(k).expect("validated by Config")).collect(),
                 t.features.iter().filter_map(|f| Feature::parse(f)).collect(),
             )
             .with_command_rate(t.max_commands_per_second)
@@ -156,6 +172,23 @@ mod tests {
         let types: Vec<ChannelType> = t.channels.iter().map(|c| ChannelDef::from_config(c).channel_type).collect();
         assert!(types.contains(&ChannelType::WhatsApp) && types.contains(&ChannelType::GoogleRcs), "{types:?}");
         assert!(t.templates.iter().map(TemplateDef::from_config).any(|t| t.is_approved()));
+    }
+
+    #[test]
+    fn keys_given_as_digests_authenticate_like_the_keys() {
+        // `printf %s c2VjcmV0 | base64 -d | sha256sum` and `printf %s wk_test_123 | sha256sum`
+        let text = "[[tenants]]\nidentifier = \"a\"\n\
+            access_key = \"sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b\"\n\
+            api_keys = [\"sha256:b15f4128e41b6ea7a528641f6123e7b3d22c7313d348ea751fe77d10baeca103\", \"wk_plain_key\"]\n";
+        let tenants = Tenants::from_config(&Config::parse(text).unwrap());
+        let a = tenants.by_identifier("a").unwrap();
+        assert!(a.key_matches("c2VjcmV0") && a.secret_matches(b"secret"));
+        assert!(!a.key_matches("c2VjcmV1") && !a.secret_matches(b"secreT"));
+        assert!(tenants.by_api_key("wk_plain_key").is_some());
+        assert_eq!(tenants.by_api_key("wk_test_123").unwrap().id, "a");
+        assert!(tenants
+            .by_api_key("sha256:b15f4128e41b6ea7a528641f6123e7b3d22c7313d348ea751fe77d10baeca103")
+            .is_none());
     }
 
     #[test]

@@ -109,8 +109,13 @@ pub struct CampaignSettings {
     pub media_link_hosts: Vec<String>,
     /// Largest CSV fetched from a media link, in bytes.
     pub media_link_max_bytes: u64,
-    /// Time allowed for fetching a media link.
+    /// Time allowed for fetching a media link (every redirect included).
     pub media_link_timeout_ms: u64,
+    /// Media links may be `http` (default: `https` only).
+    pub media_link_allow_http: bool,
+    /// Media links may reach private, loopback, link-local and unique-local addresses (an
+    /// internal file server); by default a host resolving to one is refused.
+    pub media_link_allow_private: bool,
     /// Attempts per recipient when the provider reports a transient error.
     pub send_attempts: u32,
     /// Wait before the first retry; doubled for each further one (each wait jittered
@@ -137,6 +142,8 @@ impl Default for CampaignSettings {
             media_link_hosts: Vec::new(),
             media_link_max_bytes: 64 * 1024 * 1024,
             media_link_timeout_ms: 30_000,
+            media_link_allow_http: false,
+            media_link_allow_private: false,
             send_attempts: 3,
             retry_backoff_ms: 200,
             retry_backoff_max_ms: 30_000,
@@ -180,6 +187,10 @@ pub struct Limits {
     /// requests, WebSocket commands that wait); the next gets HTTP 429 with `Retry-After`,
     /// or LIME failure 85.
     pub max_tenant_inflight: usize,
+    /// At shutdown, once the sessions are closed: time each of the dispatcher's workers,
+    /// the background tasks (scheduler, claimer, channel timers) and the receipt recorder
+    /// may take to finish; what is left then is logged and the process exits.
+    pub shutdown_drain_ms: u64,
 }
 
 impl Default for Limits {
@@ -196,6 +207,7 @@ impl Default for Limits {
             write_timeout_ms: 30_000,
             max_http_inflight: 2048,
             max_tenant_inflight: 512,
+            shutdown_drain_ms: 10_000,
         }
     }
 }
@@ -215,6 +227,9 @@ impl Limits {
     }
     pub fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.write_timeout_ms)
+    }
+    pub fn shutdown_drain(&self) -> Duration {
+        Duration::from_millis(self.shutdown_drain_ms)
     }
 }
 

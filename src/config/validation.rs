@@ -3,11 +3,12 @@
 
 use std::collections::HashSet;
 
+use super::conversion::{access_key_digest, api_key_digest};
 use super::{decode_base64, ChannelConfig, Config, ProviderKind, StorageKind, TemplateConfig};
 use crate::campaign::ChannelType;
 use crate::catalog::{ParameterFormat, TemplateStatus};
 use crate::secret::Secret;
-use crate::tenant::Feature;
+use crate::tenant::{Feature, DIGEST_PREFIX};
 
 /// Upper bound of every time setting: a day.
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -49,6 +50,7 @@ impl Config {
             ("write_timeout_ms", l.write_timeout_ms),
             ("max_http_inflight", l.max_http_inflight as u64),
             ("max_tenant_inflight", l.max_tenant_inflight as u64),
+            ("shutdown_drain_ms", l.shutdown_drain_ms),
         ] {
             if value == 0 {
                 return err(format!("limits.{name}"), "must be greater than 0".into());
@@ -67,6 +69,7 @@ impl Config {
             ("write_timeout_ms", l.write_timeout_ms, DAY_MS),
             ("max_http_inflight", l.max_http_inflight as u64, 1_000_000),
             ("max_tenant_inflight", l.max_tenant_inflight as u64, 1_000_000),
+            ("shutdown_drain_ms", l.shutdown_drain_ms, DAY_MS),
         ] {
             if value > max {
                 return err(format!("limits.{name}"), format!("must be at most {max}"));
@@ -125,14 +128,22 @@ impl Config {
             if !identifiers.insert(tenant.identifier.to_ascii_lowercase()) {
                 return err(key("identifier"), format!("\"{}\" is used by another tenant", tenant.identifier));
             }
-            if tenant.access_key.is_empty() || decode_base64(&tenant.access_key).is_none() {
+            if tenant.access_key.starts_with(DIGEST_PREFIX) {
+                if access_key_digest(&tenant.access_key).is_none() {
+                    return err(key("access_key"), malformed_digest("printf %s ACCESS_KEY | base64 -d | sha256sum"));
+                }
+            } else if tenant.access_key.is_empty() || decode_base64(&tenant.access_key).is_none() {
                 return err(key("access_key"), "must be base64 text, as the BLiP portal shows access keys".into());
             }
             for (i, api_key) in tenant.api_keys.iter().enumerate() {
-                if api_key.len() < 8 {
+                let Some(digest) = api_key_digest(api_key) else {
+                    return err(key(&format!("api_keys[{i}]")), malformed_digest("printf %s API_KEY | sha256sum"));
+                };
+                if !api_key.starts_with(DIGEST_PREFIX) && api_key.len() < 8 {
                     return err(key(&format!("api_keys[{i}]")), "must be at least 8 characters".into());
                 }
-                if !api_keys.insert(api_key.as_str()) {
+                // A key and its digest are the same key.
+                if !api_keys.insert(digest) {
                     return err(key(&format!("api_keys[{i}]")), "is used by another tenant or twice".into());
                 }
             }
@@ -204,6 +215,10 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn malformed_digest(command: &str) -> String {
+    format!("a {DIGEST_PREFIX} digest must be followed by 64 hex digits (`{command}` prints them)")
 }
 
 /// A provider key and whether it is set.
@@ -343,6 +358,35 @@ mod tests {
         assert!(Config::parse(wa).is_ok());
         let (key, msg) = Config::parse(&wa.replace("app_secret = \"s\"\n", "")).unwrap_err();
         assert_eq!((key.as_str(), msg.contains("required")), ("tenants[0].channels[0].app_secret", true));
+    }
+
+    #[test]
+    fn a_malformed_digest_is_refused_naming_the_key() {
+        let hex = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+        let tenant = |access: &str, api: &str| {
+            format!("[[tenants]]\nidentifier = \"a\"\naccess_key = \"{access}\"\napi_keys = [\"{api}\"]\n")
+        };
+        let good = format!("sha256:{hex}");
+        assert!(Config::parse(&tenant(&good, &good)).is_ok());
+        let (key, msg) = Config::parse(&tenant(&format!("sha256:{}", &hex[2..]), &good)).unwrap_err();
+        assert_eq!(key, "tenants[0].access_key", "{msg}");
+        assert!(msg.contains("64 hex digits"), "{msg}");
+        let (key, _) = Config::parse(&tenant(&good, "sha256:xyz")).unwrap_err();
+        assert_eq!(key, "tenants[0].api_keys[0]");
+        // One digest given to two tenants.
+        let (key, msg) = Config::parse(&format!(
+            "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\napi_keys = [\"{good}\"]\n\
+             [[tenants]]\nidentifier = \"b\"\naccess_key = \"c2VjcmV0\"\napi_keys = [\"secret12\", \"{good}\"]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(key, "tenants[1].api_keys[1]", "{msg}");
+    }
+
+    #[test]
+    fn an_api_key_and_its_digest_are_one_key() {
+        let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\napi_keys = [\"wk_test_123\", \"sha256:b15f4128e41b6ea7a528641f6123e7b3d22c7313d348ea751fe77d10baeca103\"]\n";
+        let (key, msg) = Config::parse(text).unwrap_err();
+        assert_eq!(key, "tenants[0].api_keys[1]", "{msg}");
     }
 
     #[test]

@@ -79,6 +79,9 @@ impl Dispatcher {
     /// Starts sending a RUNNING campaign (no-op if a worker already runs it). A worker that
     /// was stopped and has not returned yet is waited for first.
     pub fn start(&self, tenant: &str, id: Uuid) {
+        if self.shutdown.is_cancelled() {
+            return; // draining: the next start-up picks the campaign up
+        }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let (paused, paused_rx) = watch::channel(false);
         let cancel = self.shutdown.child_token();

@@ -27,6 +27,7 @@ use crate::phone::PhoneNormalizer;
 use crate::reasons::Reasons;
 use crate::receipts::Receipts;
 use crate::scheduler::Scheduler;
+use crate::shutdown::Background;
 use crate::store::Store;
 
 /// Cheap to clone.
@@ -48,6 +49,9 @@ pub struct Inner {
     pub template_sync: crate::channel::whatsapp::sync::TemplateSync,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
+    /// The scheduler, the lease claimer and the channels' timers, drained at shutdown
+    /// between the dispatcher's workers and the receipts.
+    background: Background,
 }
 
 impl std::ops::Deref for Engine {
@@ -89,7 +93,8 @@ impl Engine {
             clock.clone(),
             shutdown.clone(),
         );
-        let channels = Channels::new(providers, receipts.sink(), clock.clone(), shutdown.clone());
+        let background = Background { shutdown: shutdown.clone(), ..Background::default() };
+        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
             channels.clone(),
@@ -99,13 +104,8 @@ impl Engine {
             shutdown.clone(),
             reasons.clone(),
         );
-        let scheduler = Scheduler::spawn(
-            store.clone(),
-            dispatcher.clone(),
-            clock.clone(),
-            settings.schedule_queue,
-            shutdown.clone(),
-        );
+        let scheduler =
+            Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), settings.schedule_queue, &background);
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
@@ -120,6 +120,7 @@ impl Engine {
             reasons,
             template_sync,
             receipts,
+            background: background.clone(),
         }));
         // Schedules missed while the server was down fire at once.
         for c in engine.store.campaigns_in(&[CampaignStatus::Scheduled]).await? {
@@ -128,19 +129,33 @@ impl Engine {
         let node = config.storage.node_id.clone().unwrap_or_else(node_name);
         let lease_ms = config.storage.lease_ms as i64;
         engine.claim_once(&node, lease_ms).await?;
-        tokio::spawn(claimer(engine.clone(), node, lease_ms, shutdown));
+        background.tasks.spawn(claimer(engine.clone(), node, lease_ms, shutdown));
         Ok(engine)
     }
 }
 
 impl Engine {
     /// After shutdown was signalled: waits for the dispatcher's workers to record their
-    /// last sends, then writes every receipt already accepted. False when `within` (for
-    /// each of the two) passed first; what was left is logged.
+    /// last sends, then for the background tasks (scheduler, claimer; the channels' timers
+    /// hand over the receipts they hold), then writes every receipt accepted. False when
+    /// `within` (for each of the three) passed first; what was left is logged.
     pub async fn drain(&self, within: std::time::Duration) -> bool {
         let workers = self.dispatcher.drain(within).await;
+        let tasks = &self.background.tasks;
+        self.background.flush.cancel();
+        tasks.close();
+        let background = tokio::time::timeout(within, tasks.wait()).await.is_ok();
+        if !background {
+            tracing::warn!(tasks = tasks.len(), "background tasks still running after the drain time");
+        }
         let receipts = self.receipts.drain(within).await;
-        workers && receipts
+        workers && background && receipts
+    }
+
+    /// Background tasks (scheduler, claimer, channel timers) not finished yet: 0 after a
+    /// drain that returned true.
+    pub fn background_tasks(&self) -> usize {
+        self.background.tasks.len()
     }
 
     /// Takes (or renews) the leases of running campaigns and starts dispatching those this

@@ -1,8 +1,6 @@
 //! Audiences: `set /audiences/v2/{id}` (a list), `set /audiences/v2/{id}/file` (CSV text or
 //! a media link), `get /audiences/{id}`.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -145,55 +143,10 @@ async fn add(
     ))
 }
 
-/// Fetches `{"uri": "https://…/a.csv"}` from a host of `campaigns.media_link_hosts`, within
-/// the size and time limits; never follows redirects.
+/// Fetches `{"uri": "https://…/a.csv"}` under `crate::media_link`'s rules.
 async fn fetch_media_link(state: &AppState, resource: &Value) -> Result<String> {
-    let link = Obj::new(resource, "")?;
-    let uri = link.required_text("uri")?;
-    let url =
-        reqwest::Url::parse(&uri).map_err(|e| Error::InvalidArgument(format!("uri \"{uri}\" is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::InvalidArgument(format!("uri scheme {} is not allowed (http or https)", url.scheme())));
-    }
-    let settings = &state.engine.settings;
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    let host_port = url.port().map(|p| format!("{host}:{p}"));
-    let allowed = settings
-        .media_link_hosts
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(&host) || host_port.as_deref().is_some_and(|hp| h.eq_ignore_ascii_case(hp)));
-    if !allowed {
-        return Err(Error::InvalidArgument(format!(
-            "uri host {host} is not in campaigns.media_link_hosts; media links are fetched only from allowed hosts"
-        )));
-    }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_millis(settings.media_link_timeout_ms))
-        .build()
-        .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
-    let unavailable = |e: reqwest::Error| Error::Unavailable(format!("The media link could not be fetched: {e}"));
-    let mut response = client.get(url).send().await.map_err(unavailable)?;
-    if !response.status().is_success() {
-        return Err(Error::InvalidArgument(format!("The media link answered HTTP {}", response.status().as_u16())));
-    }
-    let limit = settings.media_link_max_bytes;
-    let too_big = || {
-        Error::InvalidArgument(format!(
-            "The media link is over the limit of {limit} bytes (campaigns.media_link_max_bytes)"
-        ))
-    };
-    if response.content_length().is_some_and(|n| n > limit) {
-        return Err(too_big());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(too_big());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    String::from_utf8(body).map_err(|_| Error::InvalidArgument("The media link's CSV is not UTF-8".into()))
+    let uri = Obj::new(resource, "")?.required_text("uri")?;
+    crate::media_link::fetch(&state.engine.settings, &uri).await
 }
 
 /// `get /audiences/{id}?$skip&$take&status`.
