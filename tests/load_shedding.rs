@@ -33,6 +33,7 @@ async fn stalling_server() -> (SocketAddr, mpsc::Receiver<()>) {
 fn config(media_timeout_ms: u64) -> irisgate::Config {
     let mut config = config_with_tenants();
     config.campaigns.media_link_hosts = vec!["127.0.0.1".into()];
+    (config.campaigns.media_link_allow_http, config.campaigns.media_link_allow_private) = (true, true);
     config.campaigns.media_link_timeout_ms = media_timeout_ms;
     config
 }
