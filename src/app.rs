@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .route("/messages", post(http::messages))
         .route("/notifications", post(http::notifications))
         .route("/health", get(health))
+        .route("/webhooks/rbm", post(crate::webhooks::rbm::receive))
         .nest("/api/v1", crate::rest::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

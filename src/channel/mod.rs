@@ -2,6 +2,7 @@
 //! the registry that builds one instance per configured channel with its provider's
 //! settings (`settings`); `throttle` is the adaptive slow-down providers share.
 
+pub mod rbm;
 pub mod settings;
 pub mod simulator;
 pub mod throttle;
@@ -125,8 +126,11 @@ impl Channels {
         self.live
             .entry(key)
             .or_insert_with(|| match self.providers.of(tenant, &def.id) {
+                settings::Provider::Rbm(s) => {
+                    Arc::new(rbm::Rbm::new(tenant, def, s, self.shutdown.clone())) as Arc<dyn Channel>
+                }
                 // Refused by the configuration's validation until their channels are built.
-                settings::Provider::Simulator | settings::Provider::WhatsApp(_) | settings::Provider::Rbm(_) => {
+                settings::Provider::Simulator | settings::Provider::WhatsApp(_) => {
                     Arc::new(simulator::Simulator::spawn(
                         def,
                         self.receipts.clone(),

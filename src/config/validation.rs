@@ -210,9 +210,9 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
         }
     };
     let provider = c.provider.as_str();
-    if c.provider != ProviderKind::Simulator {
-        // Until their channels are built (providers issue) a real provider is refused rather
-        // than silently simulated.
+    if c.provider == ProviderKind::WhatsappCloud {
+        // Until its channel is built (providers issue) it is refused rather than silently
+        // simulated.
         return Err(("provider", format!("\"{provider}\" is not available in this build yet")));
     }
     if let Some(t) = expected_type.filter(|t| *t != c.channel_type) {
@@ -237,6 +237,10 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
         if !(base.starts_with("https://") || base.starts_with("http://")) || reqwest::Url::parse(base).is_err() {
             return Err(("api_base", format!("\"{base}\" is not an http(s) URL")));
         }
+    }
+    if let Some(path) = c.service_account_key.as_deref().filter(|_| c.provider == ProviderKind::GoogleRbm) {
+        // At start-up rather than at the first send; the message never quotes the key.
+        crate::channel::rbm::auth::ServiceAccount::load(path).map_err(|e| ("service_account_key", e))?;
     }
     if c.template_sync_ms.is_some_and(|ms| !(1000..=DAY_MS).contains(&ms)) {
         return Err(("template_sync_ms", format!("must be between 1000 and {DAY_MS}")));
