@@ -130,14 +130,10 @@ impl Channels {
                     Arc::new(rbm::Rbm::new(tenant, def, s, self.shutdown.clone())) as Arc<dyn Channel>
                 }
                 // Refused by the configuration's validation until their channels are built.
-                settings::Provider::Simulator | settings::Provider::WhatsApp(_) => {
-                    Arc::new(simulator::Simulator::spawn(
-                        def,
-                        self.receipts.clone(),
-                        self.clock.clone(),
-                        self.shutdown.clone(),
-                    )) as Arc<dyn Channel>
-                }
+                settings::Provider::Simulator | settings::Provider::WhatsApp(_) => Arc::new(
+                    simulator::Simulator::spawn(def, self.receipts.clone(), self.clock.clone(), self.shutdown.clone()),
+                )
+                    as Arc<dyn Channel>,
             })
             .clone()
     }

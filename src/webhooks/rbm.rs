@@ -76,7 +76,12 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bo
 /// The handshake: 200 with the secret when the token is some RBM channel's `client_token`.
 fn verify(state: &AppState, token: &str, secret: String) -> Response {
     // Every channel is compared (constant time each), so the time says nothing about which.
-    let known = state.engine.channels.providers().rbm().fold(false, |hit, c| hit | c.settings.client_token.matches(token.as_bytes()));
+    let known = state
+        .engine
+        .channels
+        .providers()
+        .rbm()
+        .fold(false, |hit, c| hit | c.settings.client_token.matches(token.as_bytes()));
     if !known {
         tracing::warn!("RBM webhook verification with an unknown client token");
         return json_error(StatusCode::FORBIDDEN, "Unknown client token");

@@ -467,3 +467,4 @@ impl Direct {
 }
 
 pub mod client;
+pub mod fake_rbm;

@@ -68,7 +68,8 @@ impl ServiceAccount {
     pub fn parse(text: &[u8]) -> Result<ServiceAccount, String> {
         let file: KeyFile = serde_json::from_slice(text).map_err(|e| {
             // serde's messages may quote a value: only a missing field's name is repeated.
-            let missing = e.to_string().split(" at line").next().filter(|m| m.starts_with("missing field")).map(str::to_owned);
+            let missing =
+                e.to_string().split(" at line").next().filter(|m| m.starts_with("missing field")).map(str::to_owned);
             format!(
                 "is not a Google service-account key file ({}, line {} column {})",
                 missing.unwrap_or_else(|| "not the expected JSON".into()),
@@ -112,13 +113,8 @@ impl ServiceAccount {
     fn assertion(&self, iat: u64) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = self.key_id.clone();
-        let claims = Claims {
-            iss: &self.client_email,
-            scope: SCOPE,
-            aud: &self.token_uri,
-            iat,
-            exp: iat + ASSERTION_SECONDS,
-        };
+        let claims =
+            Claims { iss: &self.client_email, scope: SCOPE, aud: &self.token_uri, iat, exp: iat + ASSERTION_SECONDS };
         jsonwebtoken::encode(&header, &claims, &self.key)
     }
 }
@@ -204,13 +200,9 @@ impl Tokens {
             .map_err(|e| TokenError::Refused(format!("the service-account key cannot sign: {e}")))?;
         let form = [("grant_type", GRANT_TYPE), ("assertion", assertion.as_str())];
         let asked = Instant::now();
-        let response = self
-            .http
-            .post(&self.account.token_uri)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| TokenError::Unavailable(format!("token endpoint unreachable: {}", super::errors::transport(e))))?;
+        let response = self.http.post(&self.account.token_uri).form(&form).send().await.map_err(|e| {
+            TokenError::Unavailable(format!("token endpoint unreachable: {}", super::errors::transport(e)))
+        })?;
         let status = response.status();
         let body = super::errors::read_limited(response, MAX_TOKEN_ANSWER).await.map_err(TokenError::Unavailable)?;
         if status.is_success() {
