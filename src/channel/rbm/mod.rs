@@ -36,7 +36,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 
 /// The namespace of the messageIds derived from the gateway's message ids. Never change it:
 /// a re-send after an upgrade must carry the id the first send had.
-const MESSAGE_ID_NAMESPACE: Uuid = Uuid::from_u128(0xa967_3d3e_60b7_48b1_b0df_dc3bfd7919b7);
+const MESSAGE_ID_NAMESPACE: Uuid = Uuid::from_u128(0xa967_3d3e_60b7_48b1_b0df_dc3b_fd79_19b7);
 
 /// RBM's `messageId` for the gateway's message id: a UUID (Google requires one), the same on
 /// every retry and restart, so that Google drops a repeated send.
