@@ -26,6 +26,11 @@ use tokio::time::Instant;
 
 use super::{http_request, HttpReply};
 
+mod setup;
+// Used by the RBM tests only; the other test crates that include `support` do not.
+#[allow(unused_imports)]
+pub use setup::{config, config_text, CLIENT_TOKEN};
+
 pub const AGENT_ID: &str = "irisgate-test-agent";
 pub const CLIENT_EMAIL: &str = "rbm-agent@irisgate-test.iam.gserviceaccount.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/rcsbusinessmessaging";
@@ -387,41 +392,4 @@ async fn capabilities(State(app): State<App>, UrlPath(phone): UrlPath<String>, h
     }
     let _ = phone;
     Json(json!({"features": ["RICHCARD_STANDALONE", "RICHCARD_CAROUSEL", "ACTION_DIAL"]})).into_response()
-}
-
-/// The client token of the test configurations.
-pub const CLIENT_TOKEN: &str = "SJENCPGJESMGUFPY-test";
-
-/// A configuration whose tenant `mybot` (the development bot's credentials) has one
-/// `google_rbm` channel `rcs_main` at `fake` (key file written into `dir`), with `extra`
-/// TOML lines added to the channel and `tail` (tables) at the end.
-pub fn config_text(fake: &FakeRbm, dir: &Path, extra: &str, tail: &str) -> String {
-    format!(
-        r#"
-[[tenants]]
-identifier = "mybot"
-access_key = "c2VjcmV0"
-api_keys = ["wk_test_123"]
-features = ["campaigns"]
-
-[[tenants.channels]]
-id = "rcs_main"
-type = "google_rcs"
-provider = "google_rbm"
-default = true
-agent_id = "{AGENT_ID}"
-service_account_key = "{}"
-api_base = "{}"
-{extra}
-{tail}
-"#,
-        fake.key_file(dir).display(),
-        fake.api_base(),
-    )
-}
-
-/// [`config_text`] with the client token written in, parsed.
-pub fn config(fake: &FakeRbm, dir: &Path, extra: &str) -> irisgate::Config {
-    let text = config_text(fake, dir, &format!("client_token = \"{CLIENT_TOKEN}\"\n{extra}"), "");
-    irisgate::Config::parse(&text).unwrap_or_else(|(k, m)| panic!("config: {k}: {m}"))
 }
