@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/notifications", post(http::notifications))
         // Providers retry a 503 (Meta for days), so webhooks share the cap.
         .route("/webhooks/whatsapp", get(crate::webhooks::whatsapp::verify).post(crate::webhooks::whatsapp::statuses))
+        .route("/webhooks/rbm", post(crate::webhooks::rbm::receive))
         .nest(
             "/api/v1",
             crate::rest::router().route_layer(middleware::from_fn_with_state(state.clone(), crate::rest::admit)),

@@ -2,6 +2,7 @@
 //! the registry that builds one instance per configured channel with its provider's
 //! settings (`settings`); `throttle` is the adaptive slow-down providers share.
 
+pub mod rbm;
 pub mod settings;
 pub mod simulator;
 pub mod throttle;
@@ -134,8 +135,10 @@ impl Channels {
                     Arc::new(whatsapp::WhatsApp::new(def, settings, self.background.shutdown.clone()))
                         as Arc<dyn Channel>
                 }
-                // Refused by the configuration's validation until its channel is built.
-                settings::Provider::Simulator | settings::Provider::Rbm(_) => Arc::new(simulator::Simulator::spawn(
+                settings::Provider::Rbm(s) => {
+                    Arc::new(rbm::Rbm::new(tenant, def, s, self.background.shutdown.clone())) as Arc<dyn Channel>
+                }
+                settings::Provider::Simulator => Arc::new(simulator::Simulator::spawn(
                     def,
                     self.receipts.clone(),
                     self.clock.clone(),

@@ -255,11 +255,6 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
         }
     };
     let provider = c.provider.as_str();
-    if c.provider == ProviderKind::GoogleRbm {
-        // Until its channel is built (providers issue) RBM is refused rather than silently
-        // simulated.
-        return Err(("provider", format!("\"{provider}\" is not available in this build yet")));
-    }
     if let Some(t) = expected_type.filter(|t| *t != c.channel_type) {
         return Err(("provider", format!("\"{provider}\" serves channels of type \"{}\" only", type_name(t))));
     }
@@ -282,6 +277,10 @@ fn provider_keys(c: &ChannelConfig) -> Result<(), (&'static str, String)> {
         if !(base.starts_with("https://") || base.starts_with("http://")) || reqwest::Url::parse(base).is_err() {
             return Err(("api_base", format!("\"{base}\" is not an http(s) URL")));
         }
+    }
+    if let Some(path) = c.service_account_key.as_deref().filter(|_| c.provider == ProviderKind::GoogleRbm) {
+        // At start-up rather than at the first send; the message never quotes the key.
+        crate::channel::rbm::auth::ServiceAccount::load(path).map_err(|e| ("service_account_key", e))?;
     }
     if c.template_sync_ms.is_some_and(|ms| !(1000..=DAY_MS).contains(&ms)) {
         return Err(("template_sync_ms", format!("must be between 1000 and {DAY_MS}")));
@@ -353,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn whatsapp_cloud_is_available_and_google_rbm_is_not_yet() {
+    fn whatsapp_cloud_is_available_with_its_required_keys() {
         let wa = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.channels]]\nid = \"wa\"\ntype = \"whatsapp\"\nprovider = \"whatsapp_cloud\"\nphone_number_id = \"1\"\naccess_token = \"t\"\napp_secret = \"s\"\nverify_token = \"v\"\n";
         assert!(Config::parse(wa).is_ok());
         let (key, msg) = Config::parse(&wa.replace("app_secret = \"s\"\n", "")).unwrap_err();

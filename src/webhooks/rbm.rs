@@ -1,1 +1,163 @@
-//! `/webhooks/rbm`: Google RBM webhook verification and events (not built yet).
+//! `POST /webhooks/rbm`: Google RBM's webhook. One URL for every `google_rbm` channel: the
+//! verification handshake (`{"clientToken","secret"}` → the secret, as plain text), and events
+//! in a Pub/Sub-style envelope whose `message.data` is the base64 of the event; the header
+//! `X-Goog-Signature` is the base64 HMAC-SHA512 of those decoded bytes keyed by the channel's
+//! `client_token`. Delivery receipts are written to the store before the 200 (Google retries
+//! anything else for days).
+
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha512;
+
+use crate::campaign::RecipientStatus;
+use crate::problem::json_error;
+use crate::state::AppState;
+use crate::store::Receipt;
+
+/// Largest webhook body taken (413 beyond): Google's events are a few hundred bytes.
+pub const MAX_BODY: usize = 1024 * 1024;
+const SIGNATURE: &str = "x-goog-signature";
+
+/// A body is either the verification handshake or an event envelope.
+#[derive(Deserialize)]
+struct Incoming {
+    #[serde(rename = "clientToken")]
+    client_token: Option<String>,
+    secret: Option<String>,
+    message: Option<PushMessage>,
+}
+
+#[derive(Deserialize)]
+struct PushMessage {
+    data: String,
+}
+
+/// The decoded `message.data` (UserEvent, or a user's message, which has no `eventType`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event {
+    event_type: Option<String>,
+    event_id: Option<String>,
+    message_id: Option<String>,
+    send_time: Option<String>,
+    text: Option<serde_json::Value>,
+    suggestion_response: Option<serde_json::Value>,
+}
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.into_inner().is::<http_body_util::LengthLimitError>();
+            return if over {
+                json_error(StatusCode::PAYLOAD_TOO_LARGE, format!("The body is larger than {MAX_BODY} bytes"))
+            } else {
+                json_error(StatusCode::BAD_REQUEST, "The body could not be read")
+            };
+        }
+    };
+    // Bounded above; the envelope's JSON must be read to find what the signature covers.
+    let Ok(incoming) = serde_json::from_slice::<Incoming>(&bytes) else {
+        return json_error(StatusCode::BAD_REQUEST, "The body is not an RBM webhook request");
+    };
+    match (incoming.message, incoming.client_token, incoming.secret) {
+        (Some(message), _, _) => event(&state, &headers, &message.data).await,
+        (None, Some(token), Some(secret)) => verify(&state, &token, secret),
+        _ => json_error(StatusCode::BAD_REQUEST, "The body is not an RBM webhook request"),
+    }
+}
+
+/// The handshake: 200 with the secret when the token is some RBM channel's `client_token`.
+fn verify(state: &AppState, token: &str, secret: String) -> Response {
+    // Every channel is compared (constant time each), so the time says nothing about which.
+    let known = state
+        .engine
+        .channels
+        .providers()
+        .rbm()
+        .fold(false, |hit, c| hit | c.settings.client_token.matches(token.as_bytes()));
+    if !known {
+        tracing::warn!("RBM webhook verification with an unknown client token");
+        return json_error(StatusCode::FORBIDDEN, "Unknown client token");
+    }
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], secret).into_response()
+}
+
+/// An event: its signature checked on the decoded bytes before they are parsed, then what it
+/// says applied.
+async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
+    let unsigned = || json_error(StatusCode::UNAUTHORIZED, "Missing or wrong X-Goog-Signature");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(signature) = headers.get(SIGNATURE).and_then(|v| b64.decode(v.as_bytes()).ok()) else {
+        return unsigned();
+    };
+    let Ok(decoded) = b64.decode(data.as_bytes()) else {
+        return json_error(StatusCode::BAD_REQUEST, "message.data is not base64");
+    };
+    let signed_by = state.engine.channels.providers().rbm().find(|c| {
+        let Ok(mut mac) = Hmac::<Sha512>::new_from_slice(c.settings.client_token.expose().as_bytes()) else {
+            return false;
+        };
+        mac.update(&decoded);
+        // verify_slice compares in constant time.
+        mac.verify_slice(&signature).is_ok()
+    });
+    let Some(channel) = signed_by else {
+        tracing::warn!("RBM webhook event with a missing or wrong signature: ignored");
+        return unsigned();
+    };
+    let Ok(event) = serde_json::from_slice::<Event>(&decoded) else {
+        // Signed by Google, so answered 200: a refusal would only make it come back for days.
+        tracing::warn!(tenant = %channel.tenant, channel = %channel.channel, "RBM event that is not JSON: ignored");
+        return ok();
+    };
+    let status = match event.event_type.as_deref() {
+        Some("DELIVERED") => RecipientStatus::Received,
+        Some("READ") => RecipientStatus::Read,
+        Some("IS_TYPING") => return ok(),
+        other => {
+            // User messages and (UN)SUBSCRIBE belong to conversations (a later issue).
+            let kind = match (other, &event.text, &event.suggestion_response) {
+                (Some(t), _, _) => t,
+                (None, Some(_), _) => "text",
+                (None, None, Some(_)) => "suggestionResponse",
+                (None, None, None) => "unknown",
+            };
+            tracing::debug!(tenant = %channel.tenant, channel = %channel.channel, kind, "RBM event not handled yet");
+            return ok();
+        }
+    };
+    let Some(message_id) = event.message_id.as_deref().map(normalized) else {
+        tracing::debug!(event = ?event.event_id, "RBM receipt without a messageId: ignored");
+        return ok();
+    };
+    let at = event.send_time.as_deref().and_then(crate::datetime::parse).unwrap_or_else(|| state.engine.clock.now());
+    // Unknown ids are ignored and repeated events change nothing (monotonic, counted once).
+    let receipt = Receipt { message_id, status, at, reason: 0 };
+    match state.engine.store.apply_receipts(std::slice::from_ref(&receipt)).await {
+        Ok(changed) => {
+            tracing::debug!(event = ?event.event_id, message = %receipt.message_id, changed, "RBM receipt applied");
+            ok()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "an RBM receipt could not be stored: Google will retry it");
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "The receipt could not be stored; retry later")
+        }
+    }
+}
+
+/// The form the channel returned the id in (a UUID's hyphenated lower case), whatever case
+/// Google echoes it in.
+fn normalized(id: &str) -> String {
+    uuid::Uuid::try_parse(id).map_or_else(|_| id.to_owned(), |u| u.to_string())
+}
+
+fn ok() -> Response {
+    StatusCode::OK.into_response()
+}

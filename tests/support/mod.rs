@@ -470,3 +470,4 @@ impl Direct {
 }
 
 pub mod client;
+pub mod fake_rbm;
