@@ -38,6 +38,7 @@ pub(crate) struct Shape {
     pub(crate) rest_clients: usize,
     pub(crate) pause: Duration,
     pub(crate) recipients: usize,
+    pub(crate) campaigns: bool,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -112,6 +113,7 @@ pub(crate) struct Ctx {
     ws_sessions: usize,
     http_clients: usize,
     rest_clients: usize,
+    campaigns: bool,
     /// The latest LIME campaign, for reports and summaries.
     latest: Arc<Mutex<Option<String>>>,
     serial: Arc<AtomicUsize>,
@@ -169,6 +171,7 @@ impl Ctx {
             ws_sessions: shape.ws_sessions,
             http_clients: shape.http_clients,
             rest_clients: shape.rest_clients,
+            campaigns: shape.campaigns,
             latest: Arc::default(),
             serial: Arc::default(),
         }
@@ -334,8 +337,10 @@ pub(crate) fn spawn_all(ctx: &Ctx, deadline: Instant) -> Vec<JoinHandle<()>> {
         tasks.push(tokio::spawn(rest_client(ctx.clone(), n, deadline)));
     }
     tasks.push(tokio::spawn(bad_sessions(ctx.clone(), deadline)));
-    tasks.push(tokio::spawn(lime_campaigns(ctx.clone(), deadline)));
-    tasks.push(tokio::spawn(rest_campaigns(ctx.clone(), deadline)));
+    if ctx.campaigns {
+        tasks.push(tokio::spawn(lime_campaigns(ctx.clone(), deadline)));
+        tasks.push(tokio::spawn(rest_campaigns(ctx.clone(), deadline)));
+    }
     tasks
 }
 
@@ -490,10 +495,10 @@ async fn rest_client(ctx: Ctx, n: usize, deadline: Instant) {
             ctx.tally.record("rest update contact", rest_check(http.rest("PUT", &path, Some(update)).await, 200));
             ctx.tally.record("rest delete contact", rest_check(http.rest("DELETE", &path, None).await, 204));
         }
-        let list = if round % 2 == 0 { "/contacts?limit=20" } else { "/campaigns?limit=20" };
+        let list = if round.is_multiple_of(2) { "/contacts?limit=20" } else { "/campaigns?limit=20" };
         ctx.tally.record("rest lists", rest_check(http.rest("GET", list, None).await, 200));
         ctx.tally.record("rest channels", rest_check(http.rest("GET", "/campaigns/channels", None).await, 200));
-        if round % 10 == 0 {
+        if round.is_multiple_of(10) {
             let bad = json!({"name": 5, "phone": "not a phone"});
             ctx.tally.record(
                 "rest malformed: bad contact",
