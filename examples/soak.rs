@@ -17,8 +17,14 @@
 //! Tasks: `GET /health` logs the runtime's live task count at debug level (`irisgate::app`),
 //! read from the gateway's stderr.
 
+#[path = "soak/campaigns.rs"]
+mod campaigns;
+#[path = "soak/tally.rs"]
+mod tally;
 #[path = "soak/traffic.rs"]
 mod traffic;
+#[path = "soak/wire.rs"]
+mod wire;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -32,7 +38,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use parking_lot::Mutex;
 
-use traffic::{Ctx, Tally};
+use tally::Tally;
+use traffic::Ctx;
 
 #[derive(Parser, Clone)]
 struct Cli {
@@ -67,6 +74,9 @@ struct Cli {
     #[arg(long)]
     no_campaigns: bool,
 }
+
+/// `GET /health` reads per sample; the task count sampled is the lowest of them.
+const TASK_READS: usize = 5;
 
 /// The gateway binary next to this example (`target/release/irisgate`).
 fn gateway_binary() -> PathBuf {
@@ -116,8 +126,8 @@ name = "two_params"
 status = "APPROVED"
 body = "Olá {{{{1}}}}, seu código é {{{{2}}}}."
 "#,
-        bot = traffic::BOT,
-        key = traffic::API_KEY,
+        bot = wire::BOT,
+        key = wire::API_KEY,
     );
     let path = dir.join("irisgate.toml");
     std::fs::write(&path, text).expect("write config");
@@ -128,8 +138,10 @@ body = "Olá {{{{1}}}}, seu código é {{{{2}}}}."
 struct Gateway {
     child: Child,
     addr: SocketAddr,
-    /// The live task count of the latest `GET /health` (debug log line).
+    /// The live task count of the latest `GET /health` (debug log line), and how many such
+    /// lines have been read.
     tasks: Arc<AtomicU64>,
+    task_lines: Arc<AtomicU64>,
     errors: Arc<AtomicU64>,
     warnings: Arc<AtomicU64>,
 }
@@ -147,14 +159,16 @@ impl Gateway {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn irisgate");
-        let (tasks, errors, warnings): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>) = Default::default();
+        let (tasks, task_lines, errors, warnings): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>) =
+            Default::default();
         let stderr = child.stderr.take().expect("piped stderr");
-        let (t, e, w) = (tasks.clone(), errors.clone(), Arc::clone(&warnings));
+        let (t, l, e, w) = (tasks.clone(), task_lines.clone(), errors.clone(), Arc::clone(&warnings));
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(n) = line.split("tasks=").nth(1).and_then(|s| s.split_whitespace().next()) {
                     if let Ok(n) = n.parse() {
                         t.store(n, Ordering::Relaxed);
+                        l.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                 }
@@ -166,7 +180,7 @@ impl Gateway {
                 eprintln!("[gateway] {line}");
             }
         });
-        Gateway { child, addr, tasks, errors, warnings }
+        Gateway { child, addr, tasks, task_lines, errors, warnings }
     }
 
     fn alive(&mut self) -> bool {
@@ -186,17 +200,23 @@ impl Gateway {
                 .unwrap_or(0)
         };
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count() as u64).unwrap_or(0);
-        let before = self.tasks.load(Ordering::Relaxed);
-        let health = http.get(format!("http://{}/health", self.addr)).send().await;
-        let healthy = health.map(|r| r.status().is_success()).unwrap_or(false);
-        // The log line is written before the reply; give the reader thread a moment.
-        let mut tasks = self.tasks.load(Ordering::Relaxed);
-        for _ in 0..20 {
-            if tasks != before {
-                break;
+        // The lowest of a few reads: a task leaked stays in every read, a request in flight
+        // (a client's, or this probe's own) in only some.
+        let mut healthy = true;
+        let mut tasks = u64::MAX;
+        for _ in 0..TASK_READS {
+            let seen = self.task_lines.load(Ordering::Relaxed);
+            let health = http.get(format!("http://{}/health", self.addr)).send().await;
+            healthy &= health.map(|r| r.status().is_success()).unwrap_or(false);
+            // The log line is written before the reply; give the reader thread a moment.
+            for _ in 0..50 {
+                if self.task_lines.load(Ordering::Relaxed) != seen {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            tasks = self.tasks.load(Ordering::Relaxed);
+            tasks = tasks.min(self.tasks.load(Ordering::Relaxed));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let (rss_kib, anon_kib) = (field("VmRSS:"), field("RssAnon:"));
         Sample { at, rss_kib, anon_kib, fds, threads: field("Threads:"), tasks, healthy }
@@ -304,8 +324,8 @@ fn print_summary(cli: &Cli, elapsed: Duration, tally: &Tally, samples: &[Sample]
         cli.pause_ms
     );
     println!("\n| kind | answers | per s | ok | expected failures | unexpected |\n|---|---:|---:|---:|---:|---:|");
-    let kinds: BTreeMap<String, traffic::Count> = tally.snapshot();
-    let mut total = traffic::Count::default();
+    let kinds: BTreeMap<String, tally::Count> = tally.snapshot();
+    let mut total = tally::Count::default();
     for (kind, c) in &kinds {
         let n = c.ok + c.expected + c.unexpected;
         println!("| {kind} | {n} | {:.1} | {} | {} | {} |", n as f64 / secs, c.ok, c.expected, c.unexpected);
