@@ -88,7 +88,12 @@ pub async fn summaries(state: &AppState, caller: &Caller, query: &Query) -> Resu
     let (total, campaigns) = state.engine.store.campaigns(&caller.tenant.id, &filter(query)?, page).await?;
     let mut items = Vec::with_capacity(campaigns.len());
     for c in &campaigns {
-        items.push(summary_of(state, caller, c).await?);
+        // A campaign deleted after the page was read is left out rather than failing the
+        // whole list with an id the client never asked for.
+        match summary_of(state, caller, c).await {
+            Err(Error::NotFound(_)) => {}
+            other => items.push(other?),
+        }
     }
     Ok(Reply::with(MediaType::COLLECTION, Collection::new(lime_view::SUMMARY, total, items)))
 }

@@ -46,6 +46,12 @@ pub(super) async fn load(state: &AppState, ws: &Workspace, id: &str) -> ApiResul
 
 /// The view of `c`, with its recipient count (and, for a LIME campaign, its template id).
 async fn campaign_view(state: &AppState, ws: &Workspace, c: &Campaign) -> ApiResult<CampaignView> {
+    Ok(campaign_view_of(state, ws, c).await?)
+}
+
+/// [`campaign_view`] with the store's error, so that a list can tell a campaign deleted
+/// meanwhile (not found) from a failure.
+async fn campaign_view_of(state: &AppState, ws: &Workspace, c: &Campaign) -> Result<CampaignView, Error> {
     let counts = state.engine.store.counts(ws.id(), c.id).await?;
     let spec = RestSpec::of(c);
     let templates = match (&spec, &c.message.template) {
@@ -93,7 +99,12 @@ pub async fn list(
     let (total, campaigns) = state.engine.store.campaigns(ws.id(), &filter, paging.store_page()).await?;
     let mut data = Vec::with_capacity(campaigns.len());
     for c in &campaigns {
-        data.push(campaign_view(&state, &ws, c).await?);
+        // A campaign deleted after the page was read is left out rather than failing the list
+        // with an id the client never asked for.
+        match campaign_view_of(&state, &ws, c).await {
+            Err(Error::NotFound(_)) => {}
+            other => data.push(other?),
+        }
     }
     Ok(Json(PageOf::new(data, paging, total)))
 }
