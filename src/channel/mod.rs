@@ -86,6 +86,13 @@ pub trait Channel: Send + Sync {
     fn health(&self) -> Health {
         Health::Ready
     }
+
+    /// The provider's id of `message` when the channel knows it before sending (RBM's
+    /// `messageId`, derived from ours). It is linked when the message is marked SENDING, so a
+    /// receipt that comes before the send's outcome is recorded still finds its recipient.
+    fn provider_id(&self, _message: &Outbound) -> Option<String> {
+        None
+    }
 }
 
 /// Where channels deliver receipts (bounded; a full queue makes the channel wait).

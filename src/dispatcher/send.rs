@@ -162,6 +162,7 @@ impl<'a> Outbox<'a> {
             Marked::Pending => claim(self.inner, self.plan.campaign.id, group).await?,
             Marked::Sending => group,
         };
+        link_ahead(self.inner, self.channel, self.plan.campaign.id, &group).await?;
         let Some(pacing) = &self.pacing else {
             if group.is_empty() {
                 return Ok((Vec::new(), Flow::Go));
@@ -262,6 +263,22 @@ async fn ready(channel: &dyn Channel, signals: &mut Signals) -> bool {
 /// How often a run waiting for its channel looks at its health again (the channel's own
 /// probe decides when it is back).
 const HEALTH_RECHECK: Duration = Duration::from_secs(1);
+
+/// Links the provider ids a channel knows before sending (see [`Channel::provider_id`]), so
+/// that a receipt faster than the recording of the send's outcome is not dropped as unknown.
+async fn link_ahead(
+    inner: &Inner,
+    channel: &dyn Channel,
+    campaign: uuid::Uuid,
+    group: &[(Recipient, Outbound)],
+) -> Result<()> {
+    for (r, m) in group {
+        if let Some(id) = channel.provider_id(m) {
+            inner.store.link_message_id(&id, campaign, r.seq).await?;
+        }
+    }
+    Ok(())
+}
 
 /// Hands a batch to the channel, retrying transient failures with capped, jittered backoff.
 /// A message the channel refused because it is down is not an attempt: it waits for the

@@ -104,6 +104,10 @@ impl Channel for Rbm {
         true
     }
 
+    fn provider_id(&self, message: &Outbound) -> Option<String> {
+        Some(message_uuid(&message.message_id).to_string())
+    }
+
     fn health(&self) -> Health {
         self.shared.state.health()
     }
