@@ -34,6 +34,7 @@ async fn upgrade_over_max_connections_gets_503_json_naming_the_limit() {
     let _b = gw.session().await;
     let refused = upgrade_attempt(gw.addr).await;
     assert_eq!(refused.status, 503);
+    assert_eq!(refused.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("1"), "a Retry-After");
     let body = refused.json();
     assert_eq!(body["error"], "Service Unavailable", "{body}");
     let message = body["message"].as_str().unwrap();

@@ -36,13 +36,16 @@ pub async fn upgrade(State(state): State<AppState>, mut request: Request) -> Res
         );
     };
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        return json_error(
+        let mut refused = json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "Too many WebSocket connections (limits.max_connections = {})",
                 state.config.limits.max_connections
             ),
         );
+        // Like the other full limits: a client library backs off instead of reconnecting at once.
+        refused.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        return refused;
     };
     let lime = offers_lime(request.headers());
     let max = state.config.limits.max_envelope_bytes;
