@@ -13,6 +13,7 @@ mod handle;
 mod pacing;
 mod prepare;
 mod send;
+mod transmit;
 mod worker;
 
 use dashmap::DashMap;

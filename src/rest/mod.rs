@@ -146,8 +146,7 @@ impl FromRequestParts<AppState> for Workspace {
 pub async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> ApiResult<T> {
     let limit = state.config.limits.max_envelope_bytes;
     let bytes = to_bytes(body, limit).await.map_err(|e| {
-        let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.into_inner().is::<http_body_util::LengthLimitError>();
+        let over = crate::problem::over_limit(e);
         if over {
             ApiError(Error::TooLarge(format!(
                 "The body is over the limit of {limit} bytes (limits.max_envelope_bytes)"

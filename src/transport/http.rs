@@ -134,8 +134,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Re
 async fn read_envelope(state: &AppState, body: Body) -> Result<Envelope, Response> {
     let limit = state.config.limits.max_envelope_bytes;
     let bytes = to_bytes(body, limit).await.map_err(|e| {
-        let over_limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.into_inner().is::<http_body_util::LengthLimitError>();
+        let over_limit = crate::problem::over_limit(e);
         if over_limit {
             json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -5,7 +5,7 @@
 //! `client_token`. Delivery receipts are written to the store before the 200 (Google retries
 //! anything else for days).
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,8 +19,7 @@ use crate::problem::json_error;
 use crate::state::AppState;
 use crate::store::Receipt;
 
-/// Largest webhook body taken (413 beyond): Google's events are a few hundred bytes.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub use super::MAX_BODY;
 const SIGNATURE: &str = "x-goog-signature";
 
 /// A body is either the verification handshake or an event envelope.
@@ -50,17 +49,9 @@ struct Event {
 }
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match to_bytes(body, MAX_BODY).await {
+    let bytes = match super::raw_body(body).await {
         Ok(b) => b,
-        Err(e) => {
-            let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.into_inner().is::<http_body_util::LengthLimitError>();
-            return if over {
-                json_error(StatusCode::PAYLOAD_TOO_LARGE, format!("The body is larger than {MAX_BODY} bytes"))
-            } else {
-                json_error(StatusCode::BAD_REQUEST, "The body could not be read")
-            };
-        }
+        Err(refused) => return refused,
     };
     // Bounded above; the envelope's JSON must be read to find what the signature covers.
     let Ok(incoming) = serde_json::from_slice::<Incoming>(&bytes) else {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,8 +28,7 @@ use crate::store::Receipt;
 /// The Cloud API's generic error (a `failed` status that says no code).
 const SOMETHING_WENT_WRONG: u32 = 131000;
 
-/// Largest webhook body taken (413 beyond).
-pub const MAX_BODY: usize = 1024 * 1024;
+pub use super::MAX_BODY;
 
 /// `GET /webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`: 200 with
 /// `C` when `T` is the `verify_token` of some WhatsApp channel; 403 otherwise.
@@ -51,17 +50,9 @@ pub async fn verify(State(state): State<AppState>, Query(q): Query<HashMap<Strin
 
 /// `POST /webhooks/whatsapp`: statuses of sent messages, signed with the app secret.
 pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let bytes = match to_bytes(body, MAX_BODY).await {
+    let bytes = match super::raw_body(body).await {
         Ok(b) => b,
-        Err(e) => {
-            let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.into_inner().is::<http_body_util::LengthLimitError>();
-            return if over {
-                json_error(StatusCode::PAYLOAD_TOO_LARGE, format!("The body is larger than {MAX_BODY} bytes"))
-            } else {
-                json_error(StatusCode::BAD_REQUEST, "The body could not be read")
-            };
-        }
+        Err(refused) => return refused,
     };
     let channels: Vec<Configured<WhatsAppSettings>> = state.engine.channels.providers().whatsapp().collect();
     let signature =
