@@ -117,7 +117,7 @@ pub fn compose(mut c: Campaign, input: CampaignInput, now: Millis, known: Known<
     c.channel_type = channel.channel_type;
     let custom = known.custom;
     if let Some(f) = &spec.filters {
-        f.compile(&custom)?;
+        f.compile(custom)?;
     }
     let message_type =
         spec.message_type.unwrap_or(if spec.template_id.is_some() { MessageType::Template } else { MessageType::Text });
