@@ -131,7 +131,7 @@ async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
     let at = event.send_time.as_deref().and_then(crate::datetime::parse).unwrap_or_else(|| state.engine.clock.now());
     // Unknown ids are ignored and repeated events change nothing (monotonic, counted once).
     let receipt = Receipt { message_id, status, at, reason: 0 };
-    match state.engine.store.apply_receipts(std::slice::from_ref(&receipt)).await {
+    match state.engine.outbound.apply_receipts(std::slice::from_ref(&receipt)).await {
         Ok(changed) => {
             tracing::debug!(event = ?event.event_id, message = %receipt.message_id, changed, "RBM receipt applied");
             ok()
