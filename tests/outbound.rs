@@ -232,3 +232,45 @@ async fn the_cloud_api_receives_the_exact_wire_json_of_text_media_and_reply_butt
     assert_eq!(names(&got), ["received", "consumed"], "{got:?}");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn rbm_receives_text_with_suggested_replies_and_files_and_refuses_templates() {
+    use support::fake_rbm::{self, FakeRbm, CLIENT_TOKEN};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeRbm::start(CLIENT_TOKEN).await;
+    let gw = Gateway::start_with(fake_rbm::config(&fake, dir.path(), "")).await;
+    let mut ws = gw.session().await;
+    let rcs = format!("{PERSON}@googlercs.gw.msging.net");
+    let select = json!({"text": "Quer continuar?", "options": [{"text": "Sim", "value": "yes"}, {"text": "Não"}]});
+    let sends = [
+        ("s", json!({"type": "application/vnd.lime.select+json", "content": select})),
+        (
+            "f",
+            json!({"type": "application/vnd.lime.media-link+json",
+                     "content": {"type": "image/png", "uri": "https://cdn.test/c.png"}}),
+        ),
+    ];
+    for (id, m) in &sends {
+        let mut m = m.clone();
+        m["id"] = json!(id);
+        m["to"] = json!(rcs);
+        ws.send(m).await;
+        assert_eq!(names(&events(&mut ws, id, "dispatched").await), ["accepted", "dispatched"], "{id}");
+    }
+    let bodies: Vec<Value> = fake.accepted().into_iter().map(|a| a.body).collect();
+    assert_eq!(
+        bodies[0],
+        json!({"contentMessage": {"text": "Quer continuar?", "suggestions": [
+            {"reply": {"text": "Sim", "postbackData": "yes"}}, {"reply": {"text": "Não", "postbackData": "Não"}}]}})
+    );
+    assert_eq!(bodies[1], json!({"contentMessage": {"contentInfo": {"fileUrl": "https://cdn.test/c.png"}}}));
+    let template = json!({"type": "template", "template": {"name": "x", "language": {"code": "pt_BR"}}});
+    ws.send(json!({"id": "t", "to": rcs, "type": "application/json", "content": template})).await;
+    let got = events(&mut ws, "t", "failed").await;
+    assert_eq!(got.last().unwrap()["reason"]["code"], 64, "{got:?}");
+    assert_eq!(fake.accepted().len(), 2);
+    // Google's DELIVERED / READ events reach the bot as received / consumed.
+    fake.deliver_and_read_all(gw.addr).await;
+    assert_eq!(names(&events(&mut ws, "s", "consumed").await), ["received", "consumed"]);
+    gw.stop().await;
+}
