@@ -125,10 +125,13 @@ async fn unsupported_contents_outside_the_window_and_unknown_people_fail_with_th
     gw.stop().await;
 }
 
+/// Each notification POSTed: its Authorization header and its body.
+type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
 /// A loopback `notification_url`: records each body and its Authorization header.
-async fn notification_server() -> (String, Arc<Mutex<Vec<(Option<String>, Value)>>>) {
+async fn notification_server() -> (String, Seen) {
     use axum::routing::post;
-    let seen: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let app = axum::Router::new().route(
         "/notify",
         post({

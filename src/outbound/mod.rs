@@ -171,8 +171,7 @@ impl Outbox {
         let Some(id) = &message.id else { return };
         let to = message.to.as_ref().map_or(Value::Null, |t| Value::String(t.to_string()));
         let reason = e.to_reason();
-        let description = reason.description.unwrap_or_default();
-        self.0.notifier.refused(&tenant.id, to, bot.to_string(), id, reason.code as u32, &description, session);
+        self.0.notifier.refused(&tenant.id, to, bot.to_string(), id, &reason, session);
     }
 
     /// Applies provider receipts (webhooks) to campaign recipients and bots' messages alike,

@@ -122,13 +122,12 @@ impl Notifier {
         to: Value,
         bot: String,
         id: &str,
-        code: u32,
-        description: &str,
+        reason: &lime_protocol::Reason,
         session: Option<&SessionSink>,
     ) {
         let n = json!({
             "id": id, "from": to, "to": bot, "event": "failed",
-            "reason": {"code": code, "description": description}, "metadata": {"#message.to": to},
+            "reason": reason, "metadata": {"#message.to": to},
         });
         match session {
             Some(s) if s.try_send(n.to_string()).is_ok() => {}

@@ -412,7 +412,7 @@ fn answer(inner: &mut Inner, id: &str, headers: &HeaderMap, body: &Value, to: &s
     }
     match body["type"].as_str() {
         Some("template") => check_template(inner, &body["template"])?,
-        Some(kind) if free_form_ok(kind, &body) => {
+        Some(kind) if free_form_ok(kind, body) => {
             if !inner.open_window.contains(to) {
                 return Err((131047, "Message failed to send because more than 24 hours have passed".into()));
             }
