@@ -31,11 +31,10 @@ use crate::store::Receipt;
 
 pub const UNDELIVERABLE: u32 = 131026;
 pub const UNREACHABLE: u32 = 1002;
-/// WhatsApp's refusal of a free-form message outside the 24 h window.
+/// WhatsApp's refusal of a free-form message outside the 24 h window, with its title.
 pub const OUTSIDE_WINDOW: u32 = 131047;
-/// The WhatsApp customer service window: free-form messages within 24 h of the person's
-/// last inbound message.
-pub const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+const OUTSIDE_WINDOW_TITLE: &str =
+    "Re-engagement message: more than 24 hours have passed since the customer last replied";
 
 /// Message ids the simulator remembers as accepted (per channel), and, from the ledger, as
 /// written by any process. A repeated id matters in one window: a send repeated by the
@@ -273,21 +272,11 @@ impl Channel for Simulator {
             let accepted = || SendResult::Accepted { provider_id: id.to_owned() };
             let (delivered, read) = (self.delivered_after, self.read_after.max(self.delivered_after));
             let last_four = m.phone.national_number() % 10_000;
-            if let Some(c) = m.conversation.as_deref().filter(|c| self.whatsapp && c.content.is_free_form()) {
-                // Before merge with the inbound half, a person who never wrote is outside it.
-                let open = c.last_inbound.is_some_and(|at| self.clock.now() - at < WINDOW_MS);
-                if !open {
-                    results.push(SendResult::Failed {
-                        code: OUTSIDE_WINDOW,
-                        description:
-                            "Re-engagement message: more than 24 hours have passed since the customer last replied"
-                                .into(),
-                    });
-                    continue;
-                }
-                // coordinator: inbound hook — a text to a 0005 person is delivered and read
-                // (below, as any number) and the person then replies "Obrigado!"; that reply
-                // goes through the inbound pipeline (the inbound half), not built here.
+            // coordinator: inbound hook — a text to a 0005 person is delivered and read (below)
+            // and the person replies "Obrigado!" through the inbound pipeline (not built here).
+            if m.conversation.as_deref().is_some_and(|c| self.whatsapp && c.outside_window(self.clock.now())) {
+                results.push(SendResult::Failed { code: OUTSIDE_WINDOW, description: OUTSIDE_WINDOW_TITLE.into() });
+                continue;
             }
             if last_four == 1 {
                 results.push(SendResult::Failed {

@@ -20,6 +20,19 @@ pub struct FreeForm {
     pub last_inbound: Option<crate::campaign::Millis>,
 }
 
+/// The WhatsApp customer service window: free-form messages within 24 h of the person's
+/// last inbound message.
+const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl FreeForm {
+    /// Whether WhatsApp refuses this message at `now`: free-form, and no inbound message from
+    /// the person within [`WINDOW_MS`] (before the inbound half is merged, a person who never
+    /// wrote is outside it).
+    pub fn outside_window(&self, now: crate::campaign::Millis) -> bool {
+        self.content.is_free_form() && !self.last_inbound.is_some_and(|at| now - at < WINDOW_MS)
+    }
+}
+
 /// A bot message's content, as stored with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
