@@ -29,7 +29,7 @@ impl FreeForm {
     /// the person within [`WINDOW_MS`] (before the inbound half is merged, a person who never
     /// wrote is outside it).
     pub fn outside_window(&self, now: crate::campaign::Millis) -> bool {
-        self.content.is_free_form() && !self.last_inbound.is_some_and(|at| now - at < WINDOW_MS)
+        self.content.is_free_form() && self.last_inbound.is_none_or(|at| now - at >= WINDOW_MS)
     }
 }
 
