@@ -23,6 +23,8 @@
 //!   all of them answer with.
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
 //! - [`router`]: the one routing table both transports call.
+//! - [`outbound`]: bots' messages to people (conversations.md): accepted durably, sent in
+//!   order with the crash-safe protocol, reported with LIME notifications.
 //! - [`webhooks`]: the routes real providers call back (statuses, inbound messages).
 //! - [`handlers`]: command handlers, one file per URI family.
 //! - [`caller`], [`reply`], [`error`]: what handlers take and return.
@@ -52,6 +54,7 @@ pub mod filter;
 pub mod handlers;
 pub mod limiter;
 pub mod media_link;
+pub mod outbound;
 pub mod phone;
 pub mod problem;
 pub mod query;

@@ -36,8 +36,14 @@ pub struct Receipts {
 impl Receipts {
     /// Spawns the recorder, with a queue of `capacity` receipts (`campaigns.receipt_queue`)
     /// written `batch` at a time (`campaigns.receipt_batch`).
-    pub fn spawn(store: Arc<dyn Store>, capacity: usize, batch: usize) -> Receipts {
-        Receipts::spawn_writer(store, capacity, batch)
+    /// Receipts of bots' messages are applied to them too, and told to the bots by `notifier`.
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        notifier: Arc<crate::outbound::Notifier>,
+        capacity: usize,
+        batch: usize,
+    ) -> Receipts {
+        Receipts::spawn_writer(Routed { store, notifier }, capacity, batch)
     }
 
     fn spawn_writer(writer: impl Writer, capacity: usize, batch: usize) -> Receipts {
@@ -84,10 +90,20 @@ trait Writer: Send + Sync + 'static {
     async fn write(&self, receipts: &[Receipt]) -> Result<u64>;
 }
 
+/// The store, for campaign recipients and bots' messages, and the bots' notifications.
+struct Routed {
+    store: Arc<dyn Store>,
+    notifier: Arc<crate::outbound::Notifier>,
+}
+
 #[async_trait]
-impl Writer for Arc<dyn Store> {
+impl Writer for Routed {
     async fn write(&self, receipts: &[Receipt]) -> Result<u64> {
-        self.apply_receipts(receipts).await
+        let campaigns = self.store.apply_receipts(receipts).await?;
+        // A retry after a failure here repeats the campaign part, which changes nothing.
+        let moves = self.store.outbound_receipts(receipts).await?;
+        self.notifier.moved(&moves);
+        Ok(campaigns + moves.len() as u64)
     }
 }
 

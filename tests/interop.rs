@@ -6,7 +6,8 @@
 //! (`/campaign/v2`, `/audiences/v2/{id}` and its CSV `/file`, `/dispatch/v2`, summaries and
 //! reports polled until every recipient is READ or FAILED on the simulator channel, audience,
 //! messages, 66 after dispatch, the contact extras and context variables a send leaves), the
-//! SDK's automatic answer to server pings, a wrong access key being refused (13) and a clean
+//! SDK's automatic answer to server pings, `sendMessage` to a person reaching the simulator with
+//! its notifications (accepted, dispatched, received, consumed), a wrong access key being refused (13) and a clean
 //! `finishing` → `finished` close.
 //!
 //! The test installs the SDKs itself, so that `cargo test --workspace` works on a fresh

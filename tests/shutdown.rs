@@ -230,7 +230,11 @@ async fn every_background_task_has_finished_after_the_drain() {
     // A channel with receipt latencies runs a timer.
     let def = store.channels("mybot").await.unwrap().into_iter().find(|c| c.delivered_after_ms > 0).unwrap();
     engine.channels.get("mybot", &def);
-    assert_eq!(engine.background_tasks(), 3, "scheduler, claimer and the channel's timer");
+    assert_eq!(
+        engine.background_tasks(),
+        5,
+        "scheduler, claimer, the channel's timer, the bot-message sender and the notification poster"
+    );
     shutdown.cancel();
     let started = Instant::now();
     assert!(engine.drain(Duration::from_secs(2)).await, "drained in time");

@@ -13,6 +13,7 @@ use irisgate::campaign::{
 use irisgate::catalog::{ChannelDef, TagDef};
 use irisgate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use irisgate::error::Error;
+use irisgate::outbound::{Content, OutboundChange, OutboundMessage, OutboundStatus};
 use irisgate::phone::PhoneNormalizer;
 use irisgate::store::{CampaignFilter, Dialect, MemoryStore, Outcome, Page, Receipt, SqlStore, Store};
 use serde_json::json;
@@ -448,6 +449,80 @@ async fn committed_writes_survive_reopening(b: Backend) {
     assert_eq!(again.context_value("t1", "i", "v").await.unwrap(), Some(json!(1)));
 }
 
+fn outbound(key: &str, seq: i64) -> OutboundMessage {
+    OutboundMessage {
+        key: key.into(),
+        tenant: "t1".into(),
+        seq,
+        lime_id: Some(format!("lime-{key}")),
+        bot: "mybot@msging.net/default".into(),
+        to: "5531998761234@wa.gw.msging.net".into(),
+        phone: 5531998761234,
+        channel: "wa".into(),
+        content: Content::Text { text: format!("text of {key}") },
+        status: OutboundStatus::Accepted,
+        reason: 0,
+        description: None,
+        provider_id: None,
+        created: 1_000,
+    }
+}
+
+fn change(key: &str, status: OutboundStatus, provider_id: Option<&str>) -> OutboundChange {
+    OutboundChange { key: key.into(), status, reason: 0, description: None, provider_id: provider_id.map(Into::into) }
+}
+
+async fn outbound_messages_move_forward_and_receipts_find_them_by_provider_id(b: Backend) {
+    let s = &b.store;
+    for (key, seq) in [("ob.b", 20), ("ob.a", 10), ("ob.c", 30)] {
+        s.insert_outbound(outbound(key, seq)).await.unwrap();
+    }
+    assert!(s.insert_outbound(outbound("ob.a", 11)).await.is_err(), "a key is stored once");
+    let accepted = s.outbound_in(OutboundStatus::Accepted, i64::MIN, 10).await.unwrap();
+    let keys: Vec<&str> = accepted.iter().map(|m| m.key.as_str()).collect();
+    assert_eq!(keys, ["ob.a", "ob.b", "ob.c"], "acceptance order");
+    assert_eq!(accepted[0], outbound("ob.a", 10), "stored whole");
+    assert_eq!(s.outbound_in(OutboundStatus::Accepted, 10, 1).await.unwrap()[0].key, "ob.b");
+    assert_eq!(s.count_outbound(OutboundStatus::Accepted).await.unwrap(), 3);
+
+    // SENDING with the provider id known ahead (RBM); a second claim moves nothing.
+    let moved = s.move_outbound(&[change("ob.a", OutboundStatus::Sending, Some("uuid-a"))]).await.unwrap();
+    assert_eq!((moved.len(), moved[0].from), (1, OutboundStatus::Accepted));
+    assert!(s.move_outbound(&[change("ob.a", OutboundStatus::Sending, None)]).await.unwrap().is_empty());
+    // A receipt faster than the send's outcome: by provider id, and by key (the simulator).
+    let receipt = |id: &str, status| Receipt { message_id: id.into(), status, at: 5, reason: 0 };
+    let moved = s.outbound_receipts(&[receipt("uuid-a", RecipientStatus::Received)]).await.unwrap();
+    assert_eq!((moved[0].from, moved[0].message.status), (OutboundStatus::Sending, OutboundStatus::Received));
+    // The outcome arrives later: backward, ignored, but the provider id is kept.
+    assert!(s.move_outbound(&[change("ob.a", OutboundStatus::Dispatched, Some("uuid-a"))]).await.unwrap().is_empty());
+    s.move_outbound(&[change("ob.b", OutboundStatus::Sending, None)]).await.unwrap();
+    let failed = OutboundChange {
+        key: "ob.b".into(),
+        status: OutboundStatus::Failed,
+        reason: 131047,
+        description: Some("outside the window".into()),
+        provider_id: None,
+    };
+    let moved = s.move_outbound(&[failed]).await.unwrap();
+    assert_eq!(
+        (moved[0].message.reason, moved[0].message.description.as_deref()),
+        (131047, Some("outside the window"))
+    );
+    let moved = s
+        .outbound_receipts(&[
+            receipt("ob.c", RecipientStatus::Read),
+            receipt("ob.b", RecipientStatus::Read),
+            receipt("wamid.unknown", RecipientStatus::Read),
+            receipt("uuid-a", RecipientStatus::Read),
+        ])
+        .await
+        .unwrap();
+    let moves: Vec<(&str, OutboundStatus)> = moved.iter().map(|m| (m.message.key.as_str(), m.message.status)).collect();
+    assert_eq!(moves, [("ob.c", OutboundStatus::Consumed), ("ob.a", OutboundStatus::Consumed)], "FAILED stays FAILED");
+    assert_eq!(s.count_outbound(OutboundStatus::Accepted).await.unwrap(), 0);
+    assert!(s.outbound_in(OutboundStatus::Sending, i64::MIN, 10).await.unwrap().is_empty());
+}
+
 macro_rules! contract {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -482,4 +557,5 @@ every_backend!(
     catalog_entries_are_replaced_by_id_in_order,
     running_campaigns_are_leased_to_one_node_at_a_time,
     committed_writes_survive_reopening,
+    outbound_messages_move_forward_and_receipts_find_them_by_provider_id,
 );

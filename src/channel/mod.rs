@@ -37,6 +37,9 @@ pub struct Outbound {
     pub parameters: Vec<String>,
     /// Rendered text (RCS, REST TEXT campaigns; template preview otherwise).
     pub text: Option<String>,
+    /// A bot's message to a person (conversations.md): its content, sent instead of the
+    /// campaign fields above (`campaign` is nil, `seq` 0).
+    pub conversation: Option<Arc<crate::outbound::FreeForm>>,
 }
 
 /// What the provider said about one send.

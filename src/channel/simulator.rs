@@ -31,6 +31,10 @@ use crate::store::Receipt;
 
 pub const UNDELIVERABLE: u32 = 131026;
 pub const UNREACHABLE: u32 = 1002;
+/// WhatsApp's refusal of a free-form message outside the 24 h window, with its title.
+pub const OUTSIDE_WINDOW: u32 = 131047;
+const OUTSIDE_WINDOW_TITLE: &str =
+    "Re-engagement message: more than 24 hours have passed since the customer last replied";
 
 /// Message ids the simulator remembers as accepted (per channel), and, from the ledger, as
 /// written by any process. A repeated id matters in one window: a send repeated by the
@@ -105,6 +109,8 @@ pub struct Simulator {
     delivered_after: Duration,
     read_after: Duration,
     max_per_second: Option<u32>,
+    /// A WhatsApp channel (the 24 h window applies to free-form messages).
+    whatsapp: bool,
     receipts: ReceiptSink,
     /// Receipts with a latency go to the timer task; immediate ones straight to the sink.
     later: Option<mpsc::Sender<(Duration, Receipt)>>,
@@ -152,6 +158,7 @@ impl Simulator {
             delivered_after,
             read_after,
             max_per_second: def.max_per_second,
+            whatsapp: def.channel_type == crate::campaign::ChannelType::WhatsApp,
             receipts,
             later,
             transient: DashMap::new(),
@@ -265,6 +272,12 @@ impl Channel for Simulator {
             let accepted = || SendResult::Accepted { provider_id: id.to_owned() };
             let (delivered, read) = (self.delivered_after, self.read_after.max(self.delivered_after));
             let last_four = m.phone.national_number() % 10_000;
+            // coordinator: inbound hook — a text to a 0005 person is delivered and read (below)
+            // and the person replies "Obrigado!" through the inbound pipeline (not built here).
+            if m.conversation.as_deref().is_some_and(|c| self.whatsapp && c.outside_window(self.clock.now())) {
+                results.push(SendResult::Failed { code: OUTSIDE_WINDOW, description: OUTSIDE_WINDOW_TITLE.into() });
+                continue;
+            }
             if last_four == 1 {
                 results.push(SendResult::Failed {
                     code: UNREACHABLE,
@@ -424,6 +437,7 @@ mod tests {
             template_def: None,
             parameters: Vec::new(),
             text: Some("hi".into()),
+            conversation: None,
         }
     }
 

@@ -16,9 +16,11 @@ pub use crate::tenant::decode_base64;
 mod channels;
 mod conversion;
 mod env;
+mod outbound;
 mod validation;
 
 pub use channels::{ButtonConfig, ChannelConfig, ProviderKind, TemplateConfig};
+pub use outbound::OutboundSettings;
 
 /// The whole configuration. Unknown keys are errors, so that a typo never goes unnoticed.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +44,9 @@ pub struct Config {
     pub campaigns: CampaignSettings,
     #[serde(default)]
     pub storage: StorageConfig,
+    /// Bots' messages to people (queue, notification retries).
+    #[serde(default)]
+    pub outbound: OutboundSettings,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
 }
@@ -256,6 +261,10 @@ pub struct TenantConfig {
     /// with a burst of one second's worth; over it: HTTP 429 with `Retry-After`, LIME 85.
     #[serde(default = "defaults::commands_per_second")]
     pub max_commands_per_second: u32,
+    /// Where notifications of the bot's messages go when the session that sent them is gone
+    /// (`POST` with `Authorization: Key <the tenant's HTTP key>`).
+    #[serde(default)]
+    pub notification_url: Option<String>,
 }
 
 mod defaults {

@@ -113,10 +113,16 @@ impl Config {
                 return err(format!("campaigns.{name}"), format!("must be at most {max}"));
             }
         }
+        self.outbound.validate()?;
         let mut identifiers = HashSet::new();
         let mut api_keys = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {
             let key = |k: &str| format!("tenants[{t}].{k}");
+            if let Some(url) = &tenant.notification_url {
+                if !reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    return err(key("notification_url"), format!("\"{url}\" is not an http(s) URL"));
+                }
+            }
             if tenant.identifier.is_empty()
                 || !tenant.identifier.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
             {

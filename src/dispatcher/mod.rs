@@ -25,6 +25,7 @@ use crate::limiter::Pacer;
 use crate::store::Store;
 
 pub use handle::Dispatcher;
+pub(crate) use transmit::jittered;
 
 /// What every worker reads; the handle owns it behind an `Arc`.
 struct Inner {

@@ -134,6 +134,7 @@ async fn prepare(
             template_def: plan.template.clone(),
             parameters,
             text,
+            conversation: None,
         };
         ready.push((r, message));
     }

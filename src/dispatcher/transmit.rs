@@ -115,7 +115,7 @@ pub(super) async fn transmit(
 
 /// A wait between half of `backoff` and all of it, so that retries of many messages that
 /// failed together do not come back together.
-fn jittered(backoff: Duration) -> Duration {
+pub(crate) fn jittered(backoff: Duration) -> Duration {
     let half = backoff / 2;
     half + half.mul_f64(fastrand::f64())
 }

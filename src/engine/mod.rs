@@ -47,6 +47,8 @@ pub struct Inner {
     pub reasons: Arc<Reasons>,
     /// Template sync of the WhatsApp channels with a `waba_id` (REST asks it for a sync).
     pub template_sync: crate::channel::whatsapp::sync::TemplateSync,
+    /// Bots' messages to people: acceptance, the sender, notifications.
+    pub outbound: crate::outbound::Outbox,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
     /// The scheduler, the lease claimer and the channels' timers, drained at shutdown
@@ -84,8 +86,11 @@ impl Engine {
             }
         }
         let settings = config.campaigns.clone();
-        let receipts = Receipts::spawn(store.clone(), settings.receipt_queue, settings.receipt_batch);
         let reasons = Arc::new(Reasons::new());
+        let background = Background { shutdown: shutdown.clone(), ..Background::default() };
+        // Receipts of bots' messages become notifications (the recorder tells the notifier).
+        let notifier = crate::outbound::Notifier::spawn(config, reasons.clone(), &background);
+        let receipts = Receipts::spawn(store.clone(), notifier.clone(), settings.receipt_queue, settings.receipt_batch);
         let providers = Arc::new(Providers::from_config(config));
         let template_sync = crate::channel::whatsapp::sync::TemplateSync::spawn(
             store.clone(),
@@ -93,7 +98,6 @@ impl Engine {
             clock.clone(),
             shutdown.clone(),
         );
-        let background = Background { shutdown: shutdown.clone(), ..Background::default() };
         let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
@@ -109,6 +113,15 @@ impl Engine {
         let phones = PhoneNormalizer::new(&config.default_country_code)
             .map(Arc::new)
             .map_err(|e| Error::Internal(format!("default_country_code: {e}")))?;
+        let outbound = crate::outbound::Outbox::start(
+            config,
+            store.clone(),
+            channels.clone(),
+            clock.clone(),
+            notifier,
+            &background,
+        )
+        .await?;
         let engine = Engine(Arc::new(Inner {
             store,
             dispatcher,
@@ -119,6 +132,7 @@ impl Engine {
             phones,
             reasons,
             template_sync,
+            outbound,
             receipts,
             background: background.clone(),
         }));

@@ -235,6 +235,30 @@ pub trait Store: Send + Sync + 'static {
     /// Of `phones`, those whose contact has an open conversation (the 1602 rule).
     async fn open_conversations(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>>;
 
+    // --- outbound messages (conversations.md, Outbound) -------------------------------
+
+    /// Stores a bot message accepted for sending (its key unique). Durable before it returns.
+    async fn insert_outbound(&self, message: crate::outbound::OutboundMessage) -> Result<()>;
+
+    /// Messages in `status` with `seq > after`, in acceptance order, at most `limit` (all tenants).
+    async fn outbound_in(
+        &self,
+        status: crate::outbound::OutboundStatus,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::outbound::OutboundMessage>>;
+
+    /// How many messages are in `status` (the send queue's length at start-up).
+    async fn count_outbound(&self, status: crate::outbound::OutboundStatus) -> Result<u64>;
+
+    /// Applies forward moves (see `OutboundStatus::advances`); a given provider id is recorded
+    /// even when the status does not move. Returns the moves applied.
+    async fn move_outbound(&self, changes: &[crate::outbound::OutboundChange]) -> Result<Vec<crate::outbound::Moved>>;
+
+    /// Applies channel receipts whose id is a bot message's provider id (or its key, for
+    /// channels whose provider id is the gateway's); others are ignored. Returns the moves.
+    async fn outbound_receipts(&self, receipts: &[Receipt]) -> Result<Vec<crate::outbound::Moved>>;
+
     // --- catalog ---------------------------------------------------------------------
 
     async fn channels(&self, tenant: &str) -> Result<Vec<ChannelDef>>;

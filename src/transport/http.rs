@@ -81,9 +81,28 @@ pub async fn commands(
     }
 }
 
-/// `POST /messages`: accepted (202) and not delivered anywhere yet.
+/// `POST /messages`: a bot's message to a person, 202 once it is stored; its notifications
+/// go to the tenant's `notification_url`. Refused before storing: the HTTP status of the
+/// reason (400 bad content naming the type, 404 unknown destination, 503 queue full).
 pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    accept_kind(&state, &headers, body, "message").await
+    let (tenant, _slot) = match admit(&state, &headers) {
+        Ok(admitted) => admitted,
+        Err(r) => return r,
+    };
+    let message = match read_envelope(&state, body).await {
+        Ok(Envelope::Message(m)) => m,
+        Ok(other) => {
+            return json_error(StatusCode::BAD_REQUEST, format!("Expected a message envelope, got {}", kind(&other)))
+        }
+        Err(r) => return r,
+    };
+    let instance =
+        message.from.as_ref().filter(|f| f.identity.eq_ignore_case(&tenant.identity)).and_then(|f| f.instance.clone());
+    let bot = tenant.identity.with_instance(instance.as_deref());
+    match state.engine.outbound.accept(&tenant, &bot, &message, None).await {
+        Ok(_) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => json_error(e.to_http_status(), e.client_message()),
+    }
 }
 
 /// `POST /notifications`: accepted (202).

@@ -174,7 +174,7 @@ async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
         }
     };
     // Unknown ids are ignored and repeated events change nothing (monotonic, counted once).
-    match state.engine.store.apply_receipts(std::slice::from_ref(&receipt)).await {
+    match state.engine.outbound.apply_receipts(std::slice::from_ref(&receipt)).await {
         Ok(changed) => {
             tracing::debug!(message = %receipt.message_id, changed, "RBM receipt applied");
             ok()

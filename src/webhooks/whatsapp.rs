@@ -89,7 +89,7 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
     if foreign > 0 {
         tracing::warn!(foreign, "webhook items for a number whose app secret did not sign the body: ignored");
     }
-    let applied = match state.engine.store.apply_receipts(&receipts).await {
+    let applied = match state.engine.outbound.apply_receipts(&receipts).await {
         Ok(n) => n,
         Err(e) => {
             // Not 200: Meta sends it again later.
@@ -151,7 +151,7 @@ pub fn parse(body: &[u8], now: Millis) -> Option<Vec<Statuses>> {
                 _ => 0,
             };
             // Our id echoed back matches even a send whose wamid a crash kept us from recording.
-            let ours = s.biz_opaque_callback_data.filter(|d| parse_message_id(d).is_some());
+            let ours = s.biz_opaque_callback_data.filter(|d| parse_message_id(d).is_some() || d.starts_with("ob."));
             let message_id = ours.unwrap_or(s.id);
             let at = s
                 .timestamp

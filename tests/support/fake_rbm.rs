@@ -343,8 +343,23 @@ async fn agent_message(
             return bad("Please check the phone number format.");
         }
         let Ok(body) = serde_json::from_str::<Value>(&body) else { return bad("Invalid JSON payload") };
-        if !body["contentMessage"]["text"].is_string() {
+        let content = &body["contentMessage"];
+        if !content["text"].is_string() && !content["contentInfo"]["fileUrl"].is_string() {
             return bad("contentMessage needs text, richCard, contentInfo or uploadedRbmFile");
+        }
+        // Suggested replies (Google's reference): at most 11, each a reply of 1-25 characters
+        // with its postbackData.
+        if let Some(suggestions) = content.get("suggestions") {
+            let ok = suggestions.as_array().is_some_and(|list| {
+                list.len() <= 11
+                    && list.iter().all(|s| {
+                        s["reply"]["text"].as_str().is_some_and(|t| (1..=25).contains(&t.chars().count()))
+                            && s["reply"]["postbackData"].is_string()
+                    })
+            });
+            if !ok {
+                return bad("Invalid suggestions");
+            }
         }
         let reply = inner.always.clone().or_else(|| inner.scripted.get_mut(&phone).and_then(VecDeque::pop_front));
         match reply {

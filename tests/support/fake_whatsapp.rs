@@ -412,7 +412,7 @@ fn answer(inner: &mut Inner, id: &str, headers: &HeaderMap, body: &Value, to: &s
     }
     match body["type"].as_str() {
         Some("template") => check_template(inner, &body["template"])?,
-        Some("text") if body["text"]["body"].is_string() => {
+        Some(kind) if free_form_ok(kind, body) => {
             if !inner.open_window.contains(to) {
                 return Err((131047, "Message failed to send because more than 24 hours have passed".into()));
             }
@@ -421,6 +421,33 @@ fn answer(inner: &mut Inner, id: &str, headers: &HeaderMap, body: &Value, to: &s
     }
     inner.window.push_back(now);
     Ok(())
+}
+
+/// Whether a free-form message has the shape Meta's reference gives its type: text with a
+/// body; media by `link` (a caption only on image, video, document); reply buttons (1 to 3,
+/// each `{"type":"reply","reply":{"id","title" <= 20 chars}}`) under a body text.
+fn free_form_ok(kind: &str, body: &Value) -> bool {
+    let object = body[kind].as_object();
+    let only = |allowed: &[&str]| object.is_some_and(|o| o.keys().all(|k| allowed.contains(&k.as_str())));
+    match kind {
+        "text" => body["text"]["body"].is_string() && only(&["body", "preview_url"]),
+        "image" | "video" => body[kind]["link"].is_string() && only(&["link", "caption"]),
+        "document" => body[kind]["link"].is_string() && only(&["link", "caption", "filename"]),
+        "audio" => body[kind]["link"].is_string() && only(&["link"]),
+        "interactive" => {
+            let i = &body["interactive"];
+            let buttons = i["action"]["buttons"].as_array().map_or(&[][..], Vec::as_slice);
+            i["type"] == "button"
+                && i["body"]["text"].is_string()
+                && (1..=3).contains(&buttons.len())
+                && buttons.iter().all(|b| {
+                    b["type"] == "reply"
+                        && b["reply"]["id"].is_string()
+                        && b["reply"]["title"].as_str().is_some_and(|t| !t.is_empty() && t.chars().count() <= 20)
+                })
+        }
+        _ => false,
+    }
 }
 
 fn check_template(inner: &Inner, t: &Value) -> Result<(), (i64, String)> {

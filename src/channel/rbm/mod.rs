@@ -5,6 +5,7 @@
 //! channel returns as the provider id.
 
 pub mod auth;
+pub mod content;
 pub mod errors;
 pub mod health;
 
@@ -122,12 +123,23 @@ impl Shared {
             Ok(t) => t,
             Err(why) => return SendResult::Down(why.clone()),
         };
-        // The campaign model carries a text for RCS (no suggestions or cards yet).
-        let Some(text) = m.text.as_deref().filter(|t| !t.is_empty()) else {
-            return SendResult::Failed { code: INVALID_ARGUMENT, description: "An RBM message needs a text".into() };
+        let body = match &m.conversation {
+            Some(conversation) => match content::body(&conversation.content) {
+                Ok(body) => body.to_string(),
+                Err(description) => return SendResult::Failed { code: INVALID_ARGUMENT, description },
+            },
+            // The campaign model carries a text for RCS (no suggestions or cards yet).
+            None => match m.text.as_deref().filter(|t| !t.is_empty()) {
+                Some(text) => serde_json::json!({"contentMessage": {"text": text}}).to_string(),
+                None => {
+                    return SendResult::Failed {
+                        code: INVALID_ARGUMENT,
+                        description: "An RBM message needs a text".into(),
+                    }
+                }
+            },
         };
         let id = message_uuid(&m.message_id).to_string();
-        let body = serde_json::json!({"contentMessage": {"text": text}}).to_string();
         let mut token = match tokens.token().await {
             Ok(t) => t,
             Err(e) => return self.token_failure(e, m.phone),

@@ -5,6 +5,7 @@
 //! Account. Statuses come back by webhook (`crate::webhooks::whatsapp`).
 
 pub mod errors;
+pub mod freeform;
 pub mod health;
 pub mod payload;
 pub mod sync;

@@ -39,6 +39,10 @@ pub fn body(m: &Outbound) -> Result<Value, Unbuildable> {
         "to": m.phone.digits(),
         "biz_opaque_callback_data": m.message_id,
     });
+    if let Some(conversation) = &m.conversation {
+        super::freeform::fill(&mut body, &conversation.content);
+        return Ok(body);
+    }
     match (&m.template, &m.text) {
         (Some((name, language)), _) => {
             let template = match m.template_def.as_deref() {
@@ -190,6 +194,7 @@ mod tests {
             template_def: Some(Arc::new(def)),
             parameters: values.iter().map(|v| v.to_string()).collect(),
             text: None,
+            conversation: None,
         }
     }
 

@@ -8,6 +8,7 @@
 mod campaigns;
 mod contacts;
 mod contexts;
+mod outbound;
 mod progress;
 mod recipients;
 
@@ -36,6 +37,8 @@ pub struct MemoryStore {
     /// Provider message ids that are not the gateway's own (see `campaign::message_id`).
     message_ids: DashMap<String, (Uuid, u32)>,
     tenants: DashMap<String, Arc<TenantCell>>,
+    /// Bot messages to people.
+    outbound: parking_lot::Mutex<outbound::Outbox>,
 }
 
 struct CampaignCell {
@@ -184,6 +187,31 @@ impl Store for MemoryStore {
 
     async fn link_message_id(&self, message_id: &str, campaign: Uuid, seq: u32) -> Result<()> {
         progress::link_message_id(self, message_id, campaign, seq)
+    }
+
+    async fn insert_outbound(&self, message: crate::outbound::OutboundMessage) -> Result<()> {
+        outbound::insert(self, message)
+    }
+
+    async fn outbound_in(
+        &self,
+        status: crate::outbound::OutboundStatus,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::outbound::OutboundMessage>> {
+        outbound::in_status(self, status, after, limit)
+    }
+
+    async fn count_outbound(&self, status: crate::outbound::OutboundStatus) -> Result<u64> {
+        outbound::count(self, status)
+    }
+
+    async fn move_outbound(&self, changes: &[crate::outbound::OutboundChange]) -> Result<Vec<crate::outbound::Moved>> {
+        outbound::apply(self, changes)
+    }
+
+    async fn outbound_receipts(&self, receipts: &[Receipt]) -> Result<Vec<crate::outbound::Moved>> {
+        outbound::receipts(self, receipts)
     }
 
     async fn contact(&self, tenant: &str, key: &ContactKey) -> Result<Option<Contact>> {

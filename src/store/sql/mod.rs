@@ -14,6 +14,7 @@ mod contacts;
 mod contexts;
 mod dialect;
 mod leases;
+mod outbound;
 mod progress;
 mod recipients;
 mod rows;
@@ -180,6 +181,31 @@ impl Store for SqlStore {
 
     async fn apply_receipts(&self, receipts: &[Receipt]) -> Result<u64> {
         progress::apply_receipts(self, receipts).await
+    }
+
+    async fn insert_outbound(&self, message: crate::outbound::OutboundMessage) -> Result<()> {
+        outbound::insert(self, message).await
+    }
+
+    async fn outbound_in(
+        &self,
+        status: crate::outbound::OutboundStatus,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::outbound::OutboundMessage>> {
+        outbound::in_status(self, status, after, limit).await
+    }
+
+    async fn count_outbound(&self, status: crate::outbound::OutboundStatus) -> Result<u64> {
+        outbound::count(self, status).await
+    }
+
+    async fn move_outbound(&self, changes: &[crate::outbound::OutboundChange]) -> Result<Vec<crate::outbound::Moved>> {
+        outbound::apply(self, changes).await
+    }
+
+    async fn outbound_receipts(&self, receipts: &[Receipt]) -> Result<Vec<crate::outbound::Moved>> {
+        outbound::receipts(self, receipts).await
     }
 
     async fn link_message_id(&self, message_id: &str, campaign: Uuid, seq: u32) -> Result<()> {

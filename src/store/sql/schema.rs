@@ -4,9 +4,10 @@ use super::{db, Dialect, SqlStore};
 use crate::error::Result;
 
 /// Versioned schema: each entry runs once, in order, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE IF NOT EXISTS campaigns (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
@@ -80,7 +81,33 @@ CREATE TABLE IF NOT EXISTS pacers (
     PRIMARY KEY (tenant, channel)
 );
 "#,
-)];
+    ),
+    (
+        // Issue 12 (outbound half): bot messages to people. A version of its own, apart from
+        // the next sequential ones, so that branches adding tables at the same time merge.
+        121,
+        r#"
+CREATE TABLE IF NOT EXISTS outbound_messages (
+    msg_key TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    lime_id TEXT,
+    bot TEXT NOT NULL,
+    to_identity TEXT NOT NULL,
+    phone BIGINT NOT NULL,
+    channel_id TEXT NOT NULL,
+    content TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    reason BIGINT NOT NULL DEFAULT 0,
+    description TEXT,
+    provider_id TEXT,
+    created BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbound_status ON outbound_messages (status, seq);
+CREATE INDEX IF NOT EXISTS outbound_provider ON outbound_messages (provider_id)
+"#,
+    ),
+];
 
 pub(super) async fn migrate(store: &SqlStore) -> Result<()> {
     sqlx::query(

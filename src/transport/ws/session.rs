@@ -133,7 +133,14 @@ impl Connection {
                 close::NORMAL,
             )),
             Ok(Envelope::Message(m)) => {
-                tracing::debug!(id = ?m.id, to = ?m.to, "message accepted and dropped: no message routing");
+                // A bot's message to a person: `accepted` (or `failed`) comes back through the
+                // session's own queue, so it precedes the later notifications.
+                let outbox = &self.state.engine.outbound;
+                let sink = s.tx.clone();
+                if let Err(e) = outbox.accept(&s.caller.tenant, &s.caller.node, &m, Some(sink.clone())).await {
+                    tracing::debug!(id = ?m.id, to = ?m.to, error = %e, "bot message refused");
+                    outbox.refused(&s.caller.tenant, &s.caller.node, &m, &e, Some(&sink));
+                }
                 Ok(())
             }
             Ok(Envelope::Notification(n)) => {

@@ -709,6 +709,41 @@ const STEPS = [
         },
     },
     {
+        // conversations.md, Outbound: client.sendMessage to a person inside the 24 h window (a
+        // contact whose last message was just now, written over REST) reaches the simulator,
+        // and the SDK's notification receivers get accepted → dispatched → received → consumed.
+        name: 'sendMessage reaches the simulator and its notifications arrive',
+        run: async (ctx) => {
+            const phone = '5531998769942';
+            const created = await fetch(`http://${host}:${port}/api/v1/contacts`, {
+                method: 'POST',
+                headers: { 'x-api-key': 'wk_test_123', 'content-type': 'application/json' },
+                body: JSON.stringify({ phone: `+${phone}`, last_interaction_at: new Date().toISOString() }),
+            });
+            check(created.status === 201, `contact not created: ${created.status}`);
+            const id = Lime.Guid();
+            const to = `${phone}@wa.gw.msging.net`;
+            const seen = [];
+            const done = new Promise((resolve) => {
+                ctx.client.addNotificationReceiver(
+                    (n) => n.id === id,
+                    (n) => {
+                        seen.push(n);
+                        if (n.event === 'consumed' || n.event === 'failed') resolve();
+                    },
+                );
+            });
+            ctx.client.sendMessage({ id, to, type: 'text/plain', content: 'Olá pelo SDK' });
+            await done;
+            const events = seen.map((n) => n.event);
+            check(
+                JSON.stringify(events) === JSON.stringify(['accepted', 'dispatched', 'received', 'consumed']),
+                `notifications: ${JSON.stringify(seen)}`,
+            );
+            check(seen.every((n) => n.from === to && n.metadata['#message.to'] === to), `from / #message.to: ${JSON.stringify(seen)}`);
+        },
+    },
+    {
         // close() sends `finishing` and resolves with the `finished` envelope once the socket has
         // closed (ClientChannel.sendFinishingSession / onSession FINISHED).
         name: 'close() finishes the session',

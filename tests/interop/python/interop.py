@@ -37,8 +37,8 @@ import time
 import traceback
 import uuid
 
-from blip_sdk import ClientBuilder
-from lime_python import Command, CommandMethod
+from blip_sdk import ClientBuilder, Receiver
+from lime_python import Command, CommandMethod, Message
 from lime_transport_websocket import WebSocketTransport
 
 IDENTIFIER = 'mybot'
@@ -648,6 +648,39 @@ async def step_wrong_key(ctx: Ctx) -> None:
             task.cancel()
 
 
+async def step_send_message(ctx: Ctx) -> None:
+    """conversations.md, Outbound: client.send_message to a person inside the 24 h window (a
+    contact whose last message was just now, written over REST) reaches the simulator, and a
+    notification receiver gets accepted → dispatched → received → consumed."""
+    import urllib.request
+    from datetime import datetime, timezone
+
+    phone = '5531998769943'
+    body = json.dumps({'phone': f'+{phone}', 'last_interaction_at': datetime.now(timezone.utc).isoformat()})
+    request = urllib.request.Request(
+        f'http://{HOST}:{PORT}/api/v1/contacts', data=body.encode(), method='POST',
+        headers={'x-api-key': 'wk_test_123', 'content-type': 'application/json'},
+    )
+    status = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=5).status)
+    check(status == 201, f'contact not created: {status}')
+    message_id = str(uuid.uuid4())
+    to = f'{phone}@wa.gw.msging.net'
+    seen = []
+    done = asyncio.get_running_loop().create_future()
+
+    def on_notification(n) -> None:
+        seen.append(n)
+        if n.event in ('consumed', 'failed') and not done.done():
+            done.set_result(None)
+
+    ctx.client.add_notification_receiver(Receiver(lambda n: n.id == message_id, on_notification))
+    ctx.client.send_message(Message('text/plain', 'Olá pelo SDK', id=message_id, to=to))
+    await asyncio.wait_for(done, 10)
+    events = [n.event for n in seen]
+    check(events == ['accepted', 'dispatched', 'received', 'consumed'], f'notifications: {events}')
+    check(all(n.from_n == to and (n.metadata or {}).get('#message.to') == to for n in seen), 'from / #message.to')
+
+
 async def step_close(ctx: Ctx) -> None:
     """close_async sends `finishing` and returns the `finished` envelope once the transport
     has closed (ClientChannel.send_finishing_session_async / on_session FINISHED)."""
@@ -678,6 +711,7 @@ STEPS = [
     ('get /contacts/{identity} (crm): messageParams in extras', step_contacts),
     ('get /contexts/{identity}/stateid@{flowId} → the stateId; contextVariables stored', step_contexts),
     ('server pings are answered by the SDK and keep the session open', step_server_pings),
+    ('send_message reaches the simulator and its notifications arrive', step_send_message),
     ('wrong access key → failed session, reason 13, socket closed, no reconnect', step_wrong_key),
     ('close_async finishes the session', step_close),
 ]
