@@ -107,6 +107,7 @@ pub struct Channels {
     clock: Clock,
     /// Where channel tasks run (tracked; the shutdown token is its `shutdown`).
     background: crate::shutdown::Background,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Channels {
@@ -115,8 +116,9 @@ impl Channels {
         receipts: ReceiptSink,
         clock: Clock,
         background: crate::shutdown::Background,
+        metrics: crate::metrics::Metrics,
     ) -> Channels {
-        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background }
+        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background, metrics }
     }
 
     /// The providers' settings of every configured channel (webhooks find theirs here).
@@ -150,6 +152,11 @@ impl Channels {
                     self.receipts.clone(),
                     self.clock.clone(),
                     &self.background,
+                    simulator::Counted {
+                        metrics: self.metrics.clone(),
+                        tenant: tenant.to_owned(),
+                        channel: def.id.clone(),
+                    },
                 )) as Arc<dyn Channel>,
             })
             .clone()

@@ -60,8 +60,10 @@ impl Dispatcher {
         recovery: SendingRecovery,
         shutdown: CancellationToken,
         reasons: Arc<crate::reasons::Reasons>,
+        metrics: crate::metrics::Metrics,
     ) -> Dispatcher {
-        let inner = Inner { store, channels, clock, settings, channel_pacers: DashMap::new(), recovery, reasons };
+        let inner =
+            Inner { store, channels, clock, settings, channel_pacers: DashMap::new(), recovery, reasons, metrics };
         Dispatcher {
             inner: Arc::new(inner),
             running: Arc::new(DashMap::new()),
@@ -98,7 +100,10 @@ impl Dispatcher {
         let inner = self.inner.clone();
         let running = self.running.clone();
         let tenant = tenant.to_owned();
-        self.tasks.spawn(async move {
+        // The worker's span is a child of the caller's: a start from a command (its span
+        // carries the command's trace id) has the campaign's sends logged in that trace.
+        let span = tracing::info_span!("dispatch", campaign = %id);
+        self.tasks.spawn(tracing::Instrument::instrument(async move {
             let _finished = finished.drop_guard();
             if let Some(predecessor) = predecessor {
                 tokio::select! {
@@ -111,7 +116,7 @@ impl Dispatcher {
                 tracing::error!(campaign = %id, error = %e, "dispatch stopped by an error");
             }
             running.remove_if(&id, |_, run| run.generation == generation);
-        });
+        }, span));
     }
 
     /// Stops new sends within one send interval (the worker waits, keeping its place).

@@ -47,6 +47,8 @@ pub struct Inner {
     pub reasons: Arc<Reasons>,
     /// Template sync of the WhatsApp channels with a `waba_id` (REST asks it for a sync).
     pub template_sync: crate::channel::whatsapp::sync::TemplateSync,
+    /// This gateway's metrics (a no-op when `[metrics] listen` is empty).
+    pub metrics: crate::metrics::Metrics,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
     /// The scheduler, the lease claimer and the channels' timers, drained at shutdown
@@ -84,6 +86,7 @@ impl Engine {
             }
         }
         let settings = config.campaigns.clone();
+        let metrics = crate::metrics::Metrics::new(config.metrics.listen.is_some());
         let receipts = Receipts::spawn(store.clone(), settings.receipt_queue, settings.receipt_batch);
         let reasons = Arc::new(Reasons::new());
         let providers = Arc::new(Providers::from_config(config));
@@ -94,7 +97,7 @@ impl Engine {
             shutdown.clone(),
         );
         let background = Background { shutdown: shutdown.clone(), ..Background::default() };
-        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone());
+        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone(), metrics.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
             channels.clone(),
@@ -103,6 +106,7 @@ impl Engine {
             config.storage.sending_recovery,
             shutdown.clone(),
             reasons.clone(),
+            metrics.clone(),
         );
         let scheduler =
             Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), settings.schedule_queue, &background);
@@ -119,6 +123,7 @@ impl Engine {
             phones,
             reasons,
             template_sync,
+            metrics,
             receipts,
             background: background.clone(),
         }));
@@ -150,6 +155,11 @@ impl Engine {
         }
         let receipts = self.receipts.drain(within).await;
         workers && background && receipts
+    }
+
+    /// Receipts accepted from the channels and not written yet.
+    pub fn receipts_queued(&self) -> usize {
+        self.receipts.queued()
     }
 
     /// Background tasks (scheduler, claimer, channel timers) not finished yet: 0 after a

@@ -70,14 +70,16 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
     };
     let now = state.engine.clock.now();
     let mut receipts = Vec::new();
+    // (tenant, channel) of each receipt, counted once they are recorded.
+    let mut of = Vec::new();
     let (mut sent, mut inbound, mut foreign) = (0usize, 0usize, 0usize);
     for value in payload.entry.iter().flat_map(|e| &e.changes).filter(|c| c.field == "messages").map(|c| &c.value) {
         let phone_id = value.metadata.as_ref().map_or("", |m| m.phone_number_id.as_str());
-        if !verified.iter().any(|c| c.settings.phone_number_id == phone_id) {
+        let Some(channel) = verified.iter().find(|c| c.settings.phone_number_id == phone_id) else {
             // Signed with a secret of ours, about a number that secret does not speak for.
             foreign += value.statuses.len() + value.messages.len();
             continue;
-        }
+        };
         inbound += value.messages.len();
         for s in &value.statuses {
             let Some(status) = status_of(&s.status) else {
@@ -104,6 +106,7 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
                 .and_then(|t| t.checked_mul(1000))
                 .unwrap_or(now);
             receipts.push(Receipt { message_id, status, at, reason });
+            of.push(channel);
         }
     }
     if inbound > 0 {
@@ -120,6 +123,14 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
             return json_error(StatusCode::SERVICE_UNAVAILABLE, "The statuses could not be recorded; send them again");
         }
     };
+    for (r, c) in receipts.iter().zip(of) {
+        let label = match r.status {
+            RecipientStatus::Read => "read",
+            RecipientStatus::Failed => "failed",
+            _ => "received",
+        };
+        state.engine.metrics.receipt(&c.tenant, &c.channel, label);
+    }
     let ignored = receipts.len() as u64 - applied.min(receipts.len() as u64);
     tracing::debug!(
         statuses = receipts.len(),
