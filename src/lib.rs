@@ -123,7 +123,7 @@ pub async fn run_with(
     let scraper = match metrics {
         Some(metrics) => {
             let metrics_addr = metrics.local_addr()?;
-            tracing::info!(%metrics_addr, "metrics listening");
+            tracing::info!(metrics = %metrics_addr, "serving metrics");
             let serve = axum::serve(metrics, scrape::router(state.clone()))
                 .with_graceful_shutdown(shutdown.clone().cancelled_owned());
             Some(tokio::spawn(async move { serve.await }))
