@@ -56,9 +56,13 @@ impl IntoResponse for Unread {
 /// The body of a request under [`body_limit`] (the layer bounds it; nothing here counts).
 pub async fn read_body(body: Body) -> Result<Bytes, Unread> {
     to_bytes(body, usize::MAX).await.map_err(|e| {
-        // The limit comes back as the error's source or as the error itself, by body kind.
-        let over = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.into_inner().is::<http_body_util::LengthLimitError>();
+        // The layer's limit error comes back wrapped once per body adapter: walk the chain.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut over = false;
+        while let Some(c) = cause {
+            over |= c.is::<http_body_util::LengthLimitError>();
+            cause = c.source();
+        }
         if over {
             Unread::TooLarge
         } else {
@@ -83,8 +87,26 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let face = face_of(&route);
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics.http_request(face, &route, response.status().as_u16(), started.elapsed());
+    let status = response.status().as_u16();
+    metrics.http_request(face, &route, status, started.elapsed());
+    if face == "webhook" {
+        let provider = if route.ends_with("/rbm") { "rbm" } else { "whatsapp" };
+        metrics.webhook(provider, webhook_result(status));
+    }
     response
+}
+
+/// `irisgate_webhooks_total{result}` from the webhook's answer: 401 is a signature that does
+/// not match, 403 a token no channel has, 400 / 413 a body that is not the provider's; 503
+/// (`unavailable`: the store did not take it, the provider retries) is our addition.
+fn webhook_result(status: u16) -> &'static str {
+    match status {
+        200..=299 => "ok",
+        401 => "bad_signature",
+        403 | 404 => "unknown_channel",
+        400 | 413 | 422 => "malformed",
+        _ => "unavailable",
+    }
 }
 
 /// The face a route belongs to (operations.md: rest, commands, webhook, ui; `other` for the

@@ -172,3 +172,20 @@ async fn ready_is_503_naming_the_store_when_postgres_is_gone() {
     assert!(!store.contains("5432") && !store.contains("postgres"), "no connection details: {body}");
     gw.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn webhook_calls_are_counted_by_provider_and_result() {
+    let gw = Gateway::start().await;
+    assert_eq!(gw.post("/webhooks/rbm", &[], "{not json").await.status, 400);
+    let signed = [("x-goog-signature", "AAAA")];
+    let unsigned = gw.post("/webhooks/rbm", &signed, r#"{"message":{"data":"e30="}}"#).await;
+    assert_eq!(unsigned.status, 401);
+    assert_eq!(gw.post("/webhooks/whatsapp", &[], "{}").await.status, 401);
+    let text = scrape(gw.metrics_addr.unwrap()).await;
+    let webhooks = "irisgate_webhooks_total";
+    assert_eq!(value(&text, webhooks, &[("provider", "rbm"), ("result", "malformed")]), 1.0, "{text}");
+    assert_eq!(value(&text, webhooks, &[("provider", "rbm"), ("result", "bad_signature")]), 1.0, "{text}");
+    assert_eq!(value(&text, webhooks, &[("provider", "whatsapp"), ("result", "bad_signature")]), 1.0, "{text}");
+    assert_eq!(value(&text, webhooks, &[("result", "ok")]), 0.0, "{text}");
+    gw.stop().await;
+}
