@@ -25,7 +25,10 @@ pub fn body_limit(router: Router<AppState>, limit: usize, setting: &'static str)
         // The only 413 of the port is the body limit's (the layer's own, or a handler's read
         // of a chunked body that went over it): worded here, once.
         if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            json_error(StatusCode::PAYLOAD_TOO_LARGE, format!("The body is over the limit of {limit} bytes ({setting})"))
+            json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The body is over the limit of {limit} bytes ({setting})"),
+            )
         } else {
             response
         }
@@ -83,7 +86,8 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     if !metrics.is_enabled() {
         return next.run(request).await;
     }
-    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let face = face_of(&route);
     let started = Instant::now();
     let response = next.run(request).await;

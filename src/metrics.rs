@@ -55,10 +55,8 @@ impl Metrics {
         if !enabled {
             return Metrics(None);
         }
-        let recorder = PrometheusBuilder::new()
-            .set_buckets(BUCKETS)
-            .expect("constant, non-empty buckets")
-            .build_recorder();
+        let recorder =
+            PrometheusBuilder::new().set_buckets(BUCKETS).expect("constant, non-empty buckets").build_recorder();
         let handle = recorder.handle();
         let process = metrics_process::Collector::default();
         let metrics = Metrics(Some(Arc::new(Inner { recorder, handle, process })));
@@ -175,9 +173,7 @@ impl Metrics {
 
     /// A provider webhook call; `result` is `ok`, `bad_signature`, `unknown_channel` or `malformed`.
     pub fn webhook(&self, provider: &'static str, result: &'static str) {
-        self.with(|| {
-            counter!("irisgate_webhooks_total", "provider" => provider, "result" => result).increment(1)
-        });
+        self.with(|| counter!("irisgate_webhooks_total", "provider" => provider, "result" => result).increment(1));
     }
 
     /// An inbound (user to business) message of a channel.
@@ -239,7 +235,10 @@ pub struct Gauges {
 /// HELP lines of every metric of operations.md (those not recorded yet still document
 /// themselves to whoever reads the code; the exporter prints HELP for metrics with a value).
 fn describe() {
-    describe_counter!("irisgate_commands_total", "LIME commands answered, by transport, node, method, route pattern, status and failure reason");
+    describe_counter!(
+        "irisgate_commands_total",
+        "LIME commands answered, by transport, node, method, route pattern, status and failure reason"
+    );
     describe_histogram!("irisgate_command_duration_seconds", Unit::Seconds, "Time to answer a LIME command");
     describe_counter!("irisgate_http_requests_total", "HTTP requests by face, route pattern and status");
     describe_histogram!("irisgate_http_request_duration_seconds", Unit::Seconds, "Time to answer an HTTP request");

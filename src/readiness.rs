@@ -37,10 +37,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     state.engine.metrics.store_duration("ready", started.elapsed());
     match store {
         Ok(()) => Json(json!({"status": "ok", "checks": {"store": "ok"}})).into_response(),
-        Err(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "checks": {"store": why}})),
-        )
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "checks": {"store": why}})))
             .into_response(),
     }
 }

@@ -84,10 +84,7 @@ async fn gauges(state: &AppState) -> crate::error::Result<Gauges> {
     Ok(Gauges {
         campaigns: campaigns.into_iter().map(|((t, s), n)| (t, s.rest(), n)).collect(),
         pending: pending.into_iter().collect(),
-        queues: vec![
-            ("receipts", engine.receipts_queued() as u64),
-            ("scheduler", engine.scheduler.queued() as u64),
-        ],
+        queues: vec![("receipts", engine.receipts_queued() as u64), ("scheduler", engine.scheduler.queued() as u64)],
         leased: engine.dispatcher.running().len() as u64,
     })
 }

@@ -139,7 +139,8 @@ fn no_subcommand_is_a_usage_error() {
 fn limits_too_large_to_honour_exit_2_naming_the_key() {
     for key in ["max_connections", "outbound_queue"] {
         let config = TempConfig::new(&format!("[limits]\n{key} = 9223372036854775807\n"));
-        let mut server = Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config", config.path()]);
+        let mut server =
+            Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config", config.path()]);
         assert_eq!(server.exit_code(PROMPTLY), Some(2), "limits.{key}");
         server.stderr_line(&format!("limits.{key}"));
     }
@@ -307,7 +308,8 @@ async fn listen_overrides_the_config_and_the_bound_address_is_logged() {
         "listen = \"127.0.0.1:1\"\ninstance = \"cli-test\"\n\n{}",
         "[[tenants]]\nidentifier = \"clibot\"\naccess_key = \"c2VjcmV0\"\n"
     ));
-    let server = Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config", config.path()]);
+    let server =
+        Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config", config.path()]);
     let line = server.stderr_line("listening");
     let addr: SocketAddr = word_after(&line, "addr=").parse().unwrap();
     assert_ne!(addr.port(), 0, "{line}");

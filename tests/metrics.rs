@@ -34,7 +34,8 @@ fn ping(id: &str) -> Value {
 }
 
 fn full_campaign(name: &str) -> Value {
-    let audiences: Vec<Value> = PHONES.iter().map(|p| json!({"recipient": p, "messageParams": {"nome": "Ana"}})).collect();
+    let audiences: Vec<Value> =
+        PHONES.iter().map(|p| json!({"recipient": p, "messageParams": {"nome": "Ana"}})).collect();
     json!({"id": uuid::Uuid::new_v4().to_string(), "to": "postmaster@activecampaign.msging.net", "method": "set",
         "uri": "/campaign/full", "type": "application/vnd.iris.activecampaign.full-campaign+json",
         "resource": {"campaign": {"name": name, "campaignType": "Batch", "channelType": "GoogleRcs"},
@@ -66,9 +67,15 @@ async fn counters_equal_what_was_driven_over_ws_http_and_a_campaign() {
     let ok = ("status", "success");
     assert_eq!(value(&text, commands, &[("transport", "ws"), ("route", "/ping"), ok]), 7.0, "{text}");
     assert_eq!(value(&text, commands, &[("transport", "http"), ("route", "/ping"), ok]), 3.0, "{text}");
-    assert_eq!(value(&text, commands, &[("transport", "http"), ("route", "/campaign/full"), ("node", "campaigns")]), 1.0);
+    assert_eq!(
+        value(&text, commands, &[("transport", "http"), ("route", "/campaign/full"), ("node", "campaigns")]),
+        1.0
+    );
     assert_eq!(value(&text, commands, &[("route", "unknown"), ("status", "failure"), ("reason", "62")]), 1.0, "{text}");
-    assert_eq!(value(&text, "irisgate_command_duration_seconds_count", &[("transport", "ws"), ("route", "/ping")]), 7.0);
+    assert_eq!(
+        value(&text, "irisgate_command_duration_seconds_count", &[("transport", "ws"), ("route", "/ping")]),
+        7.0
+    );
     let n = PHONES.len() as f64;
     assert_eq!(value(&text, "irisgate_sends_total", &[("outcome", "accepted")]), n, "{text}");
     assert_eq!(value(&text, "irisgate_sends_total", &[("outcome", "failed")]), 0.0, "{text}");

@@ -121,6 +121,11 @@ impl Channels {
         Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background, metrics }
     }
 
+    /// The gateway's metrics (the dispatcher counts sends with them).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
     /// The providers' settings of every configured channel (webhooks find theirs here).
     pub fn providers(&self) -> &settings::Providers {
         &self.providers

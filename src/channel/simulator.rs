@@ -165,7 +165,13 @@ impl Simulator {
         let read_after = Duration::from_millis(def.read_after_ms);
         let later = (!delivered_after.is_zero() || !read_after.is_zero()).then(|| {
             let (tx, rx) = mpsc::channel(receipts.max_capacity());
-            background.tasks.spawn(timer(rx, receipts.clone(), clock.clone(), background.flush.clone(), counted.clone()));
+            background.tasks.spawn(timer(
+                rx,
+                receipts.clone(),
+                clock.clone(),
+                background.flush.clone(),
+                counted.clone(),
+            ));
             tx
         });
         let mut accepted = RecentIds::new(capacity);

@@ -28,7 +28,9 @@ fn address_or_off<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>,
         return Ok(None);
     }
     text.parse().map(Some).map_err(|_| {
-        serde::de::Error::custom(format!("\"{text}\" is not an address like \"127.0.0.1:9464\" (\"\" turns metrics off)"))
+        serde::de::Error::custom(format!(
+            "\"{text}\" is not an address like \"127.0.0.1:9464\" (\"\" turns metrics off)"
+        ))
     })
 }
 

@@ -38,5 +38,4 @@ struct Inner {
     recovery: SendingRecovery,
     /// The engine's table of provider reason titles.
     reasons: std::sync::Arc<crate::reasons::Reasons>,
-    metrics: crate::metrics::Metrics,
 }

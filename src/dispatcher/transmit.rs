@@ -130,7 +130,7 @@ fn count(inner: &Inner, plan: &Plan, got: &[SendResult], elapsed: Duration) {
             SendResult::Later { .. } => throttled += 1,
         }
     }
-    let metrics = &inner.metrics;
+    let metrics = inner.channels.metrics();
     metrics.sends(tenant, channel, SendOutcome::Accepted, accepted);
     metrics.sends(tenant, channel, SendOutcome::Failed, failed);
     metrics.sends(tenant, channel, SendOutcome::Transient, transient);

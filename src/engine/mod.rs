@@ -106,7 +106,6 @@ impl Engine {
             config.storage.sending_recovery,
             shutdown.clone(),
             reasons.clone(),
-            metrics.clone(),
         );
         let scheduler =
             Scheduler::spawn(store.clone(), dispatcher.clone(), clock.clone(), settings.schedule_queue, &background);

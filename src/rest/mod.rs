@@ -166,7 +166,9 @@ pub async fn json_body<T: DeserializeOwned>(_state: &AppState, body: Body) -> Ap
 pub async fn read_body(body: Body) -> ApiResult<axum::body::Bytes> {
     crate::layers::read_body(body).await.map_err(|unread| match unread {
         crate::layers::Unread::TooLarge => ApiError(Error::TooLarge("The body is over its limit".into())),
-        crate::layers::Unread::Malformed => ApiError(Error::InvalidArgument("The request body could not be read".into())),
+        crate::layers::Unread::Malformed => {
+            ApiError(Error::InvalidArgument("The request body could not be read".into()))
+        }
     })
 }
 
