@@ -8,32 +8,39 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::layers;
 use crate::problem::json_error;
 use crate::state::AppState;
 use crate::transport::{http, ws};
 
-/// `/` (WebSocket), `/commands`, `/messages`, `/notifications`, `/health`, `/webhooks/…`.
+/// `/` (WebSocket), `/commands`, `/messages`, `/notifications`, `/health`, `/ready`, `/webhooks/…`.
 pub fn router(state: AppState) -> Router {
     // The work of HTTP clients, under the listener's in-flight cap. Not `/health` (a probe
     // must see a busy gateway as alive) nor `/` (sessions have `limits.max_connections`).
-    let capped = Router::new()
+    let lime = Router::new()
         .route("/commands", post(http::commands))
         .route("/messages", post(http::messages))
         .route("/notifications", post(http::notifications))
-        // Providers retry a 503 (Meta for days), so webhooks share the cap.
-        .route("/webhooks/whatsapp", get(crate::webhooks::whatsapp::verify).post(crate::webhooks::whatsapp::statuses))
-        .route("/webhooks/rbm", post(crate::webhooks::rbm::receive))
         .nest(
             "/api/v1",
             crate::rest::router().route_layer(middleware::from_fn_with_state(state.clone(), crate::rest::admit)),
-        )
-        .route_layer(middleware::from_fn_with_state(state.clone(), listener_cap));
+        );
+    let lime = layers::body_limit(lime, state.config.limits.max_envelope_bytes, "limits.max_envelope_bytes");
+    // Providers retry a 503 (Meta for days), so webhooks share the cap.
+    let webhooks = Router::new()
+        .route("/webhooks/whatsapp", get(crate::webhooks::whatsapp::verify).post(crate::webhooks::whatsapp::statuses))
+        .route("/webhooks/rbm", post(crate::webhooks::rbm::receive));
+    let webhooks = layers::body_limit(webhooks, crate::webhooks::MAX_BODY, "the 1 MiB webhook limit");
+    let capped = lime.merge(webhooks).route_layer(middleware::from_fn_with_state(state.clone(), listener_cap));
     Router::new()
         .route("/", get(ws::upgrade))
         .route("/health", get(health))
+        .route("/ready", get(crate::readiness::ready))
         .merge(capped)
+        .route_layer(middleware::from_fn_with_state(state.clone(), layers::observe))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(layers::trace())
         .with_state(state)
 }
 

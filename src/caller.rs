@@ -12,11 +12,18 @@ pub struct Caller {
     pub tenant: Arc<Tenant>,
     /// `{identifier}@{domain}/{instance}`: where responses are addressed.
     pub node: Node,
+    /// Where the command came from (a label of `irisgate_commands_total`).
+    pub transport: crate::metrics::Transport,
 }
 
 impl Caller {
     pub fn new(tenant: Arc<Tenant>, instance: Option<&str>) -> Caller {
         let node = tenant.identity.with_instance(instance);
-        Caller { tenant, node }
+        Caller { tenant, node, transport: crate::metrics::Transport::Ws }
+    }
+
+    /// The same caller, over `POST /commands`.
+    pub fn over(self, transport: crate::metrics::Transport) -> Caller {
+        Caller { transport, ..self }
     }
 }

@@ -29,6 +29,9 @@
 //! - [`handlers`]: command handlers, one file per URI family.
 //! - [`caller`], [`reply`], [`error`]: what handlers take and return.
 //! - [`trace`]: `traceparent` metadata.
+//! - [`metrics`]: the Prometheus metrics, one typed function each; [`scrape`]: the metrics
+//!   port; [`readiness`]: `GET /ready`; [`layers`]: the HTTP middleware every face shares
+//!   (trace, body limits, request metrics); [`logging`]: text or JSON logs.
 //! - [`shutdown`]: turning SIGINT/SIGTERM into the shutdown token.
 
 // Axum responses are the natural error type of HTTP extraction helpers.
@@ -52,12 +55,16 @@ pub mod error;
 pub mod fields;
 pub mod filter;
 pub mod handlers;
+pub mod layers;
 pub mod limiter;
+pub mod logging;
 pub mod media_link;
+pub mod metrics;
 pub mod outbound;
 pub mod phone;
 pub mod problem;
 pub mod query;
+pub mod readiness;
 pub mod reasons;
 pub mod receipts;
 pub mod recipient;
@@ -65,6 +72,7 @@ pub mod reply;
 pub mod rest;
 pub mod router;
 pub mod scheduler;
+pub mod scrape;
 pub mod secret;
 pub mod shutdown;
 pub mod spec;
@@ -86,8 +94,28 @@ pub use config::Config;
 pub use state::AppState;
 
 /// Serves `config` on `listener` until `shutdown` is cancelled, then stops accepting,
-/// lets in-flight commands finish and closes every session with `finished`.
+/// lets in-flight commands finish and closes every session with `finished`. The metrics port
+/// (`[metrics] listen`) is bound here; failing to bind it fails the start.
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
+    let metrics = match config.metrics.listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {addr} for metrics ([metrics] listen): {e}"))
+        })?),
+        None => None,
+    };
+    run_with(listener, metrics, config, shutdown).await
+}
+
+/// [`run`] with the metrics port already bound (`None`: metrics off, whatever the config says).
+pub async fn run_with(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    mut config: Config,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    if metrics.is_none() {
+        config.metrics.listen = None;
+    }
     let addr = listener.local_addr()?;
     let store = store::open(&config.storage).await.map_err(|e| std::io::Error::other(e.to_string()))?;
     let engine = engine::Engine::start(&config, store, clock::Clock::new(), shutdown.clone())
@@ -95,6 +123,16 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let state = AppState::new(config, engine, shutdown.clone());
     let app = app::router(state.clone());
+    let scraper = match metrics {
+        Some(metrics) => {
+            let metrics_addr = metrics.local_addr()?;
+            tracing::info!(metrics = %metrics_addr, "serving metrics");
+            let serve = axum::serve(metrics, scrape::router(state.clone()))
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            Some(tokio::spawn(async move { serve.await }))
+        }
+        None => None,
+    };
     tracing::info!(%addr, "irisgate listening");
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -109,6 +147,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     }
     if !state.engine.drain(state.config.limits.shutdown_drain()).await {
         tracing::warn!("some sends, background tasks or receipts were not finished before the drain deadline");
+    }
+    if let Some(scraper) = scraper {
+        if let Err(e) = scraper.await.map_err(std::io::Error::other).and_then(|r| r) {
+            tracing::warn!(error = %e, "the metrics port ended with an error");
+        }
     }
     tracing::info!("irisgate stopped");
     Ok(())

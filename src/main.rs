@@ -24,12 +24,15 @@ enum Commands {
         /// Address to listen on (overrides `listen` of the config).
         #[arg(long, short)]
         listen: Option<std::net::SocketAddr>,
+        /// Address of the metrics port (overrides `[metrics] listen`; "" turns metrics off).
+        #[arg(long)]
+        metrics_listen: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Commands::Serve { config, listen } = cli.command;
+    let Commands::Serve { config, listen, metrics_listen } = cli.command;
     let development = config.is_none();
     let config = match config {
         Some(path) => match Config::load(&path) {
@@ -41,11 +44,21 @@ fn main() -> ExitCode {
         },
         None => Config::development(),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let mut config = config;
+    irisgate::logging::init(config.log_format);
+    if let Some(metrics) = metrics_listen {
+        config.metrics.listen = if metrics.trim().is_empty() {
+            None
+        } else {
+            match metrics.trim().parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    eprintln!("irisgate: --metrics-listen: \"{metrics}\" is not an address (\"\" turns metrics off)");
+                    return ExitCode::from(2);
+                }
+            }
+        };
+    }
     let addr = listen.unwrap_or(config.listen);
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async move {

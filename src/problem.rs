@@ -14,10 +14,3 @@ pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     });
     (status, Json(body)).into_response()
 }
-
-/// Whether reading a body failed because it was over its size limit (`axum::body::to_bytes`
-/// reports the limit as the error's source or as the error itself, depending on the body).
-pub fn over_limit(e: axum::Error) -> bool {
-    std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        || e.into_inner().is::<http_body_util::LengthLimitError>()
-}

@@ -66,6 +66,11 @@ impl Receipts {
         self.sink.clone()
     }
 
+    /// Receipts waiting to be written (`irisgate_queue_depth{queue="receipts"}`).
+    pub fn queued(&self) -> usize {
+        self.sink.max_capacity() - self.sink.capacity()
+    }
+
     /// Stops taking receipts (a send to the sink fails from now on), records those already
     /// queued and returns true once they are; false when `within` passed first (what was
     /// left is logged with its count).

@@ -89,6 +89,21 @@ pub async fn route(state: &AppState, caller: &Caller, command: &Command) -> Opti
     if command.method == Method::Observe {
         return None;
     }
+    let started = std::time::Instant::now();
+    let incoming = command.metadata.as_ref().and_then(|m| m.get("traceparent")).and_then(Value::as_str);
+    let traceparent = trace::traceparent(incoming);
+    // Every log line of the command (and of a dispatch it starts) carries its trace id.
+    let span = tracing::info_span!("command", trace_id = trace::trace_id(&traceparent), method = %command.method);
+    tracing::Instrument::instrument(answer(state, caller, command, traceparent, started), span).await
+}
+
+async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    command: &Command,
+    traceparent: String,
+    started: std::time::Instant,
+) -> Option<Command> {
     let served = served_node(state, command.to.as_ref());
     let answering = match served {
         Ok(Served::Campaigns) => &state.nodes.campaigns,
@@ -96,16 +111,42 @@ pub async fn route(state: &AppState, caller: &Caller, command: &Command) -> Opti
         _ => &state.nodes.server,
     };
     let uri = command.uri.as_deref().map(str::parse::<LimeUri>);
+    let node = match served {
+        Ok(Served::Server) => "server",
+        Ok(Served::Campaigns) => "campaigns",
+        Ok(Served::Crm) => "crm",
+        Err(_) => "unknown",
+    };
+    let mut pattern = "unknown";
     let outcome = match served {
         Err(e) => Err(e),
-        Ok(served) => dispatch(state, caller, command, served, uri.as_ref()).await,
+        Ok(served) => dispatch(state, caller, command, served, uri.as_ref(), &mut pattern).await,
     };
     let absolute_uri = match &uri {
         Some(Ok(u)) => Some(u.to_absolute(&caller.tenant.identity)),
         Some(Err(_)) => command.uri.clone(),
         None => None,
     };
-    Some(respond(state, caller, command, answering, absolute_uri, outcome))
+    let response = respond(state, caller, command, answering, absolute_uri, outcome, traceparent);
+    let reason = response.reason.as_ref().map(|r| r.code);
+    let method = method_label(&command.method);
+    tracing::debug!(route = pattern, status = if reason.is_none() { "success" } else { "failure" }, "command answered");
+    state.engine.metrics.command(caller.transport, node, method, pattern, reason, started.elapsed());
+    Some(response)
+}
+
+/// A bounded label: an unknown method is `other`, never the text the client sent.
+fn method_label(method: &Method) -> &'static str {
+    match method {
+        Method::Get => "get",
+        Method::Set => "set",
+        Method::Merge => "merge",
+        Method::Delete => "delete",
+        Method::Subscribe => "subscribe",
+        Method::Unsubscribe => "unsubscribe",
+        Method::Observe => "observe",
+        Method::Other(_) => "other",
+    }
 }
 
 /// Builds the response envelope: `from` = answering node, `to` = caller, metadata with the
@@ -117,6 +158,7 @@ fn respond(
     answering: &Identity,
     absolute_uri: Option<String>,
     outcome: Result<Reply>,
+    traceparent: String,
 ) -> Command {
     let mut response = match outcome {
         Ok(reply) => command.success(reply.media_type, reply.resource),
@@ -135,8 +177,7 @@ fn respond(
     if let Some(uri) = absolute_uri {
         metadata.insert("#command.uri".to_owned(), Value::String(uri));
     }
-    let incoming = command.metadata.as_ref().and_then(|m| m.get("traceparent")).and_then(Value::as_str);
-    metadata.insert("traceparent".to_owned(), Value::String(trace::traceparent(incoming)));
+    metadata.insert("traceparent".to_owned(), Value::String(traceparent));
     response.metadata = Some(metadata);
     response
 }
@@ -164,6 +205,7 @@ async fn dispatch(
     command: &Command,
     served: Served,
     uri: Option<&Result<LimeUri, lime_protocol::uri::InvalidUri>>,
+    matched: &mut &'static str,
 ) -> Result<Reply> {
     if let Method::Other(m) = &command.method {
         return Err(Error::InvalidUriOrMethod(format!("Unknown method \"{m}\"")));
@@ -190,6 +232,7 @@ async fn dispatch(
             uri_known = true;
             if *method == command.method {
                 found = Some((*route, params));
+                *matched = pattern;
                 break;
             }
         }

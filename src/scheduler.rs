@@ -38,6 +38,11 @@ impl Scheduler {
 
     /// Starts campaign `id` of `tenant` at `at` (if it is still SCHEDULED then).
     /// Fails when the schedule queue is full.
+    /// Schedules sent to the worker and not taken yet (`irisgate_queue_depth{queue="scheduler"}`).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     pub fn schedule(&self, tenant: &str, id: Uuid, at: Millis) -> Result<(), crate::error::Error> {
         self.tx.try_send((at, id, tenant.to_owned())).map_err(|_| {
             crate::error::Error::LimitReached(

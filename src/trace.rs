@@ -14,6 +14,11 @@ pub fn traceparent(incoming: Option<&str>) -> String {
     out
 }
 
+/// The trace id (32 hex digits) of a traceparent this module made, for log spans.
+pub fn trace_id(traceparent: &str) -> &str {
+    traceparent.get(3..35).unwrap_or_default()
+}
+
 /// Appends the low `digits` nibbles of `v` in lowercase hex, zero-padded (no `fmt`: hot path).
 fn push_hex(out: &mut String, v: u128, digits: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";

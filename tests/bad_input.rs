@@ -313,10 +313,12 @@ async fn session_envelope_other_than_finishing_fails_the_established_session_wit
 }
 
 #[tokio::test]
-async fn messages_and_notifications_on_a_session_are_accepted_silently() {
+async fn notifications_and_id_less_messages_on_a_session_are_answered_by_nothing() {
     let gw = Gateway::start().await;
     let mut ws = gw.session().await;
-    ws.send(json!({"id": "m1", "to": "5511999990000@wa.gw.msging.net", "type": "text/plain", "content": "oi"})).await;
+    // Fire-and-forget (conversations.md): a message without an id gets no notifications, and a
+    // notification from the bot is never answered.
+    ws.send(json!({"to": "5511999990000@wa.gw.msging.net", "type": "text/plain", "content": "oi"})).await;
     ws.send(json!({"id": "m1", "event": "received"})).await;
     ws.send(json!({"id": "after", "method": "get", "uri": "/ping"})).await;
     assert_eq!(ws.recv().await["id"], "after", "nothing answers them");

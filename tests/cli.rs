@@ -44,7 +44,7 @@ impl Drop for TempConfig {
 fn serve_with_config(text: &str) -> (Option<i32>, String, String) {
     let config = TempConfig::new(text);
     let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config", config.path()])
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config", config.path()])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .output()
@@ -139,7 +139,8 @@ fn no_subcommand_is_a_usage_error() {
 fn limits_too_large_to_honour_exit_2_naming_the_key() {
     for key in ["max_connections", "outbound_queue"] {
         let config = TempConfig::new(&format!("[limits]\n{key} = 9223372036854775807\n"));
-        let mut server = Server::start(&["--listen", "127.0.0.1:0", "--config", config.path()]);
+        let mut server =
+            Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config", config.path()]);
         assert_eq!(server.exit_code(PROMPTLY), Some(2), "limits.{key}");
         server.stderr_line(&format!("limits.{key}"));
     }
@@ -273,7 +274,7 @@ fn word_after<'a>(line: &'a str, label: &str) -> &'a str {
 
 #[tokio::test]
 async fn without_config_prints_working_development_credentials_and_serves() {
-    let server = Server::start(&["--listen", "127.0.0.1:0"]);
+    let server = Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
     let ws_line = server.stdout_line("ws://");
     let addr: SocketAddr = word_after(&ws_line, "ws://").parse().unwrap();
     assert_ne!(addr.port(), 0, "the banner shows the bound port: {ws_line}");
@@ -307,7 +308,8 @@ async fn listen_overrides_the_config_and_the_bound_address_is_logged() {
         "listen = \"127.0.0.1:1\"\ninstance = \"cli-test\"\n\n{}",
         "[[tenants]]\nidentifier = \"clibot\"\naccess_key = \"c2VjcmV0\"\n"
     ));
-    let server = Server::start(&["--listen", "127.0.0.1:0", "--config", config.path()]);
+    let server =
+        Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config", config.path()]);
     let line = server.stderr_line("listening");
     let addr: SocketAddr = word_after(&line, "addr=").parse().unwrap();
     assert_ne!(addr.port(), 0, "{line}");
@@ -326,7 +328,7 @@ async fn listen_overrides_the_config_and_the_bound_address_is_logged() {
 
 #[tokio::test]
 async fn sigterm_closes_sessions_with_finished_and_exits_0_promptly() {
-    let mut server = Server::start(&["--listen", "127.0.0.1:0"]);
+    let mut server = Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
     let ws_line = server.stdout_line("ws://");
     let url = format!("ws://{}", word_after(&ws_line, "ws://"));
     let mut ws = Ws::established_at(&url, BOT, ACCESS_KEY).await;
@@ -345,7 +347,7 @@ async fn sigterm_closes_sessions_with_finished_and_exits_0_promptly() {
 
 #[tokio::test]
 async fn sigint_exits_0_promptly() {
-    let mut server = Server::start(&["--listen", "127.0.0.1:0"]);
+    let mut server = Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
     let ws_line = server.stdout_line("ws://");
     let addr: SocketAddr = word_after(&ws_line, "ws://").parse().unwrap();
     let health = http_request(addr, "GET", "/health", &[], bytes::Bytes::new()).await;
@@ -360,7 +362,7 @@ fn signal_right_after_the_banner_shuts_down_gracefully() {
     // A race: repeated so that it shows on most runs.
     for attempt in 0..10 {
         for signal in ["INT", "TERM"] {
-            let mut server = Server::start(&["--listen", "127.0.0.1:0"]);
+            let mut server = Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
             server.stdout_line("ws://");
             server.signal(signal);
             assert_eq!(
@@ -384,7 +386,7 @@ fn address_in_use_exits_1_naming_it() {
 
 #[tokio::test]
 async fn logs_are_plain_text_when_stderr_is_not_a_terminal() {
-    let mut server = Server::start(&["--listen", "127.0.0.1:0"]);
+    let mut server = Server::start(&["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
     let ws_line = server.stdout_line("ws://");
     let addr: SocketAddr = word_after(&ws_line, "ws://").parse().unwrap();
     let health = http_request(addr, "GET", "/health", &[], bytes::Bytes::new()).await;

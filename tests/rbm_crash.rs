@@ -31,7 +31,7 @@ struct Node {
 impl Node {
     fn start(config: &Path, log: &Path) -> Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_irisgate"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .env("RUST_LOG", "debug")
             .env("RBM_CLIENT_TOKEN", TOKEN)

@@ -279,7 +279,7 @@ async fn the_key_file_is_checked_at_start_up_without_showing_it() {
     let config = dir.path().join("irisgate.toml");
     std::fs::write(&config, &good).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_irisgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .output()
         .unwrap();

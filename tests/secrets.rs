@@ -105,7 +105,7 @@ fn a_malformed_digest_exits_2_naming_the_key() {
         let path = std::env::temp_dir().join(format!("irisgate-secrets-{}.toml", id()));
         std::fs::write(&path, text).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_irisgate"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config"])
             .arg(&path)
             .stdin(Stdio::null())
             .output()

@@ -32,7 +32,7 @@ impl Process {
     fn start(dir: &Path, config: &Path, name: &str) -> Process {
         let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
         let child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .env("RUST_LOG", "debug")
             .stdout(Stdio::null())

@@ -110,6 +110,7 @@ pub struct Channels {
     clock: Clock,
     /// Where channel tasks run (tracked; the shutdown token is its `shutdown`).
     background: crate::shutdown::Background,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Channels {
@@ -118,8 +119,14 @@ impl Channels {
         receipts: ReceiptSink,
         clock: Clock,
         background: crate::shutdown::Background,
+        metrics: crate::metrics::Metrics,
     ) -> Channels {
-        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background }
+        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background, metrics }
+    }
+
+    /// The gateway's metrics (the dispatcher counts sends with them).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The providers' settings of every configured channel (webhooks find theirs here).
@@ -153,6 +160,11 @@ impl Channels {
                     self.receipts.clone(),
                     self.clock.clone(),
                     &self.background,
+                    simulator::Counted {
+                        metrics: self.metrics.clone(),
+                        tenant: tenant.to_owned(),
+                        channel: def.id.clone(),
+                    },
                 )) as Arc<dyn Channel>,
             })
             .clone()

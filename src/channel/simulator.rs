@@ -123,12 +123,39 @@ pub struct Simulator {
     /// The ledger file and how much of it this process has read.
     ledger: Option<Mutex<(std::fs::File, u64)>>,
     clock: Clock,
+    counted: Counted,
+}
+
+/// Counts the receipts this simulator hands over (`irisgate_receipts_total`).
+#[derive(Clone)]
+pub struct Counted {
+    pub metrics: crate::metrics::Metrics,
+    pub tenant: String,
+    pub channel: String,
+}
+
+impl Counted {
+    fn count(&self, receipt: &Receipt) {
+        let status = match receipt.status {
+            RecipientStatus::Received => "received",
+            RecipientStatus::Read => "read",
+            RecipientStatus::Failed => "failed",
+            _ => return,
+        };
+        self.metrics.receipt(&self.tenant, &self.channel, status);
+    }
 }
 
 impl Simulator {
     /// A simulator for `def`; its timer task (receipts with a latency) runs on `background`.
-    pub fn spawn(def: &ChannelDef, receipts: ReceiptSink, clock: Clock, background: &Background) -> Simulator {
-        Simulator::remembering(REMEMBERED_IDS, def, receipts, clock, background)
+    pub fn spawn(
+        def: &ChannelDef,
+        receipts: ReceiptSink,
+        clock: Clock,
+        background: &Background,
+        counted: Counted,
+    ) -> Simulator {
+        Simulator::remembering(REMEMBERED_IDS, def, receipts, clock, background, counted)
     }
 
     /// [`Simulator::spawn`], remembering `capacity` ids.
@@ -138,12 +165,19 @@ impl Simulator {
         receipts: ReceiptSink,
         clock: Clock,
         background: &Background,
+        counted: Counted,
     ) -> Simulator {
         let delivered_after = Duration::from_millis(def.delivered_after_ms);
         let read_after = Duration::from_millis(def.read_after_ms);
         let later = (!delivered_after.is_zero() || !read_after.is_zero()).then(|| {
             let (tx, rx) = mpsc::channel(receipts.max_capacity());
-            background.tasks.spawn(timer(rx, receipts.clone(), clock.clone(), background.flush.clone()));
+            background.tasks.spawn(timer(
+                rx,
+                receipts.clone(),
+                clock.clone(),
+                background.flush.clone(),
+                counted.clone(),
+            ));
             tx
         });
         let mut accepted = RecentIds::new(capacity);
@@ -166,6 +200,7 @@ impl Simulator {
             accepted: Mutex::new(accepted),
             ledger,
             clock,
+            counted,
         }
     }
 
@@ -210,6 +245,7 @@ impl Simulator {
                 }
             }
             _ => {
+                self.counted.count(&receipt);
                 if self.receipts.send(Receipt { at: self.clock.now(), ..receipt }).await.is_err() {
                     tracing::warn!("a simulated receipt was dropped: the receipt recorder ended at shutdown");
                 }
@@ -346,7 +382,13 @@ impl Channel for Simulator {
 /// a real provider goes on delivering and reading while the gateway is down and reports it
 /// afterwards, so the recipients end as they would have; dropping them would leave them
 /// PROCESSED for good, since a restarted simulator does not know them.
-async fn timer(mut rx: mpsc::Receiver<(Duration, Receipt)>, sink: ReceiptSink, clock: Clock, flush: CancellationToken) {
+async fn timer(
+    mut rx: mpsc::Receiver<(Duration, Receipt)>,
+    sink: ReceiptSink,
+    clock: Clock,
+    flush: CancellationToken,
+    counted: Counted,
+) {
     let mut queues: Vec<(Duration, VecDeque<Due>)> = Vec::new();
     let push = |queues: &mut Vec<(Duration, VecDeque<Due>)>, after: Duration, receipt: Receipt| {
         let due = Due { at: Instant::now() + after, receipt };
@@ -369,6 +411,7 @@ async fn timer(mut rx: mpsc::Receiver<(Duration, Receipt)>, sink: ReceiptSink, c
                     while q.front().is_some_and(|d| d.at <= now) {
                         let due = q.pop_front().expect("front checked");
                         let at = clock.now();
+                        counted.count(&due.receipt);
                         if sink.send(Receipt { at, ..due.receipt }).await.is_err() {
                             return;
                         }
@@ -391,6 +434,7 @@ async fn timer(mut rx: mpsc::Receiver<(Duration, Receipt)>, sink: ReceiptSink, c
     let wall = clock.now();
     for due in held {
         let at = wall + due.at.saturating_duration_since(now).as_millis() as i64;
+        counted.count(&due.receipt);
         if sink.send(Receipt { at, ..due.receipt }).await.is_err() {
             tracing::warn!("simulated receipts dropped at shutdown: the receipt recorder ended first");
             return;
@@ -456,7 +500,8 @@ mod tests {
         };
         let (sink, mut rx) = mpsc::channel(1024);
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        Simulator::remembering(capacity, &def, sink, Clock::new(), &Background::default())
+        let counted = Counted { metrics: crate::metrics::Metrics::disabled(), tenant: "t".into(), channel: "c".into() };
+        Simulator::remembering(capacity, &def, sink, Clock::new(), &Background::default(), counted)
     }
 
     fn lines(ledger: &std::path::Path) -> usize {

@@ -16,10 +16,12 @@ pub use crate::tenant::decode_base64;
 mod channels;
 mod conversion;
 mod env;
+mod observability;
 mod outbound;
 mod validation;
 
 pub use channels::{ButtonConfig, ChannelConfig, ProviderKind, TemplateConfig};
+pub use observability::{LogFormat, MetricsConfig};
 pub use outbound::OutboundSettings;
 
 /// The whole configuration. Unknown keys are errors, so that a typo never goes unnoticed.
@@ -49,6 +51,12 @@ pub struct Config {
     pub outbound: OutboundSettings,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+    /// `[metrics]`: the Prometheus port.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// `text` (default) or `json` (one object per line).
+    #[serde(default)]
+    pub log_format: LogFormat,
 }
 
 /// Where campaigns, recipients, contacts and contexts live.

@@ -98,20 +98,26 @@ impl Dispatcher {
         let inner = self.inner.clone();
         let running = self.running.clone();
         let tenant = tenant.to_owned();
-        self.tasks.spawn(async move {
-            let _finished = finished.drop_guard();
-            if let Some(predecessor) = predecessor {
-                tokio::select! {
-                    _ = predecessor.cancelled() => {}
-                    _ = cancel.cancelled() => {}
+        // The worker's span is a child of the caller's: a start from a command (its span
+        // carries the command's trace id) has the campaign's sends logged in that trace.
+        let span = tracing::info_span!("dispatch", campaign = %id);
+        self.tasks.spawn(tracing::Instrument::instrument(
+            async move {
+                let _finished = finished.drop_guard();
+                if let Some(predecessor) = predecessor {
+                    tokio::select! {
+                        _ = predecessor.cancelled() => {}
+                        _ = cancel.cancelled() => {}
+                    }
                 }
-            }
-            let signals = Signals { paused: paused_rx, cancel };
-            if let Err(e) = worker::run(&inner, &tenant, id, signals).await {
-                tracing::error!(campaign = %id, error = %e, "dispatch stopped by an error");
-            }
-            running.remove_if(&id, |_, run| run.generation == generation);
-        });
+                let signals = Signals { paused: paused_rx, cancel };
+                if let Err(e) = worker::run(&inner, &tenant, id, signals).await {
+                    tracing::error!(campaign = %id, error = %e, "dispatch stopped by an error");
+                }
+                running.remove_if(&id, |_, run| run.generation == generation);
+            },
+            span,
+        ));
     }
 
     /// Stops new sends within one send interval (the worker waits, keeping its place).

@@ -167,14 +167,14 @@ impl<'a> Outbox<'a> {
             if group.is_empty() {
                 return Ok((Vec::new(), Flow::Go));
             }
-            return Ok((transmit(self.inner, self.channel, signals, group).await, Flow::Go));
+            return Ok((transmit(self.inner, self.plan, self.channel, signals, group).await, Flow::Go));
         };
         let mut sent = Vec::with_capacity(group.len());
         for (i, message) in group.into_iter().enumerate() {
             if i > 0 && !self.turn(pacing, signals, &mut sent).await? {
                 return Ok((sent, Flow::Stop));
             }
-            sent.extend(transmit(self.inner, self.channel, signals, vec![message]).await);
+            sent.extend(transmit(self.inner, self.plan, self.channel, signals, vec![message]).await);
         }
         Ok((sent, Flow::Go))
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::handle::Signals;
+use super::prepare::Plan;
 use super::send::Sent;
 use super::Inner;
 use crate::campaign::Recipient;
@@ -38,6 +39,7 @@ const HEALTH_RECHECK: Duration = Duration::from_secs(1);
 /// channel (a shutdown or cancel meanwhile leaves it SENDING, as a crash would).
 pub(super) async fn transmit(
     inner: &Inner,
+    plan: &Plan,
     channel: &dyn Channel,
     signals: &mut Signals,
     batch: Vec<(Recipient, Outbound)>,
@@ -51,7 +53,9 @@ pub(super) async fn transmit(
     let mut attempt = 1;
     while attempt <= settings.send_attempts && !pending.is_empty() {
         let to_send: Vec<Outbound> = pending.iter().map(|&i| messages[i].clone()).collect();
+        let asked = std::time::Instant::now();
         let got = channel.send(&to_send).await;
+        count(inner, plan, &got, asked.elapsed());
         let last = attempt == settings.send_attempts;
         let (mut still, mut down, mut wait) = (Vec::new(), false, Duration::ZERO);
         for (&i, result) in pending.iter().zip(got) {
@@ -111,6 +115,27 @@ pub(super) async fn transmit(
             )),
         })
         .collect()
+}
+
+/// `irisgate_sends_total` for each answer of one provider round trip, and its duration.
+fn count(inner: &Inner, plan: &Plan, got: &[SendResult], elapsed: Duration) {
+    use crate::metrics::SendOutcome;
+    let (tenant, channel) = (plan.tenant(), plan.channel.id.as_str());
+    let (mut accepted, mut failed, mut transient, mut throttled) = (0, 0, 0, 0);
+    for result in got {
+        match result {
+            SendResult::Accepted { .. } => accepted += 1,
+            SendResult::Failed { .. } | SendResult::FailedAll { .. } => failed += 1,
+            SendResult::Transient(_) | SendResult::Down(_) => transient += 1,
+            SendResult::Later { .. } => throttled += 1,
+        }
+    }
+    let metrics = inner.channels.metrics();
+    metrics.sends(tenant, channel, SendOutcome::Accepted, accepted);
+    metrics.sends(tenant, channel, SendOutcome::Failed, failed);
+    metrics.sends(tenant, channel, SendOutcome::Transient, transient);
+    metrics.sends(tenant, channel, SendOutcome::Throttled, throttled);
+    metrics.send_duration(channel, elapsed);
 }
 
 /// A wait between half of `backoff` and all of it, so that retries of many messages that

@@ -49,6 +49,8 @@ pub struct Inner {
     pub template_sync: crate::channel::whatsapp::sync::TemplateSync,
     /// Bots' messages to people: acceptance, the sender, notifications.
     pub outbound: crate::outbound::Outbox,
+    /// This gateway's metrics (a no-op when `[metrics] listen` is empty).
+    pub metrics: crate::metrics::Metrics,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
     /// The scheduler, the lease claimer and the channels' timers, drained at shutdown
@@ -86,6 +88,7 @@ impl Engine {
             }
         }
         let settings = config.campaigns.clone();
+        let metrics = crate::metrics::Metrics::new(config.metrics.listen.is_some());
         let reasons = Arc::new(Reasons::new());
         let background = Background { shutdown: shutdown.clone(), ..Background::default() };
         // Receipts of bots' messages become notifications (the recorder tells the notifier).
@@ -98,7 +101,7 @@ impl Engine {
             clock.clone(),
             shutdown.clone(),
         );
-        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone());
+        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone(), metrics.clone());
         let dispatcher = Dispatcher::new(
             store.clone(),
             channels.clone(),
@@ -133,6 +136,7 @@ impl Engine {
             reasons,
             template_sync,
             outbound,
+            metrics,
             receipts,
             background: background.clone(),
         }));
@@ -164,6 +168,11 @@ impl Engine {
         }
         let receipts = self.receipts.drain(within).await;
         workers && background && receipts
+    }
+
+    /// Receipts accepted from the channels and not written yet.
+    pub fn receipts_queued(&self) -> usize {
+        self.receipts.queued()
     }
 
     /// Background tasks (scheduler, claimer, channel timers) not finished yet: 0 after a

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -250,10 +250,7 @@ pub struct ImportResult {
     responses((status = 200, description = "What was imported", body = ImportResult),
               (status = 400, description = "Unusable header"), (status = 413, description = "Body too large")))]
 pub async fn import(State(state): State<AppState>, ws: Workspace, body: Body) -> ApiResult<Json<ImportResult>> {
-    let limit = state.config.limits.max_envelope_bytes;
-    let bytes = to_bytes(body, limit).await.map_err(|_| {
-        ApiError(Error::TooLarge(format!("The CSV is over the limit of {limit} bytes (limits.max_envelope_bytes)")))
-    })?;
+    let bytes = super::read_body(body).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("The CSV is not UTF-8"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let delimiter = if text.lines().next().unwrap_or("").matches(';').count()

@@ -17,7 +17,7 @@ pub mod view;
 
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -143,18 +143,8 @@ impl FromRequestParts<AppState> for Workspace {
 }
 
 /// Reads a JSON body within `limits.max_envelope_bytes`; errors name the field at fault.
-pub async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> ApiResult<T> {
-    let limit = state.config.limits.max_envelope_bytes;
-    let bytes = to_bytes(body, limit).await.map_err(|e| {
-        let over = crate::problem::over_limit(e);
-        if over {
-            ApiError(Error::TooLarge(format!(
-                "The body is over the limit of {limit} bytes (limits.max_envelope_bytes)"
-            )))
-        } else {
-            ApiError(Error::InvalidArgument("The request body could not be read".into()))
-        }
-    })?;
+pub async fn json_body<T: DeserializeOwned>(_state: &AppState, body: Body) -> ApiResult<T> {
+    let bytes = read_body(body).await?;
     // An empty body or a JSON null is an empty object: every body field is optional somewhere.
     let trimmed = bytes.trim_ascii();
     let bytes: &[u8] = if trimmed.is_empty() || trimmed == b"null" { b"{}" } else { &bytes };
@@ -168,6 +158,17 @@ pub async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> Api
             format!("{path}: {inner}")
         };
         ApiError(Error::InvalidArgument(message))
+    })
+}
+
+/// A body within `limits.max_envelope_bytes` (`layers::body_limit` holds the limit of every
+/// `/api/v1` route and words its 413).
+pub async fn read_body(body: Body) -> ApiResult<axum::body::Bytes> {
+    crate::layers::read_body(body).await.map_err(|unread| match unread {
+        crate::layers::Unread::TooLarge => ApiError(Error::TooLarge("The body is over its limit".into())),
+        crate::layers::Unread::Malformed => {
+            ApiError(Error::InvalidArgument("The request body could not be read".into()))
+        }
     })
 }
 

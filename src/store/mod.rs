@@ -99,6 +99,11 @@ pub type StartChange<'a> = &'a mut (dyn FnMut(&mut Campaign, u64) -> Result<()> 
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// A trivial query, for readiness (`GET /ready`): Ok when the store answers.
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
     // --- campaigns ---------------------------------------------------------------------
 
     /// Stores a new campaign with its first recipients (deduplicated by phone, later entries

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +35,7 @@ pub async fn commands(
         Ok(admitted) => admitted,
         Err(r) => return r,
     };
-    let envelope = match read_envelope(&state, body).await {
+    let envelope = match read_envelope(body).await {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -54,7 +54,7 @@ pub async fn commands(
     }
     let instance =
         command.from.as_ref().filter(|f| f.identity.eq_ignore_case(&tenant.identity)).and_then(|f| f.instance.clone());
-    let caller = Arc::new(Caller::new(tenant, instance.as_deref()));
+    let caller = Arc::new(Caller::new(tenant, instance.as_deref()).over(crate::metrics::Transport::Http));
     let task = tokio::spawn({
         let state = state.clone();
         async move {
@@ -89,7 +89,7 @@ pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: B
         Ok(admitted) => admitted,
         Err(r) => return r,
     };
-    let message = match read_envelope(&state, body).await {
+    let message = match read_envelope(body).await {
         Ok(Envelope::Message(m)) => m,
         Ok(other) => {
             return json_error(StatusCode::BAD_REQUEST, format!("Expected a message envelope, got {}", kind(&other)))
@@ -115,7 +115,7 @@ async fn accept_kind(state: &AppState, headers: &HeaderMap, body: Body, expected
         Ok(admitted) => admitted,
         Err(r) => return r,
     };
-    match read_envelope(state, body).await {
+    match read_envelope(body).await {
         Ok(envelope) if kind(&envelope) == expected => StatusCode::ACCEPTED.into_response(),
         Ok(other) => {
             json_error(StatusCode::BAD_REQUEST, format!("Expected a {expected} envelope, got {}", kind(&other)))
@@ -150,19 +150,8 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, Re
     })
 }
 
-async fn read_envelope(state: &AppState, body: Body) -> Result<Envelope, Response> {
-    let limit = state.config.limits.max_envelope_bytes;
-    let bytes = to_bytes(body, limit).await.map_err(|e| {
-        let over_limit = crate::problem::over_limit(e);
-        if over_limit {
-            json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("The body is over the limit of {limit} bytes (limits.max_envelope_bytes)"),
-            )
-        } else {
-            json_error(StatusCode::BAD_REQUEST, "The request body could not be read (malformed or incomplete)")
-        }
-    })?;
+async fn read_envelope(body: Body) -> Result<Envelope, Response> {
+    let bytes = crate::layers::read_body(body).await.map_err(IntoResponse::into_response)?;
     Envelope::parse_slice(&bytes).map_err(|e| {
         let message = match &e {
             EnvelopeError::InvalidField { kind, field, message, .. } => {

@@ -177,6 +177,8 @@ async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
     match state.engine.outbound.apply_receipts(std::slice::from_ref(&receipt)).await {
         Ok(changed) => {
             tracing::debug!(message = %receipt.message_id, changed, "RBM receipt applied");
+            let label = if receipt.status == RecipientStatus::Read { "read" } else { "received" };
+            state.engine.metrics.receipt(&channel.tenant, &channel.channel, label);
             ok()
         }
         Err(e) => {

@@ -69,18 +69,21 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
         return json_error(StatusCode::BAD_REQUEST, "The body is not a WhatsApp webhook payload");
     };
     let mut receipts = Vec::new();
+    // (tenant, channel) of each receipt, counted once they are recorded.
+    let mut of = Vec::new();
     let (mut sent, mut inbound, mut foreign) = (0usize, 0usize, 0usize);
     for change in changes {
-        if !verified.iter().any(|c| c.settings.phone_number_id == change.phone_number_id) {
+        let Some(channel) = verified.iter().find(|c| c.settings.phone_number_id == change.phone_number_id) else {
             // Signed with a secret of ours, about a number that secret does not speak for.
             foreign += change.receipts.len() + change.sent + change.inbound;
             continue;
-        }
+        };
         inbound += change.inbound;
         sent += change.sent;
         for (code, title) in &change.errors {
             state.engine.reasons.remember(*code, title);
         }
+        of.extend(std::iter::repeat_n(*channel, change.receipts.len()));
         receipts.extend(change.receipts);
     }
     if inbound > 0 {
@@ -97,6 +100,14 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
             return json_error(StatusCode::SERVICE_UNAVAILABLE, "The statuses could not be recorded; send them again");
         }
     };
+    for (r, c) in receipts.iter().zip(of) {
+        let label = match r.status {
+            RecipientStatus::Read => "read",
+            RecipientStatus::Failed => "failed",
+            _ => "received",
+        };
+        state.engine.metrics.receipt(&c.tenant, &c.channel, label);
+    }
     let ignored = receipts.len() as u64 - applied.min(receipts.len() as u64);
     tracing::debug!(
         statuses = receipts.len(),

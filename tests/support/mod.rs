@@ -42,6 +42,8 @@ pub const SECRET: &str = "secret";
 /// A gateway running in this process on an ephemeral port.
 pub struct Gateway {
     pub addr: SocketAddr,
+    /// The metrics port (`GET /metrics`), on 127.0.0.1:0 unless the config turned it off.
+    pub metrics_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     handle: JoinHandle<std::io::Result<()>>,
     /// The directory of its SQLite file when it runs on the default storage: one per gateway,
@@ -69,8 +71,14 @@ impl Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(irisgate::run(listener, config, shutdown.clone()));
-        Gateway { addr, shutdown, handle, data }
+        // Metrics on (as by default) but on a port of this gateway's own.
+        let metrics = match config.metrics.listen {
+            Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            None => None,
+        };
+        let metrics_addr = metrics.as_ref().map(|m| m.local_addr().unwrap());
+        let handle = tokio::spawn(irisgate::run_with(listener, metrics, config, shutdown.clone()));
+        Gateway { addr, metrics_addr, shutdown, handle, data }
     }
 
     pub fn ws_url(&self) -> String {

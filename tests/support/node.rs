@@ -25,7 +25,7 @@ impl Node {
     /// and WARN lines, and those of claiming a campaign, are echoed as `{name}: {line}`.
     pub fn start(config: &Path, name: &str) -> Node {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

@@ -96,6 +96,10 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map(drop).map_err(db)
+    }
+
     async fn insert_campaign(&self, campaign: Campaign, audience: Vec<NewRecipient>) -> Result<AudienceAdded> {
         campaigns::insert(self, campaign, audience).await
     }

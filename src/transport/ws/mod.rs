@@ -76,8 +76,27 @@ impl Connection {
             r = timeout(handshake_timeout, self.handshake()) => Some(r),
             _ = shutdown.cancelled() => None,
         };
+        let metrics = self.state.engine.metrics.clone();
+        let failed = match &handshake {
+            Some(Ok(Ok(_))) => None,
+            Some(Ok(Err(End::Fail(reason, _)))) if reason.code == codes::SESSION_AUTHENTICATION_FAILED => {
+                Some("authentication")
+            }
+            Some(Ok(Err(End::Fail(..)))) => Some("protocol"),
+            Some(Ok(Err(_))) => Some("closed"),
+            Some(Err(_)) => Some("timeout"),
+            None => Some("shutdown"),
+        };
+        if let Some(reason) = failed {
+            metrics.session_failed(reason);
+        }
         let outcome = match handshake {
-            Some(Ok(Ok(caller))) => self.established(caller).await,
+            Some(Ok(Ok(caller))) => {
+                metrics.session_opened();
+                let end = self.established(caller).await;
+                metrics.session_closed();
+                end
+            }
             Some(Ok(Err(end))) => end,
             Some(Err(_)) => End::Fail(
                 Reason::new(
