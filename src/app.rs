@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(ws::upgrade))
         .route("/health", get(health))
+        .merge(crate::ui::router())
         .merge(capped)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

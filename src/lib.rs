@@ -28,6 +28,7 @@
 //! - [`caller`], [`reply`], [`error`]: what handlers take and return.
 //! - [`trace`]: `traceparent` metadata.
 //! - [`shutdown`]: turning SIGINT/SIGTERM into the shutdown token.
+//! - [`ui`]: the dashboard's embedded assets (`/ui/`).
 
 // Axum responses are the natural error type of HTTP extraction helpers.
 #![allow(clippy::result_large_err)]
@@ -70,6 +71,7 @@ pub mod store;
 pub mod tenant;
 pub mod trace;
 pub mod transport;
+pub mod ui;
 pub mod variables;
 pub mod webhooks;
 
