@@ -60,8 +60,15 @@ async fn main() {
     for round in 0..cli.r {
         for watchers in [0, cli.w] {
             let rate = run(&client, &base, cli.n, watchers, round).await;
-            println!("RESULT {}", json!({"round": round, "watchers": watchers, "recipients": cli.n, "sends_per_s": rate}));
-            if watchers == 0 { plain.push(rate) } else { watched.push(rate) }
+            println!(
+                "RESULT {}",
+                json!({"round": round, "watchers": watchers, "recipients": cli.n, "sends_per_s": rate})
+            );
+            if watchers == 0 {
+                plain.push(rate)
+            } else {
+                watched.push(rate)
+            }
         }
     }
     let (p, w) = (median(&mut plain), median(&mut watched));

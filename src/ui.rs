@@ -41,7 +41,10 @@ fn asset(name: &str) -> Response {
                 // leave browsers on the old script, so they revalidate (cheap on loopback/LAN).
                 (header::CACHE_CONTROL, "no-cache"),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                (header::HeaderName::from_static("content-security-policy"), "default-src 'self'; style-src 'self' 'unsafe-inline'"),
+                (
+                    header::HeaderName::from_static("content-security-policy"),
+                    "default-src 'self'; style-src 'self' 'unsafe-inline'",
+                ),
             ],
             *text,
         )

@@ -52,8 +52,7 @@ fn run(mut cmd: Command, deadline: Duration) -> Result<(bool, String), String> {
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            let text =
-                format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             return Ok((status.success(), text));
         }
         if start.elapsed() > deadline {

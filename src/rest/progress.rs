@@ -43,7 +43,9 @@ impl Snapshot {
     /// Whether `next` is worth telling watchers about.
     fn differs(&self, next: &Snapshot) -> bool {
         match (self, next) {
-            (Snapshot::Now { status: a, counts: x, .. }, Snapshot::Now { status: b, counts: y, .. }) => a != b || x != y,
+            (Snapshot::Now { status: a, counts: x, .. }, Snapshot::Now { status: b, counts: y, .. }) => {
+                a != b || x != y
+            }
             (Snapshot::Unknown, Snapshot::Unknown) | (Snapshot::Gone, Snapshot::Gone) => false,
             _ => true,
         }
