@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(ws::upgrade))
         .route("/health", get(health))
         .route("/ready", get(crate::readiness::ready))
+        .merge(crate::ui::router())
         .merge(capped)
         .route_layer(middleware::from_fn_with_state(state.clone(), layers::observe))
         .fallback(not_found)

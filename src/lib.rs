@@ -33,6 +33,7 @@
 //!   port; [`readiness`]: `GET /ready`; [`layers`]: the HTTP middleware every face shares
 //!   (trace, body limits, request metrics); [`logging`]: text or JSON logs.
 //! - [`shutdown`]: turning SIGINT/SIGTERM into the shutdown token.
+//! - [`ui`]: the dashboard's embedded assets (`/ui/`).
 
 // Axum responses are the natural error type of HTTP extraction helpers.
 #![allow(clippy::result_large_err)]
@@ -81,6 +82,7 @@ pub mod store;
 pub mod tenant;
 pub mod trace;
 pub mod transport;
+pub mod ui;
 pub mod variables;
 pub mod webhooks;
 

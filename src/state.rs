@@ -27,6 +27,8 @@ pub struct Inner {
     pub connections: Arc<Semaphore>,
     /// Cancelled once, when the process is asked to stop.
     pub shutdown: CancellationToken,
+    /// The shared pollers of the campaigns watched over `GET /campaigns/{id}/events`.
+    pub progress: crate::rest::progress::Progress,
 }
 
 /// The three nodes of lime.md, precomputed once.
@@ -62,7 +64,9 @@ impl AppState {
         let nodes = ServedNodes::new(&config);
         let connections = Arc::new(Semaphore::new(config.limits.max_connections));
         let admission = crate::admission::Admission::new(&config.limits, &tenants);
-        AppState(Arc::new(Inner { config, tenants, engine, nodes, admission, connections, shutdown }))
+        let progress =
+            crate::rest::progress::Progress::new(engine.clone(), config.limits.max_event_streams, shutdown.clone());
+        AppState(Arc::new(Inner { config, tenants, engine, nodes, admission, connections, shutdown, progress }))
     }
 }
 

@@ -270,6 +270,8 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
             probe(p("/campaigns/channels/channel_123/templates/sync"), None, "a channel without template sync"),
             probe(p("/campaigns/channels/nope/templates/sync"), None, "unknown channel"),
         ],
+        // Its 200 is a stream without end (tests/campaign_events.rs reads it); here the 404.
+        ("GET", "/campaigns/{id}/events") => vec![probe(p(&format!("/campaigns/{NIL}/events")), None, "unknown id")],
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }

@@ -205,6 +205,11 @@ pub struct Limits {
     /// the background tasks (scheduler, claimer, channel timers) and the receipt recorder
     /// may take to finish; what is left then is logged and the process exits.
     pub shutdown_drain_ms: u64,
+    /// Server-Sent Event streams (`GET /api/v1/campaigns/{id}/events`) open at once, over all
+    /// tenants; the next gets HTTP 503 with `Retry-After`.
+    pub max_event_streams: usize,
+    /// An event stream with nothing to say sends a keep-alive comment this often.
+    pub event_keepalive_ms: u64,
 }
 
 impl Default for Limits {
@@ -222,6 +227,8 @@ impl Default for Limits {
             max_http_inflight: 2048,
             max_tenant_inflight: 512,
             shutdown_drain_ms: 10_000,
+            max_event_streams: 1000,
+            event_keepalive_ms: 15_000,
         }
     }
 }

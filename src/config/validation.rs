@@ -51,6 +51,8 @@ impl Config {
             ("max_http_inflight", l.max_http_inflight as u64),
             ("max_tenant_inflight", l.max_tenant_inflight as u64),
             ("shutdown_drain_ms", l.shutdown_drain_ms),
+            ("max_event_streams", l.max_event_streams as u64),
+            ("event_keepalive_ms", l.event_keepalive_ms),
         ] {
             if value == 0 {
                 return err(format!("limits.{name}"), "must be greater than 0".into());
@@ -70,6 +72,8 @@ impl Config {
             ("max_http_inflight", l.max_http_inflight as u64, 1_000_000),
             ("max_tenant_inflight", l.max_tenant_inflight as u64, 1_000_000),
             ("shutdown_drain_ms", l.shutdown_drain_ms, DAY_MS),
+            ("max_event_streams", l.max_event_streams as u64, 1_000_000),
+            ("event_keepalive_ms", l.event_keepalive_ms, DAY_MS),
         ] {
             if value > max {
                 return err(format!("limits.{name}"), format!("must be at most {max}"));

@@ -175,6 +175,12 @@ impl Engine {
         self.receipts.queued()
     }
 
+    /// Runs `task` among the background tasks the drain waits for; it must end on the shutdown
+    /// token (the REST face's progress pollers do).
+    pub fn spawn_background(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.background.tasks.spawn(task);
+    }
+
     /// Background tasks (scheduler, claimer, channel timers) not finished yet: 0 after a
     /// drain that returned true.
     pub fn background_tasks(&self) -> usize {

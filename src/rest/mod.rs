@@ -5,12 +5,16 @@
 //! - [`resources`]: tags, channels, templates, custom fields.
 //! - [`contacts`]: contacts CRUD and CSV import.
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
+//! - [`events`]: a campaign's live progress (Server-Sent Events); [`progress`]: the shared
+//!   pollers behind it.
 
 pub mod campaign_input;
 pub mod campaigns;
 pub mod contacts;
+pub mod events;
 pub mod openapi;
 pub mod preview;
+pub mod progress;
 pub mod resources;
 pub mod results;
 pub mod view;
@@ -51,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/{id}/cancel", post(campaigns::cancel))
         .route("/campaigns/{id}/stats", get(results::stats))
         .route("/campaigns/{id}/messages", get(results::messages))
+        .route("/campaigns/{id}/events", get(events::events))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/import", post(contacts::import))
         .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))

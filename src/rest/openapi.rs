@@ -24,6 +24,7 @@ use super::{campaign_input, campaigns, contacts, preview, resources, results, vi
         campaigns::cancel,
         results::stats,
         results::messages,
+        super::events::events,
         preview::preview,
         resources::list_tags,
         resources::create_tag,
