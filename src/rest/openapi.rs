@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaign_input, campaigns, contacts, preview, resources, results, view};
+use super::{campaign_input, campaigns, contacts, export, preview, resources, results, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use super::{campaign_input, campaigns, contacts, preview, resources, results, vi
         campaigns::cancel,
         results::stats,
         results::messages,
+        export::messages_csv,
         preview::preview,
         resources::list_tags,
         resources::create_tag,

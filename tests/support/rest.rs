@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/campaigns/{id}/cancel"),
     ("GET", "/campaigns/{id}/stats"),
     ("GET", "/campaigns/{id}/messages"),
+    ("GET", "/campaigns/{id}/messages.csv"),
     ("GET", "/contacts"),
     ("POST", "/contacts"),
     ("POST", "/contacts/import"),
