@@ -47,12 +47,21 @@ async fn every_filter_exports_the_rows_of_the_json_list() {
     let mut lime = Client::connect(&gw, Transport::Http).await;
     // READ, FAILED 131026, FAILED 1002, SENT only, DELIVERED only, READ, and a number that
     // is not one (FAILED 1001), given as a spreadsheet formula.
-    let numbers =
-        ["+5531998761005", "+5531998760000", "+5531998760001", "+5531998760002", "+5531998760003", "5531998761015", "=1+2"];
+    let numbers = [
+        "+5531998761005",
+        "+5531998760000",
+        "+5531998760001",
+        "+5531998760002",
+        "+5531998760003",
+        "5531998761015",
+        "=1+2",
+    ];
     let c = lime.full(batch("export", &numbers)).await;
     let id = c["id"].as_str().unwrap().to_owned();
-    rest.stats_until(&id, "every final state", |s| s["read"] == 2 && s["delivered"] == 1 && s["sent"] == 1 && s["failed"] == 3)
-        .await;
+    rest.stats_until(&id, "every final state", |s| {
+        s["read"] == 2 && s["delivered"] == 1 && s["sent"] == 1 && s["failed"] == 3
+    })
+    .await;
 
     let (head, all, reply) = csv(&rest, &format!("/campaigns/{id}/messages.csv")).await;
     assert_eq!(head, HEADER);
@@ -61,7 +70,8 @@ async fn every_filter_exports_the_rows_of_the_json_list() {
     assert_eq!(all.len(), numbers.len());
     assert!(String::from_utf8_lossy(&reply.body).contains("\r\n"), "RFC 4180 line ends");
 
-    for status in [None, Some("PENDING"), Some("SENT"), Some("DELIVERED"), Some("READ"), Some("FAILED"), Some("failed")] {
+    for status in [None, Some("PENDING"), Some("SENT"), Some("DELIVERED"), Some("READ"), Some("FAILED"), Some("failed")]
+    {
         let path = match status {
             Some(s) => format!("/campaigns/{id}/messages.csv?status={s}"),
             None => format!("/campaigns/{id}/messages.csv"),
@@ -91,7 +101,10 @@ async fn every_filter_exports_the_rows_of_the_json_list() {
     assert_eq!((undeliverable[2].as_str(), undeliverable[3].as_str()), ("FAILED", "131026"), "{undeliverable:?}");
     assert!(!undeliverable[4].is_empty() && !undeliverable[8].is_empty(), "{undeliverable:?}");
     let invalid = row("'=1+2");
-    assert_eq!((invalid[1].as_str(), invalid[3].as_str(), invalid[4].as_str()), ("'=1+2", "1001", "Invalid phone number"));
+    assert_eq!(
+        (invalid[1].as_str(), invalid[3].as_str(), invalid[4].as_str()),
+        ("'=1+2", "1001", "Invalid phone number")
+    );
 
     let (_, failed, reply) = csv(&rest, &format!("/campaigns/{id}/messages.csv?status=FAILED")).await;
     assert_eq!(failed.len(), 3);

@@ -28,7 +28,10 @@ async fn campaign_of(lime: &mut Client, n: usize) -> String {
             .ok(
                 "set",
                 &format!("/audiences/v2/{id}"),
-                Some((COLLECTION_TYPE, json!({"itemType": "application/vnd.iris.activecampaign.audience+json", "items": items}))),
+                Some((
+                    COLLECTION_TYPE,
+                    json!({"itemType": "application/vnd.iris.activecampaign.audience+json", "items": items}),
+                )),
             )
             .await;
         assert_eq!(added["added"], chunk.len(), "{added}");

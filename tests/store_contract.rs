@@ -328,10 +328,15 @@ async fn keyset_pages_walk_the_audience_in_order_by_status_and_per_tenant(b: Bac
     let c = campaign("t1", 1);
     s.insert_campaign(c.clone(), numbers(7).iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
     s.mark_sending(c.id, &[1, 2, 3, 4, 5], 10).await.unwrap();
-    let outcome = |seq, status| Outcome { seq, status, at: 20, reason: if status == RecipientStatus::Failed { 1002 } else { 0 } };
+    let outcome =
+        |seq, status| Outcome { seq, status, at: 20, reason: if status == RecipientStatus::Failed { 1002 } else { 0 } };
     s.record_outcomes(
         c.id,
-        &[outcome(1, RecipientStatus::Processed), outcome(3, RecipientStatus::Failed), outcome(5, RecipientStatus::Processed)],
+        &[
+            outcome(1, RecipientStatus::Processed),
+            outcome(3, RecipientStatus::Failed),
+            outcome(5, RecipientStatus::Processed),
+        ],
     )
     .await
     .unwrap();
