@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::{bad, ApiResult, Workspace};
-use crate::campaign::{Campaign, MessageSpec};
+use crate::campaign::{Campaign, MessageSpec, Millis};
+use crate::catalog::{ChannelDef, CustomFieldDef, TemplateDef};
 use crate::datetime;
 use crate::filter::Filters;
 use crate::spec::{Content, MessageType, RestSpec};
@@ -42,20 +43,37 @@ pub struct StartInput {
     pub scheduled_at: Option<String>,
 }
 
-/// Applies `input` over `base` (create: an empty draft) and checks every rule of rest.md.
-pub(super) async fn build(
-    state: &AppState,
-    ws: &Workspace,
-    mut c: Campaign,
-    input: CampaignInput,
-) -> ApiResult<Campaign> {
+/// What of a workspace a campaign body is checked against (read from the store by
+/// [`build`]; fixed by the fuzz check of campaign bodies, which calls [`compose`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub channels: &'a [ChannelDef],
+    pub custom: &'a [CustomFieldDef],
+    pub templates: &'a [TemplateDef],
+}
+
+/// Applies `input` over `base` (create: an empty draft) and checks every rule of rest.md,
+/// against the workspace's channels, custom fields and templates as the store holds them.
+pub(super) async fn build(state: &AppState, ws: &Workspace, c: Campaign, input: CampaignInput) -> ApiResult<Campaign> {
     let store = &state.engine.store;
     let tenant = ws.id();
+    let now = state.engine.clock.now();
     if c.rest.is_none() {
-        return build_lime(state, c, input);
+        return compose(c, input, now, Known { channels: &[], custom: &[], templates: &[] });
+    }
+    let (channels, custom, templates) =
+        (store.channels(tenant).await?, store.custom_fields(tenant).await?, store.templates(tenant).await?);
+    compose(c, input, now, Known { channels: &channels, custom: &custom, templates: &templates })
+}
+
+/// [`build`] without the store: `input` applied over `c` at `now` (a `scheduled_at` must lie
+/// after it), checked against `known`. Pure, so that the fuzz target can call it.
+pub fn compose(mut c: Campaign, input: CampaignInput, now: Millis, known: Known<'_>) -> ApiResult<Campaign> {
+    if c.rest.is_none() {
+        return build_lime(now, c, input);
     }
     let mut spec = RestSpec::of(&c).unwrap_or_default();
-    apply_pacing_and_schedule(state, &mut c, &input)?;
+    apply_pacing_and_schedule(now, &mut c, &input)?;
     // Switching the message type drops the other type's fields unless they are given anew.
     if input.message_type.is_some_and(|t| Some(t) != spec.message_type) {
         spec.content = None;
@@ -91,15 +109,15 @@ pub(super) async fn build(
     if c.channel_id.is_empty() {
         return Err(bad("channel_id is required"));
     }
-    let channels = store.channels(tenant).await?;
-    let channel = channels
+    let channel = known
+        .channels
         .iter()
         .find(|ch| ch.id == c.channel_id)
         .ok_or_else(|| bad(format!("channel_id \"{}\" does not exist in this workspace", c.channel_id)))?;
     c.channel_type = channel.channel_type;
-    let custom = store.custom_fields(tenant).await?;
+    let custom = known.custom;
     if let Some(f) = &spec.filters {
-        f.compile(&custom)?;
+        f.compile(custom)?;
     }
     let message_type =
         spec.message_type.unwrap_or(if spec.template_id.is_some() { MessageType::Template } else { MessageType::Text });
@@ -115,7 +133,7 @@ pub(super) async fn build(
             }
             let body = content.text.as_ref().map(|t| t.body.trim()).filter(|b| !b.is_empty());
             let body = body.ok_or_else(|| bad("content.text.body is required for TEXT campaigns"))?;
-            variables::of_text(body, &custom)?;
+            variables::of_text(body, custom)?;
             c.message = MessageSpec { content: Some(body.to_owned()), ..MessageSpec::default() };
         }
         MessageType::Template => {
@@ -124,8 +142,8 @@ pub(super) async fn build(
             }
             let id =
                 spec.template_id.as_deref().ok_or_else(|| bad("template_id is required for TEMPLATE campaigns"))?;
-            let templates = store.templates(tenant).await?;
-            let t = templates
+            let t = known
+                .templates
                 .iter()
                 .find(|t| t.id == id)
                 .ok_or_else(|| bad(format!("template_id \"{id}\" does not exist in this workspace")))?;
@@ -138,7 +156,7 @@ pub(super) async fn build(
                     t.channel_id, c.channel_id
                 )));
             }
-            variables::of_mapping(&spec.mapping()?, t.parameters, &custom)?;
+            variables::of_mapping(&spec.mapping()?, t.parameters, custom)?;
             c.message = MessageSpec {
                 template: Some(t.name.clone()),
                 template_language: Some(t.language.clone()),
@@ -153,7 +171,7 @@ pub(super) async fn build(
 
 /// Update of a campaign created on the LIME face: its message and audience came from LIME,
 /// so only what does not touch them can change here.
-fn build_lime(state: &AppState, mut c: Campaign, input: CampaignInput) -> ApiResult<Campaign> {
+fn build_lime(now: Millis, mut c: Campaign, input: CampaignInput) -> ApiResult<Campaign> {
     let lime_owned = [
         ("description", input.description.is_some()),
         ("message_type", input.message_type.is_some()),
@@ -168,7 +186,7 @@ fn build_lime(state: &AppState, mut c: Campaign, input: CampaignInput) -> ApiRes
             "{field} cannot be changed on a campaign created on the LIME face (name, rate_limit_per_minute, scheduled_at and allow_open_conversation can)"
         )));
     }
-    apply_pacing_and_schedule(state, &mut c, &input)?;
+    apply_pacing_and_schedule(now, &mut c, &input)?;
     if let Some(name) = input.name {
         c.name = name.trim().to_owned();
         if c.name.is_empty() {
@@ -180,7 +198,7 @@ fn build_lime(state: &AppState, mut c: Campaign, input: CampaignInput) -> ApiRes
 
 /// `rate_limit_per_minute`, `allow_open_conversation` and `scheduled_at`, which campaigns of
 /// both faces take.
-fn apply_pacing_and_schedule(state: &AppState, c: &mut Campaign, input: &CampaignInput) -> ApiResult<()> {
+fn apply_pacing_and_schedule(now: Millis, c: &mut Campaign, input: &CampaignInput) -> ApiResult<()> {
     if let Some(r) = input.rate_limit_per_minute {
         if !(1..=300).contains(&r) {
             return Err(bad(format!("rate_limit_per_minute must be between 1 and 300, not {r}")));
@@ -191,15 +209,20 @@ fn apply_pacing_and_schedule(state: &AppState, c: &mut Campaign, input: &Campaig
         c.allow_open_ticket = open;
     }
     if let Some(at) = &input.scheduled_at {
-        c.scheduled = Some(future_time(state, at)?);
+        c.scheduled = Some(after(now, at)?);
     }
     Ok(())
 }
 
 /// An ISO-8601 `scheduled_at` that lies in the future.
 pub(super) fn future_time(state: &AppState, at: &str) -> ApiResult<i64> {
+    after(state.engine.clock.now(), at)
+}
+
+/// An ISO-8601 `scheduled_at` that lies after `now`.
+fn after(now: Millis, at: &str) -> ApiResult<i64> {
     let ms = datetime::parse(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
-    if ms <= state.engine.clock.now() {
+    if ms <= now {
         return Err(bad(format!("scheduled_at must be in the future ({at})")));
     }
     Ok(ms)

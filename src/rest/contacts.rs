@@ -14,10 +14,11 @@ use utoipa::ToSchema;
 
 use super::view::{self, ContactView};
 use super::{bad, created, json_body, ApiError, ApiResult, PageOf, PageQuery, Paging, Workspace, Q};
-use crate::catalog::{CustomFieldDef, FieldType};
+use crate::catalog::{CustomFieldDef, FieldType, TagDef};
 use crate::contact::{Contact, ContactKey};
 use crate::datetime;
 use crate::error::Error;
+use crate::phone::PhoneNormalizer;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -65,15 +66,44 @@ fn typed(path: &str, field: &CustomFieldDef, v: &Value) -> ApiResult<Value> {
     })
 }
 
-/// Applies `input` over `contact`, checking tags, custom fields and the phone.
+/// Applies `input` over `contact`, checking tags, custom fields and the phone against the
+/// workspace as the store holds it; a phone another contact has is a conflict (409).
 async fn apply(
     state: &AppState,
     ws: &Workspace,
-    mut contact: Contact,
+    contact: Contact,
     input: ContactInput,
     creating: bool,
 ) -> ApiResult<Contact> {
     let store = &state.engine.store;
+    let phone_given = input.phone.is_some();
+    let tags = if input.tags.is_some() { store.tags(ws.id()).await? } else { Vec::new() };
+    let fields = store.custom_fields(ws.id()).await?;
+    let contact = compose(contact, input, &state.engine.phones, &tags, &fields, creating)?;
+    if let Some(phone) = contact.phone.filter(|_| phone_given) {
+        if let Some(other) = store.contact(ws.id(), &ContactKey::Phone(phone)).await? {
+            if other.id != contact.id {
+                return Err(ApiError(Error::NotAllowed(format!(
+                    "Contact {} already has the phone +{phone}",
+                    other.id
+                ))));
+            }
+        }
+    }
+    Ok(contact)
+}
+
+/// [`apply`] without the store: `input` over `contact`, checked against the workspace's
+/// `tags` (needed only when the input has tags) and custom `fields`; `creating` also requires
+/// the required custom fields. Pure, so that the fuzz target can call it.
+pub fn compose(
+    mut contact: Contact,
+    input: ContactInput,
+    phones: &PhoneNormalizer,
+    tags: &[TagDef],
+    fields: &[CustomFieldDef],
+    creating: bool,
+) -> ApiResult<Contact> {
     if let Some(name) = input.name {
         contact.name = Some(name.trim().to_owned()).filter(|s| !s.is_empty());
     }
@@ -85,32 +115,20 @@ async fn apply(
         contact.email = Some(email).filter(|s| !s.is_empty());
     }
     if let Some(phone) = input.phone {
-        let normalized = state
-            .engine
-            .phones
+        let normalized = phones
             .normalize(&phone)
             .map_err(|e| bad(format!("phone \"{phone}\" is not a valid phone number ({})", e.reason)))?;
-        if let Some(other) = store.contact(ws.id(), &ContactKey::Phone(normalized.as_u64())).await? {
-            if other.id != contact.id {
-                return Err(ApiError(Error::NotAllowed(format!(
-                    "Contact {} already has the phone {normalized}",
-                    other.id
-                ))));
-            }
-        }
         contact.phone = Some(normalized.as_u64());
         if contact.identity.is_none() {
             contact.identity = Some(crate::phone::identity(normalized, "wa.gw.msging.net"));
         }
     }
-    if let Some(tags) = input.tags {
-        let known = store.tags(ws.id()).await?;
-        if let Some(t) = tags.iter().find(|t| !known.iter().any(|k| &k.id == *t)) {
+    if let Some(given) = input.tags {
+        if let Some(t) = given.iter().find(|t| !tags.iter().any(|k| &k.id == *t)) {
             return Err(bad(format!("tags: \"{t}\" is not a tag id of this workspace")));
         }
-        contact.tags = tags;
+        contact.tags = given;
     }
-    let fields = store.custom_fields(ws.id()).await?;
     if let Some(custom) = input.custom_fields {
         for (k, v) in custom {
             let field = fields

@@ -14,7 +14,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha512;
 
-use crate::campaign::RecipientStatus;
+use crate::campaign::{Millis, RecipientStatus};
 use crate::problem::json_error;
 use crate::state::AppState;
 use crate::store::Receipt;
@@ -54,14 +54,68 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bo
         Err(refused) => return refused,
     };
     // Bounded above; the envelope's JSON must be read to find what the signature covers.
-    let Ok(incoming) = serde_json::from_slice::<Incoming>(&bytes) else {
-        return json_error(StatusCode::BAD_REQUEST, "The body is not an RBM webhook request");
-    };
-    match (incoming.message, incoming.client_token, incoming.secret) {
-        (Some(message), _, _) => event(&state, &headers, &message.data).await,
-        (None, Some(token), Some(secret)) => verify(&state, &token, secret),
-        _ => json_error(StatusCode::BAD_REQUEST, "The body is not an RBM webhook request"),
+    match request(&bytes) {
+        Some(Request::Event { data }) => event(&state, &headers, &data).await,
+        Some(Request::Verify { token, secret }) => verify(&state, &token, secret),
+        None => json_error(StatusCode::BAD_REQUEST, "The body is not an RBM webhook request"),
     }
+}
+
+/// What a webhook body asks, read before any signature check (the handshake carries none;
+/// an event's signature covers its decoded `message.data`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    /// An event: `message.data`, the base64 of the signed event.
+    Event { data: String },
+    /// The verification handshake.
+    Verify { token: String, secret: String },
+}
+
+/// The request a webhook body makes; `None` when it is neither. Pure, so that the fuzz
+/// target can call it.
+pub fn request(body: &[u8]) -> Option<Request> {
+    let incoming = serde_json::from_slice::<Incoming>(body).ok()?;
+    match (incoming.message, incoming.client_token, incoming.secret) {
+        (Some(message), _, _) => Some(Request::Event { data: message.data }),
+        (None, Some(token), Some(secret)) => Some(Request::Verify { token, secret }),
+        _ => None,
+    }
+}
+
+/// What a signed event means for the campaigns.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// A DELIVERED or READ receipt of one of our messages.
+    Receipt(Receipt),
+    /// A receipt without a `messageId` (nothing to apply), with its `eventId`.
+    Anonymous(Option<String>),
+    /// Typing, a user's message, (UN)SUBSCRIBE, …: `kind` says which; nothing to apply yet.
+    Ignored(String),
+}
+
+/// The meaning of a decoded, signed event; `None` when it is not JSON. A receipt without a
+/// usable `sendTime` is stamped `now`. Pure, so that the fuzz target can call it.
+pub fn action(decoded: &[u8], now: Millis) -> Option<Action> {
+    let event = serde_json::from_slice::<Event>(decoded).ok()?;
+    let status = match event.event_type.as_deref() {
+        Some("DELIVERED") => RecipientStatus::Received,
+        Some("READ") => RecipientStatus::Read,
+        other => {
+            // User messages and (UN)SUBSCRIBE belong to conversations (a later issue).
+            let kind = match (other, &event.text, &event.suggestion_response) {
+                (Some(t), _, _) => t,
+                (None, Some(_), _) => "text",
+                (None, None, Some(_)) => "suggestionResponse",
+                (None, None, None) => "unknown",
+            };
+            return Some(Action::Ignored(kind.to_owned()));
+        }
+    };
+    let Some(message_id) = event.message_id.as_deref().map(normalized) else {
+        return Some(Action::Anonymous(event.event_id));
+    };
+    let at = event.send_time.as_deref().and_then(crate::datetime::parse).unwrap_or(now);
+    Some(Action::Receipt(Receipt { message_id, status, at, reason: 0 }))
 }
 
 /// The handshake: 200 with the secret when the token is some RBM channel's `client_token`.
@@ -103,37 +157,26 @@ async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
         tracing::warn!("RBM webhook event with a missing or wrong signature: ignored");
         return unsigned();
     };
-    let Ok(event) = serde_json::from_slice::<Event>(&decoded) else {
-        // Signed by Google, so answered 200: a refusal would only make it come back for days.
-        tracing::warn!(tenant = %channel.tenant, channel = %channel.channel, "RBM event that is not JSON: ignored");
-        return ok();
-    };
-    let status = match event.event_type.as_deref() {
-        Some("DELIVERED") => RecipientStatus::Received,
-        Some("READ") => RecipientStatus::Read,
-        Some("IS_TYPING") => return ok(),
-        other => {
-            // User messages and (UN)SUBSCRIBE belong to conversations (a later issue).
-            let kind = match (other, &event.text, &event.suggestion_response) {
-                (Some(t), _, _) => t,
-                (None, Some(_), _) => "text",
-                (None, None, Some(_)) => "suggestionResponse",
-                (None, None, None) => "unknown",
-            };
-            tracing::debug!(tenant = %channel.tenant, channel = %channel.channel, kind, "RBM event not handled yet");
+    let receipt = match action(&decoded, state.engine.clock.now()) {
+        Some(Action::Receipt(receipt)) => receipt,
+        Some(Action::Anonymous(event)) => {
+            tracing::debug!(?event, "RBM receipt without a messageId: ignored");
+            return ok();
+        }
+        Some(Action::Ignored(kind)) => {
+            tracing::debug!(tenant = %channel.tenant, channel = %channel.channel, kind = %kind, "RBM event not handled yet");
+            return ok();
+        }
+        None => {
+            // Signed by Google, so answered 200: a refusal would only make it come back for days.
+            tracing::warn!(tenant = %channel.tenant, channel = %channel.channel, "RBM event that is not JSON: ignored");
             return ok();
         }
     };
-    let Some(message_id) = event.message_id.as_deref().map(normalized) else {
-        tracing::debug!(event = ?event.event_id, "RBM receipt without a messageId: ignored");
-        return ok();
-    };
-    let at = event.send_time.as_deref().and_then(crate::datetime::parse).unwrap_or_else(|| state.engine.clock.now());
     // Unknown ids are ignored and repeated events change nothing (monotonic, counted once).
-    let receipt = Receipt { message_id, status, at, reason: 0 };
     match state.engine.store.apply_receipts(std::slice::from_ref(&receipt)).await {
         Ok(changed) => {
-            tracing::debug!(event = ?event.event_id, message = %receipt.message_id, changed, "RBM receipt applied");
+            tracing::debug!(message = %receipt.message_id, changed, "RBM receipt applied");
             ok()
         }
         Err(e) => {

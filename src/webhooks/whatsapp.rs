@@ -19,7 +19,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::campaign::{parse_message_id, RecipientStatus};
+use crate::campaign::{parse_message_id, Millis, RecipientStatus};
 use crate::channel::settings::{Configured, WhatsAppSettings};
 use crate::problem::json_error;
 use crate::state::AppState;
@@ -65,46 +65,23 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
     if verified.is_empty() {
         return json_error(StatusCode::UNAUTHORIZED, "X-Hub-Signature-256 does not match the body");
     }
-    let Ok(payload) = serde_json::from_slice::<Payload>(&bytes) else {
+    let Some(changes) = parse(&bytes, state.engine.clock.now()) else {
         return json_error(StatusCode::BAD_REQUEST, "The body is not a WhatsApp webhook payload");
     };
-    let now = state.engine.clock.now();
     let mut receipts = Vec::new();
     let (mut sent, mut inbound, mut foreign) = (0usize, 0usize, 0usize);
-    for value in payload.entry.iter().flat_map(|e| &e.changes).filter(|c| c.field == "messages").map(|c| &c.value) {
-        let phone_id = value.metadata.as_ref().map_or("", |m| m.phone_number_id.as_str());
-        if !verified.iter().any(|c| c.settings.phone_number_id == phone_id) {
+    for change in changes {
+        if !verified.iter().any(|c| c.settings.phone_number_id == change.phone_number_id) {
             // Signed with a secret of ours, about a number that secret does not speak for.
-            foreign += value.statuses.len() + value.messages.len();
+            foreign += change.receipts.len() + change.sent + change.inbound;
             continue;
         }
-        inbound += value.messages.len();
-        for s in &value.statuses {
-            let Some(status) = status_of(&s.status) else {
-                sent += 1;
-                continue;
-            };
-            let reason = match (status, s.errors.first()) {
-                (RecipientStatus::Failed, Some(e)) => {
-                    let code = u32::try_from(e.code).ok().filter(|c| *c > 0).unwrap_or(SOMETHING_WENT_WRONG);
-                    let title = e.title.as_deref().or(e.message.as_deref()).unwrap_or("WhatsApp error");
-                    state.engine.reasons.remember(code, title);
-                    code
-                }
-                (RecipientStatus::Failed, None) => SOMETHING_WENT_WRONG,
-                _ => 0,
-            };
-            // Our id echoed back matches even a send whose wamid a crash kept us from recording.
-            let ours = s.biz_opaque_callback_data.as_deref().filter(|d| parse_message_id(d).is_some());
-            let message_id = ours.unwrap_or(&s.id).to_owned();
-            let at = s
-                .timestamp
-                .as_deref()
-                .and_then(|t| t.parse::<i64>().ok())
-                .and_then(|t| t.checked_mul(1000))
-                .unwrap_or(now);
-            receipts.push(Receipt { message_id, status, at, reason });
+        inbound += change.inbound;
+        sent += change.sent;
+        for (code, title) in &change.errors {
+            state.engine.reasons.remember(*code, title);
         }
+        receipts.extend(change.receipts);
     }
     if inbound > 0 {
         tracing::debug!(inbound, "inbound WhatsApp messages are not handled yet: ignored");
@@ -129,6 +106,64 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
         "WhatsApp statuses recorded (ignored: duplicate, stale or unknown id)"
     );
     StatusCode::OK.into_response()
+}
+
+/// What one `messages` change of a webhook body says about one business number.
+#[derive(Debug, Default, PartialEq)]
+pub struct Statuses {
+    /// `metadata.phone_number_id`: the channel it is about (empty when absent).
+    pub phone_number_id: String,
+    /// `delivered`, `read` and `failed` statuses, in the order of the body.
+    pub receipts: Vec<Receipt>,
+    /// The error code and title of each failure that gave one (for the reasons table).
+    pub errors: Vec<(u32, String)>,
+    /// `sent` (and unknown) statuses: they change nothing.
+    pub sent: usize,
+    /// Inbound messages (not handled yet).
+    pub inbound: usize,
+}
+
+/// The statuses of a (verified) webhook body, one entry per `messages` change; `None` when
+/// the body is not a WhatsApp webhook payload. A status without a usable `timestamp` is
+/// stamped `now`. Pure, so that the fuzz target can call it.
+pub fn parse(body: &[u8], now: Millis) -> Option<Vec<Statuses>> {
+    let payload = serde_json::from_slice::<Payload>(body).ok()?;
+    let mut out = Vec::new();
+    for value in payload.entry.into_iter().flat_map(|e| e.changes).filter(|c| c.field == "messages").map(|c| c.value) {
+        let mut change = Statuses {
+            phone_number_id: value.metadata.map(|m| m.phone_number_id).unwrap_or_default(),
+            inbound: value.messages.len(),
+            ..Statuses::default()
+        };
+        for s in value.statuses {
+            let Some(status) = status_of(&s.status) else {
+                change.sent += 1;
+                continue;
+            };
+            let reason = match (status, s.errors.first()) {
+                (RecipientStatus::Failed, Some(e)) => {
+                    let code = u32::try_from(e.code).ok().filter(|c| *c > 0).unwrap_or(SOMETHING_WENT_WRONG);
+                    let title = e.title.as_deref().or(e.message.as_deref()).unwrap_or("WhatsApp error");
+                    change.errors.push((code, title.to_owned()));
+                    code
+                }
+                (RecipientStatus::Failed, None) => SOMETHING_WENT_WRONG,
+                _ => 0,
+            };
+            // Our id echoed back matches even a send whose wamid a crash kept us from recording.
+            let ours = s.biz_opaque_callback_data.filter(|d| parse_message_id(d).is_some());
+            let message_id = ours.unwrap_or(s.id);
+            let at = s
+                .timestamp
+                .as_deref()
+                .and_then(|t| t.parse::<i64>().ok())
+                .and_then(|t| t.checked_mul(1000))
+                .unwrap_or(now);
+            change.receipts.push(Receipt { message_id, status, at, reason });
+        }
+        out.push(change);
+    }
+    Some(out)
 }
 
 /// Whether `signature` is the HMAC-SHA256 of `body` under `secret` (compared in constant time).

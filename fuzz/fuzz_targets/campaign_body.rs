@@ -1,0 +1,9 @@
+//! cargo-fuzz target: `checks::campaign_body` on every input (see `fuzz/README.md`).
+#![no_main]
+
+// Each target uses one of the shared checks; the others are dead code here.
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::campaign_body(data));
