@@ -194,6 +194,14 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
                 "invalid",
             ),
         ],
+        ("GET", "/campaigns/{id}/messages.csv") => {
+            let id = campaign_in(rest, "RUNNING").await;
+            vec![
+                probe(p(&format!("/campaigns/{id}/messages.csv?status=pending")), None, "valid"),
+                probe(p(&format!("/campaigns/{id}/messages.csv?status=LOST")), None, "bad query"),
+                probe(p(&format!("/campaigns/{NIL}/messages.csv")), None, "unknown id"),
+            ]
+        }
         ("GET", "/campaigns/{id}" | "/campaigns/{id}/stats" | "/campaigns/{id}/messages") => {
             let id = campaign_in(rest, "RUNNING").await;
             let route = path.strip_prefix("/api/v1").unwrap();

@@ -324,6 +324,49 @@ async fn recipients_move_only_forward_and_counts_follow(b: Backend) {
     assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
 }
 
+async fn keyset_pages_walk_the_audience_in_order_by_status_and_per_tenant(b: Backend) {
+    let s = &b.store;
+    let c = campaign("t1", 1);
+    s.insert_campaign(c.clone(), numbers(7).iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
+    s.mark_sending(c.id, &[1, 2, 3, 4, 5], 10).await.unwrap();
+    let outcome =
+        |seq, status| Outcome { seq, status, at: 20, reason: if status == RecipientStatus::Failed { 1002 } else { 0 } };
+    s.record_outcomes(
+        c.id,
+        &[
+            outcome(1, RecipientStatus::Processed),
+            outcome(3, RecipientStatus::Failed),
+            outcome(5, RecipientStatus::Processed),
+        ],
+    )
+    .await
+    .unwrap();
+    let seqs = |v: Vec<irisgate::campaign::Recipient>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.recipients_after("t1", c.id, None, after, 3).await.unwrap();
+        assert!(page.len() <= 3, "a page holds at most its limit");
+        let Some(last) = page.last() else { break };
+        after = Some(last.seq);
+        walked.extend(seqs(page));
+    }
+    assert_eq!(walked, (0..7).collect::<Vec<_>>(), "every recipient once, in order");
+    let processed = s.recipients_after("t1", c.id, Some(RecipientStatus::Processed), None, 10).await.unwrap();
+    assert_eq!(seqs(processed), vec![1, 5]);
+    let after_one = s.recipients_after("t1", c.id, Some(RecipientStatus::Processed), Some(1), 10).await.unwrap();
+    assert_eq!(seqs(after_one), vec![5]);
+    let pending = s.recipients_after("t1", c.id, Some(RecipientStatus::Pending), Some(0), 2).await.unwrap();
+    assert_eq!(seqs(pending), vec![2, 4], "PENDING includes SENDING, as the counts do");
+    let failed = s.recipients_after("t1", c.id, Some(RecipientStatus::Failed), None, 10).await.unwrap();
+    assert_eq!((failed.len(), failed[0].reason), (1, 1002));
+    assert!(s.recipients_after("t1", c.id, None, Some(6), 10).await.unwrap().is_empty());
+    assert!(
+        matches!(s.recipients_after("t2", c.id, None, None, 10).await, Err(Error::NotFound(_))),
+        "another tenant's campaign is not found"
+    );
+}
+
 async fn contacts_and_contexts_merge_and_are_found_every_way(b: Backend) {
     let s = &b.store;
     let identity = "5531998761234@wa.gw.msging.net";
@@ -553,6 +596,7 @@ every_backend!(
     a_phone_twice_in_one_batch_keeps_its_first_place_and_the_later_data,
     a_start_adds_the_audience_and_the_status_together_or_nothing,
     recipients_move_only_forward_and_counts_follow,
+    keyset_pages_walk_the_audience_in_order_by_status_and_per_tenant,
     contacts_and_contexts_merge_and_are_found_every_way,
     catalog_entries_are_replaced_by_id_in_order,
     running_campaigns_are_leased_to_one_node_at_a_time,

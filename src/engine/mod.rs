@@ -1,8 +1,9 @@
 //! The engine under both faces: store, channels, dispatcher, scheduler, receipts — built and
 //! started here. The campaign operations both faces call are in `start` (a DRAFT starts, its
 //! audience fixed; `selection` freezes a REST campaign's from the contacts) and `lifecycle`
-//! (loading; pause, resume, cancel).
+//! (loading; pause, resume, cancel); `export` reads a whole audience in keyset pages.
 
+pub mod export;
 mod lifecycle;
 mod selection;
 mod start;

@@ -1,7 +1,8 @@
 //! The REST face: `/api/v1` with workspace API keys (rest.md), on the same engine as LIME.
 //!
 //! - [`campaigns`]: campaign CRUD and lifecycle handlers; [`campaign_input`]: their bodies and
-//!   validation; [`results`]: stats and messages; [`preview`]: what filters would reach.
+//!   validation; [`results`]: stats and messages; [`preview`]: what filters would reach;
+//!   [`export`]: the messages as a streamed CSV.
 //! - [`resources`]: tags, channels, templates, custom fields.
 //! - [`contacts`]: contacts CRUD and CSV import.
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
@@ -12,6 +13,7 @@ pub mod campaign_input;
 pub mod campaigns;
 pub mod contacts;
 pub mod events;
+pub mod export;
 pub mod openapi;
 pub mod preview;
 pub mod progress;
@@ -56,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/{id}/stats", get(results::stats))
         .route("/campaigns/{id}/messages", get(results::messages))
         .route("/campaigns/{id}/events", get(events::events))
+        .route("/campaigns/{id}/messages.csv", get(export::messages_csv))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/import", post(contacts::import))
         .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))

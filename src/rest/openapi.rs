@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaign_input, campaigns, contacts, preview, resources, results, view};
+use super::{campaign_input, campaigns, contacts, export, preview, resources, results, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use super::{campaign_input, campaigns, contacts, preview, resources, results, vi
         results::stats,
         results::messages,
         super::events::events,
+        export::messages_csv,
         preview::preview,
         resources::list_tags,
         resources::create_tag,

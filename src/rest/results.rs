@@ -31,6 +31,20 @@ pub struct MessagesQuery {
     pub limit: Option<String>,
 }
 
+/// The `status` filter of the messages list and its CSV export: a REST message status, any
+/// case; absent or blank = every recipient.
+pub fn status_filter(status: Option<&str>) -> ApiResult<Option<RecipientStatus>> {
+    match status.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => ["PENDING", "SENT", "DELIVERED", "READ", "FAILED"]
+            .iter()
+            .find(|x| x.eq_ignore_ascii_case(s))
+            .and_then(|x| RecipientStatus::parse_any(x))
+            .map(Some)
+            .ok_or_else(|| bad(format!("status \"{s}\" is not valid (PENDING, SENT, DELIVERED, READ, FAILED)"))),
+    }
+}
+
 /// One row per recipient with its rendered content.
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}/messages", tag = "campaigns", params(("id" = String, Path), MessagesQuery),
     security(("api_key" = [])),
@@ -43,16 +57,7 @@ pub async fn messages(
     Q(q): Q<MessagesQuery>,
 ) -> ApiResult<Json<PageOf<MessageView>>> {
     let paging = Paging::from_query(q.page.as_deref(), q.limit.as_deref())?;
-    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            ["PENDING", "SENT", "DELIVERED", "READ", "FAILED"]
-                .iter()
-                .find(|x| x.eq_ignore_ascii_case(s))
-                .and_then(|x| RecipientStatus::parse_any(x))
-                .ok_or_else(|| bad(format!("status \"{s}\" is not valid (PENDING, SENT, DELIVERED, READ, FAILED)")))?,
-        ),
-    };
+    let status = status_filter(q.status.as_deref())?;
     let c = load(&state, &ws, &id).await?;
     let (total, recipients) = state.engine.store.recipients(ws.id(), c.id, status, paging.store_page()).await?;
     let template: Option<TemplateDef> = match &c.message.template {

@@ -164,6 +164,19 @@ pub trait Store: Send + Sync + 'static {
         page: Page,
     ) -> Result<(u64, Vec<Recipient>)>;
 
+    /// Up to `limit` recipients with `seq > after` (all when `None`), in order, optionally
+    /// only those in `status`: keyset pages for reading a whole audience (the CSV export)
+    /// without OFFSET scans and without holding it in memory. `NotFound` for another
+    /// tenant's campaign.
+    async fn recipients_after(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        status: Option<RecipientStatus>,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<Recipient>>;
+
     // --- dispatch -----------------------------------------------------------------------
 
     /// Up to `limit` PENDING recipients with `seq >= from`, in order.

@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/campaigns/{id}/stats"),
     ("GET", "/campaigns/{id}/messages"),
     ("GET", "/campaigns/{id}/events"),
+    ("GET", "/campaigns/{id}/messages.csv"),
     ("GET", "/contacts"),
     ("POST", "/contacts"),
     ("POST", "/contacts/import"),

@@ -155,6 +155,17 @@ impl Store for MemoryStore {
         recipients::page(self, tenant, id, status, page)
     }
 
+    async fn recipients_after(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        status: Option<RecipientStatus>,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<Recipient>> {
+        recipients::after(self, tenant, id, status, after, limit)
+    }
+
     async fn pending(&self, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
         recipients::pending(self, campaign, from, limit)
     }

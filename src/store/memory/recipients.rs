@@ -103,6 +103,26 @@ pub(super) fn page(
     })
 }
 
+pub(super) fn after(
+    store: &MemoryStore,
+    tenant: &str,
+    id: Uuid,
+    status: Option<RecipientStatus>,
+    after: Option<u32>,
+    limit: usize,
+) -> Result<Vec<Recipient>> {
+    let cell = store.cell(tenant, id).ok_or_else(|| not_found(id))?;
+    let data = cell.data.read();
+    // Sequence numbers are the positions in `recipients`, so a page starts by index.
+    let start = after.map_or(0, |seq| seq as usize + 1);
+    let wanted = |r: &&Recipient| match status {
+        None => true,
+        Some(RecipientStatus::Pending) => matches!(r.status, RecipientStatus::Pending | RecipientStatus::Sending),
+        Some(s) => r.status == s,
+    };
+    Ok(data.recipients.iter().skip(start).filter(wanted).take(limit).cloned().collect())
+}
+
 pub(super) fn pending(store: &MemoryStore, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
     let Some(cell) = store.any_cell(campaign) else { return Ok(Vec::new()) };
     let mut data = cell.data.write();

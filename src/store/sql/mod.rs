@@ -159,6 +159,17 @@ impl Store for SqlStore {
         recipients::page(self, tenant, id, status, page).await
     }
 
+    async fn recipients_after(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        status: Option<RecipientStatus>,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<Recipient>> {
+        recipients::after(self, tenant, id, status, after, limit).await
+    }
+
     async fn pending(&self, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
         recipients::pending(self, campaign, from, limit).await
     }

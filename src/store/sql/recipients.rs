@@ -11,7 +11,7 @@ use super::rows::{recipient_of, status_from, RECIPIENT_COLUMNS};
 use super::{campaigns, db, Dialect, SqlStore};
 use crate::campaign::{CampaignStatus, NewRecipient, Recipient, RecipientStatus};
 use crate::error::Result;
-use crate::store::rules::{already_dispatched, counted, too_many};
+use crate::store::rules::{already_dispatched, counted, not_found, too_many};
 use crate::store::{AudienceAdded, Page};
 
 /// Recipients written by one statement. The rows travel as one JSON text bound to it; a
@@ -222,6 +222,49 @@ pub(super) async fn page(
     };
     let total = status.map_or(counts.total, |s| counted(&counts, s));
     Ok((total, rows.iter().map(recipient_of).collect::<Result<_>>()?))
+}
+
+pub(super) async fn after(
+    store: &SqlStore,
+    tenant: &str,
+    id: Uuid,
+    status: Option<RecipientStatus>,
+    after: Option<u32>,
+    limit: usize,
+) -> Result<Vec<Recipient>> {
+    // The tenant check is a primary-key lookup per page; the page itself a range of the
+    // (campaign_id, seq) key or of the (campaign_id, status, seq) index: no OFFSET scan.
+    let (lo, hi) = match status {
+        None => (0, i64::MAX),
+        Some(RecipientStatus::Pending | RecipientStatus::Sending) => (0, 1),
+        Some(other) => (other as i64, other as i64),
+    };
+    let owned = sqlx::query("SELECT 1 FROM campaigns WHERE id = $1 AND tenant = $2")
+        .bind(id.to_string())
+        .bind(tenant)
+        .fetch_optional(&store.read)
+        .await
+        .map_err(db)?;
+    if owned.is_none() {
+        return Err(not_found(id));
+    }
+    // One status: its (campaign_id, status, seq) index serves the order. None or PENDING
+    // (with SENDING): a walk of the primary key from `after`, filtered. (`$3 = $4` keeps
+    // both forms binding the same parameters.)
+    let status_test = if lo == hi { "status = $3 AND $3 = $4" } else { "status >= $3 AND status <= $4" };
+    let rows = sqlx::query(&format!(
+        "SELECT {RECIPIENT_COLUMNS} FROM recipients WHERE campaign_id = $1 AND seq > $2 \
+         AND {status_test} ORDER BY seq LIMIT $5"
+    ))
+    .bind(id.to_string())
+    .bind(after.map_or(-1, i64::from))
+    .bind(lo)
+    .bind(hi)
+    .bind(limit.min(i64::MAX as usize) as i64)
+    .fetch_all(&store.read)
+    .await
+    .map_err(db)?;
+    rows.iter().map(recipient_of).collect()
 }
 
 pub(super) async fn pending(store: &SqlStore, campaign: Uuid, from: u32, limit: usize) -> Result<Vec<Recipient>> {
