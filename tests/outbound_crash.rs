@@ -13,6 +13,8 @@ use support::{http_request, key_header, BOT, SECRET};
 
 const PEOPLE: usize = 50;
 const EACH: usize = 40;
+/// Concurrent HTTP clients posting the messages.
+const POSTERS: usize = 4;
 
 fn phone(i: usize) -> String {
     format!("55319{:08}", 81_002_000 + i)
@@ -40,24 +42,28 @@ async fn every_acknowledged_message_is_sent_exactly_once_across_a_kill() {
         // Messages are posted one after the other while the node sends; the kill comes once a
         // random number of them reached the ledger (a POST cut off by it was not acknowledged).
         let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let poster = tokio::spawn({
-            let (acked, addr) = (acked.clone(), node.addr);
-            async move {
-                let auth = key_header(BOT, SECRET);
-                for n in 0..EACH {
-                    for i in 0..PEOPLE {
-                        let body = json!({"id": format!("m{i}-{n}"), "to": format!("{}@wa.gw.msging.net", phone(i)),
-                                          "type": "text/plain", "content": format!("message {n}")});
-                        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
-                        let r = http_request(addr, "POST", "/messages", &headers, body.to_string().into());
-                        match tokio::time::timeout(Duration::from_secs(5), r).await {
-                            Ok(r) if r.status == 202 => acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-                            _ => return,
-                        };
+        // Several posters (each its own people, in order) so that accepted messages run ahead
+        // of the sender and the kill finds some not sent yet.
+        let posters: Vec<_> = (0..POSTERS)
+            .map(|k| {
+                let (acked, addr) = (acked.clone(), node.addr);
+                tokio::spawn(async move {
+                    let auth = key_header(BOT, SECRET);
+                    for n in 0..EACH {
+                        for i in (k..PEOPLE).step_by(POSTERS) {
+                            let body = json!({"id": format!("m{i}-{n}"), "to": format!("{}@wa.gw.msging.net", phone(i)),
+                                              "type": "text/plain", "content": format!("message {n}")});
+                            let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+                            let r = http_request(addr, "POST", "/messages", &headers, body.to_string().into());
+                            match tokio::time::timeout(Duration::from_secs(5), r).await {
+                                Ok(r) if r.status == 202 => acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                                _ => return,
+                            };
+                        }
                     }
-                }
-            }
-        });
+                })
+            })
+            .collect();
         let threshold = rng.usize(1..PEOPLE * EACH / 2);
         let deadline = Instant::now() + Duration::from_secs(60);
         while ledger(dir.path()).len() < threshold && Instant::now() < deadline {
@@ -65,8 +71,10 @@ async fn every_acknowledged_message_is_sent_exactly_once_across_a_kill() {
         }
         node.kill();
         let killed_at = ledger(dir.path()).len();
-        // The poster's next request fails: what it counted is what was acknowledged.
-        let _ = poster.await;
+        // The posters' next requests fail: what they counted is what was acknowledged.
+        for poster in posters {
+            let _ = poster.await;
+        }
         let acknowledged = acked.load(std::sync::atomic::Ordering::SeqCst);
         assert!(killed_at < acknowledged, "seed {seed}: the kill came while sending ({killed_at} of {acknowledged})");
         let _node = Node::start(&cfg, "node");
