@@ -280,6 +280,15 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
         ],
         // Its 200 is a stream without end (tests/campaign_events.rs reads it); here the 404.
         ("GET", "/campaigns/{id}/events") => vec![probe(p(&format!("/campaigns/{NIL}/events")), None, "unknown id")],
+        ("POST", "/simulator/{channel_id}/inbound") => vec![
+            probe(p("/simulator/channel_123/inbound"), Some(json!({"from": "+5531998760101", "text": "oi"})), "valid"),
+            probe(p("/simulator/channel_123/inbound"), Some(json!({"from": "abc", "text": "oi"})), "bad phone"),
+            probe(
+                p("/simulator/nope/inbound"),
+                Some(json!({"from": "+5531998760101", "text": "oi"})),
+                "unknown channel",
+            ),
+        ],
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }

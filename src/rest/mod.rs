@@ -5,6 +5,7 @@
 //!   [`export`]: the messages as a streamed CSV.
 //! - [`resources`]: tags, channels, templates, custom fields.
 //! - [`contacts`]: contacts CRUD and CSV import.
+//! - [`simulator`]: inbound messages injected into a simulator channel.
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
 //! - [`events`]: a campaign's live progress (Server-Sent Events); [`progress`]: the shared
 //!   pollers behind it.
@@ -19,6 +20,7 @@ pub mod preview;
 pub mod progress;
 pub mod resources;
 pub mod results;
+pub mod simulator;
 pub mod view;
 
 use std::sync::Arc;
@@ -62,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/import", post(contacts::import))
         .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))
+        .route("/simulator/{channel_id}/inbound", post(simulator::inbound))
         .route("/openapi.json", get(openapi::document))
 }
 

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaign_input, campaigns, contacts, export, preview, resources, results, view};
+use super::{campaign_input, campaigns, contacts, export, preview, resources, results, simulator, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +42,7 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         contacts::update,
         contacts::delete,
         contacts::import,
+        simulator::inbound,
     ),
     components(schemas(
         view::CampaignView,
@@ -62,6 +63,8 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         resources::CustomFieldInput,
         contacts::ContactInput,
         contacts::ImportResult,
+        simulator::InboundInput,
+        simulator::InboundView,
         ErrorBody,
     ))
 )]

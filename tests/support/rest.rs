@@ -50,6 +50,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/contacts/{id}"),
     ("PUT", "/contacts/{id}"),
     ("DELETE", "/contacts/{id}"),
+    ("POST", "/simulator/{channel_id}/inbound"),
     ("GET", "/openapi.json"),
 ];
 
