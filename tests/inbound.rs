@@ -87,6 +87,36 @@ async fn a_0005_persons_reply_to_a_campaign_reaches_the_bot_with_the_flow_metada
     let c = contacts["data"].as_array().unwrap().iter().find(|c| c["phone"] == format!("+{ANSWERS}")).cloned();
     let c = c.unwrap_or_else(|| panic!("no contact for the person: {contacts}"));
     assert!(c["last_interaction_at"].as_str().is_some(), "{c}");
+    // The reply is counted once on both faces, even when the person writes again.
+    let again = inject(&rest, ANSWERS, "mais uma coisa", None).await;
+    let m2 = next_message(&mut ws).await;
+    assert_eq!((&m2["id"], &m2["metadata"]["#activecampaign.flowId"]), (&again["id"], &json!("flow-1")), "{m2}");
+    ack(&mut ws, &m2, "received").await;
+    let stats = rest.ok_get(&format!("/campaigns/{campaign}/stats")).await;
+    assert_eq!(stats["replied"], 1, "{stats}");
+    let report = ws
+        .call(json!({"id": id(), "to": "postmaster@activecampaign.msging.net", "method": "get",
+                     "uri": format!("/campaigns/{campaign}/reports")}))
+        .await;
+    assert_eq!(report["resource"]["audienceCounts"]["replied"], 1, "{report}");
+}
+
+#[tokio::test]
+async fn a_reply_after_reply_window_ms_is_neither_attributed_nor_counted() {
+    let mut config = config_with_tenants();
+    config.conversations.reply_window_ms = 1;
+    let gw = Gateway::start_with(config).await;
+    let mut ws = gw.session().await;
+    let create = ws
+        .call(json!({"id": id(), "to": "postmaster@activecampaign.msging.net", "method": "set",
+                     "uri": "/campaign/full", "type": FULL, "resource": batch("late", &[&format!("+{ANSWERS}")])}))
+        .await;
+    let campaign = create["resource"]["id"].as_str().unwrap().to_owned();
+    let m = next_message(&mut ws).await;
+    assert_eq!(m["content"], "Quero saber mais", "{m}");
+    assert!(m["metadata"].get("#activecampaign.flowId").is_none(), "outside the window: {m}");
+    let stats = Rest::new(&gw).ok_get(&format!("/campaigns/{campaign}/stats")).await;
+    assert_eq!(stats["replied"], 0, "{stats}");
 }
 
 #[tokio::test]

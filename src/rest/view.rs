@@ -52,6 +52,9 @@ pub struct StatsView {
     pub delivered: u64,
     pub read: u64,
     pub failed: u64,
+    /// Recipients who answered within `conversations.reply_window_ms` (each once; they are
+    /// also counted in their status).
+    pub replied: u64,
     /// (sent + delivered + read) over processed, 0–100, two decimals.
     pub success_rate: f64,
     /// Processed over total, 0–100, two decimals.
@@ -223,6 +226,7 @@ pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
         delivered: counts.received,
         read: counts.read,
         failed: counts.failed,
+        replied: counts.replied,
         success_rate,
         progress,
         started_at: iso(c.send_date),
