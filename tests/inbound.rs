@@ -11,36 +11,13 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::bot::{ack, message_within, next_message};
 use support::{batch, config_with_tenants, id, Gateway, Rest, Ws, FULL, OTHER_KEY, WAIT};
 
 const ANSWERS: &str = "5531998760005";
 
 fn person(phone: &str) -> String {
     format!("{phone}@wa.gw.msging.net")
-}
-
-/// Whether `v` is a message envelope (not a notification, command or session).
-fn is_message(v: &Value) -> bool {
-    v.get("content").is_some() && v.get("event").is_none() && v.get("method").is_none() && v.get("state").is_none()
-}
-
-/// The next message envelope, skipping anything else; panics after [`WAIT`].
-async fn next_message(ws: &mut Ws) -> Value {
-    loop {
-        let v = ws.recv().await;
-        if is_message(&v) {
-            return v;
-        }
-    }
-}
-
-/// Any message envelope within `within`, or `None`.
-async fn message_within(ws: &mut Ws, within: Duration) -> Option<Value> {
-    tokio::time::timeout(within, next_message(ws)).await.ok()
-}
-
-async fn ack(ws: &mut Ws, message: &Value, event: &str) {
-    ws.send(json!({"id": message["id"], "to": message["from"], "event": event})).await;
 }
 
 /// Injects `text` from `phone` into the development workspace's WhatsApp simulator.
