@@ -2,7 +2,8 @@
 //! against the real gateway on SQLite: a signed WhatsApp `messages[]` item and a signed RBM
 //! user message reach the bot's session as LIME messages (button replies with their payload),
 //! a webhook delivered twice is one message, a wrong signature delivers nothing, and a body
-//! signed with one tenant's app secret cannot inject into another tenant's number.
+//! signed with one tenant's app secret cannot inject into another tenant's number; RBM's
+//! UNSUBSCRIBE / SUBSCRIBE move the person on and off the suppression list.
 
 mod support;
 
@@ -125,4 +126,23 @@ async fn a_signed_rbm_user_message_reaches_the_bot_and_a_wrong_signature_nothing
         (Some("Quero"), Some("want-more")),
         "{m}"
     );
+}
+
+#[tokio::test]
+async fn rbm_unsubscribe_and_subscribe_move_the_person_on_and_off_the_suppression_list() {
+    let fake = FakeRbm::start(CLIENT_TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_with(fake_rbm::config(&fake, dir.path(), "")).await;
+    let rest = support::Rest::new(&gw);
+    let listed = || async { rest.ok_get(&format!("/suppressions?phone=%2B{MARIA}")).await["data"].clone() };
+    let phone = format!("+{MARIA}");
+    assert_eq!(fake.post_event(gw.addr, "UNSUBSCRIBE", "evt-1", &phone).await.status, 200);
+    let data = listed().await;
+    assert_eq!(
+        (data[0]["reason"].as_str(), data[0]["channel_id"].as_str()),
+        (Some("UNSUBSCRIBE"), Some("rcs_main")),
+        "{data}"
+    );
+    assert_eq!(fake.post_event(gw.addr, "SUBSCRIBE", "evt-2", &phone).await.status, 200);
+    assert_eq!(listed().await, json!([]));
 }

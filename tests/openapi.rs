@@ -289,6 +289,22 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
                 "unknown channel",
             ),
         ],
+        ("GET", "/suppressions") => vec![
+            probe(p("/suppressions?phone=%2B5531998760901"), None, "valid"),
+            probe(p("/suppressions?limit=0"), None, "bad query"),
+        ],
+        ("POST", "/suppressions") => vec![
+            probe(p("/suppressions"), Some(json!({"phone": "+5531998760902", "reason": "asked"})), "valid"),
+            probe(p("/suppressions"), Some(json!({"phone": "abc"})), "invalid"),
+        ],
+        ("DELETE", "/suppressions/{phone}") => {
+            rest.created("/suppressions", json!({"phone": "+5531998760903"})).await;
+            vec![
+                probe(p("/suppressions/+5531998760903"), None, "valid"),
+                probe(p("/suppressions/+5531998760904"), None, "not on the list"),
+                probe(p("/suppressions/abc"), None, "invalid"),
+            ]
+        }
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }

@@ -14,6 +14,7 @@ pub mod inbound;
 pub mod inject;
 pub mod keywords;
 pub mod sessions;
+pub mod suppressions;
 
 use serde::{Deserialize, Serialize};
 

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaign_input, campaigns, contacts, export, preview, resources, results, simulator, view};
+use super::{campaign_input, campaigns, contacts, export, preview, resources, results, simulator, suppressions, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +43,9 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         contacts::delete,
         contacts::import,
         simulator::inbound,
+        suppressions::list,
+        suppressions::create,
+        suppressions::delete,
     ),
     components(schemas(
         view::CampaignView,
@@ -65,6 +68,8 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         contacts::ImportResult,
         simulator::InboundInput,
         simulator::InboundView,
+        suppressions::SuppressionInput,
+        suppressions::SuppressionView,
         ErrorBody,
     ))
 )]

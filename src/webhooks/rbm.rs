@@ -41,6 +41,7 @@ struct PushMessage {
 #[serde(rename_all = "camelCase")]
 struct Event {
     event_type: Option<String>,
+    sender_phone_number: Option<String>,
     event_id: Option<String>,
     message_id: Option<String>,
     send_time: Option<String>,
@@ -89,6 +90,8 @@ pub enum Action {
     Receipt(Receipt),
     /// A receipt without a `messageId` (nothing to apply), with its `eventId`.
     Anonymous(Option<String>),
+    /// UNSUBSCRIBE (`subscribed` false: onto the suppression list) or SUBSCRIBE (off it).
+    Subscription { phone: u64, subscribed: bool },
     /// A person's message (conversations.md): to the inbox.
     Message(super::messages::Incoming),
     /// Typing, (UN)SUBSCRIBE, a message the gateway does not carry, …: `kind` says which.
@@ -102,6 +105,13 @@ pub fn action(decoded: &[u8], now: Millis) -> Option<Action> {
     let status = match event.event_type.as_deref() {
         Some("DELIVERED") => RecipientStatus::Received,
         Some("READ") => RecipientStatus::Read,
+        Some(kind @ ("UNSUBSCRIBE" | "SUBSCRIBE")) => {
+            let phone = event.sender_phone_number.as_deref().and_then(|p| p.trim_start_matches('+').parse().ok());
+            return Some(match phone {
+                Some(phone) => Action::Subscription { phone, subscribed: kind == "SUBSCRIBE" },
+                None => Action::Ignored(format!("{kind} without senderPhoneNumber")),
+            });
+        }
         None if event.text.is_some() || event.suggestion_response.is_some() || event.message_id.is_some() => {
             let value = serde_json::from_slice::<serde_json::Value>(decoded).ok()?;
             return Some(match super::messages::rbm(&value, now) {
@@ -172,6 +182,25 @@ async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
             return ok();
         }
         Some(Action::Message(m)) => return message(state, &channel, m).await,
+        Some(Action::Subscription { phone, subscribed }) => {
+            let c = &state.engine.conversations;
+            let done = if subscribed {
+                c.unsuppress(&channel.tenant, phone).await.or_else(|e| match e {
+                    crate::error::Error::NotFound(_) => Ok(()),
+                    e => Err(e),
+                })
+            } else {
+                let reason = Some("UNSUBSCRIBE".to_owned());
+                c.suppress(&channel.tenant, phone, reason, Some(channel.channel.clone())).await.map(|_| ())
+            };
+            return match done {
+                Ok(()) => ok(),
+                Err(e) => {
+                    tracing::error!(error = %e, "an RBM (UN)SUBSCRIBE could not be recorded: Google will retry it");
+                    json_error(StatusCode::SERVICE_UNAVAILABLE, "The event could not be recorded; retry later")
+                }
+            };
+        }
         Some(Action::Ignored(kind)) => {
             tracing::debug!(tenant = %channel.tenant, channel = %channel.channel, kind = %kind, "RBM event not handled yet");
             return ok();

@@ -51,6 +51,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/contacts/{id}"),
     ("DELETE", "/contacts/{id}"),
     ("POST", "/simulator/{channel_id}/inbound"),
+    ("GET", "/suppressions"),
+    ("POST", "/suppressions"),
+    ("DELETE", "/suppressions/{phone}"),
     ("GET", "/openapi.json"),
 ];
 
