@@ -28,6 +28,10 @@ pub struct ConversationSettings {
     /// Replies of the simulator's people waiting to be recorded; when full, the simulator
     /// waits (none is dropped).
     pub inbound_queue: usize,
+    /// Longest wait between two attempts to POST a message to a tenant's `message_url` (the
+    /// first waits 200 ms, doubled each time, jittered); attempts go on until the message
+    /// expires (`inbox_ttl_ms`).
+    pub message_url_retry_max_ms: u64,
 }
 
 impl Default for ConversationSettings {
@@ -40,6 +44,7 @@ impl Default for ConversationSettings {
             session_queue: 1024,
             delivery_batch: 1000,
             inbound_queue: 4096,
+            message_url_retry_max_ms: 60_000,
         }
     }
 }

@@ -294,6 +294,10 @@ pub struct TenantConfig {
     /// Text sent back on the same channel after an opt-out (none by default).
     #[serde(default)]
     pub opt_out_reply: Option<String>,
+    /// Where inbound messages are POSTed (the envelope as body, `Authorization: Key …`) while
+    /// the bot has no WebSocket session; a 2xx takes a message off the inbox.
+    #[serde(default)]
+    pub message_url: Option<String>,
 }
 
 mod defaults {

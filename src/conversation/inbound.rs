@@ -75,6 +75,8 @@ pub struct Inner {
     tenants: HashMap<String, TenantPlane>,
     /// Signalled when a message is recorded or acknowledged, or a session opens or closes.
     pub(super) wake: Arc<Notify>,
+    /// Signalled when a message is recorded (the `message_url` poster looks).
+    pub(super) posted: Notify,
     /// Waiting messages dropped (over `inbox_max` or past `inbox_ttl_ms`).
     pub(super) dropped: AtomicU64,
     /// Delivery state of the loop (which session holds which message).
@@ -112,6 +114,7 @@ impl Conversations {
             channels,
             tenants,
             wake,
+            posted: Notify::new(),
             dropped: AtomicU64::new(0),
             flights: Default::default(),
         }))
@@ -197,6 +200,7 @@ impl Conversations {
                 self.channels.metrics().opt_out(&m.tenant, &m.channel);
             }
             self.wake.notify_one();
+            self.posted.notify_one();
             if keyword == Some(Keyword::OptOut) {
                 if let Some(reply) = &plane.opt_out_reply {
                     self.send_opt_out_reply(&m, reply).await;

@@ -7,12 +7,15 @@
 //! - [`envelope`]: the LIME message the bot receives.
 //! - [`sessions`]: the bot's established WebSocket sessions by tenant (round robin).
 //! - [`delivery`]: the background loop taking messages from the inbox to the sessions.
+//! - [`message_url`]: the poster taking them to a tenant's `message_url` while it has none.
+//! - [`inject`], [`suppressions`]: the simulator's inject route and the suppression list.
 
 pub mod delivery;
 pub mod envelope;
 pub mod inbound;
 pub mod inject;
 pub mod keywords;
+pub mod message_url;
 pub mod sessions;
 pub mod suppressions;
 

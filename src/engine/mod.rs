@@ -110,6 +110,7 @@ impl Engine {
         let conversations =
             crate::conversation::inbound::Conversations::new(config, store.clone(), clock.clone(), channels.clone());
         conversations.spawn_delivery(&background);
+        conversations.spawn_message_url(config, &background);
         background.tasks.spawn(crate::conversation::inbound::record_simulated(
             conversations.clone(),
             inbound_rx,
