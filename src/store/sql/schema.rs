@@ -125,6 +125,7 @@ CREATE TABLE IF NOT EXISTS inbox (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS inbox_provider ON inbox (tenant, provider_id);
 CREATE INDEX IF NOT EXISTS inbox_waiting ON inbox (tenant, waiting, seq);
+CREATE INDEX IF NOT EXISTS inbox_seq ON inbox (tenant, seq);
 CREATE INDEX IF NOT EXISTS inbox_received ON inbox (tenant, received_at);
 CREATE TABLE IF NOT EXISTS suppressions (
     tenant TEXT NOT NULL,
