@@ -88,7 +88,9 @@ async fn a_0006_persons_sair_suppresses_them_and_then_they_get_nothing_on_either
     rest.tag("tag_q").await;
     let contacts = rest.ok_get("/contacts?limit=100").await;
     let quitter = contacts["data"].as_array().unwrap().iter().find(|c| c["phone"] == format!("+{QUITS}")).cloned();
-    let quitter = quitter.expect("the person's contact")["id"].as_str().unwrap().to_owned();
+    let quitter = quitter.expect("the person's contact");
+    assert!(quitter["opted_out_at"].as_str().is_some(), "the contact shows it: {quitter}");
+    let quitter = quitter["id"].as_str().unwrap().to_owned();
     rest.expect("PUT", &format!("/contacts/{quitter}"), Some(json!({"tags": ["tag_q"]})), 200).await;
     let preview =
         rest.expect("POST", "/campaigns/preview", Some(json!({"filters": {"tag_ids": ["tag_q"]}})), 200).await;
@@ -169,5 +171,7 @@ async fn the_rest_suppression_list_adds_lists_and_removes() {
     assert_eq!(rest.call("DELETE", "/suppressions/+5531998760601", None).await.status, 204);
     assert_eq!(rest.call("DELETE", "/suppressions/+5531998760601", None).await.status, 404);
     assert!(suppressed(&rest, "5531998760601").await.is_empty());
+    let contact = rest.contact(json!({"phone": "+5531998760601"})).await;
+    assert_eq!(rest.ok_get(&format!("/contacts/{contact}")).await["opted_out_at"], Value::Null, "off the list");
     rest.fails("POST", "/suppressions", Some(json!({"phone": "nope"})), 400).await;
 }

@@ -4,6 +4,7 @@
 
 use super::inbound::Conversations;
 use super::Suppression;
+use crate::campaign::Millis;
 use crate::error::{Error, Result};
 use crate::store::Page;
 
@@ -28,6 +29,18 @@ impl Conversations {
         } else {
             Err(Error::NotFound(format!("+{phone} is not on the suppression list")))
         }
+    }
+
+    /// When each of `phones` on the list went on it (absent: not on it).
+    pub async fn opted_out_at(&self, tenant: &str, phones: &[u64]) -> Result<std::collections::HashMap<u64, Millis>> {
+        let mut at = std::collections::HashMap::new();
+        for phone in self.store.suppressed_among(tenant, phones).await? {
+            let one = Page { skip: 0, take: 1 };
+            if let Some(s) = self.store.suppressions(tenant, Some(phone), one).await?.1.pop() {
+                at.insert(phone, s.at);
+            }
+        }
+        Ok(at)
     }
 
     /// A page of the list, newest first, optionally one phone: (total, entries).

@@ -91,6 +91,8 @@ pub struct ContactView {
     pub custom_fields: Map<String, Value>,
     pub last_interaction_at: Option<String>,
     pub has_open_conversation: bool,
+    /// When the person went on the suppression list (null when not on it).
+    pub opted_out_at: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
 }
@@ -262,6 +264,7 @@ pub fn contact(c: &Contact) -> ContactView {
         custom_fields: c.extras.clone(),
         last_interaction_at: iso(c.last_interaction_at),
         has_open_conversation: c.has_open_conversation,
+        opted_out_at: None,
         created_at: iso(c.created),
         updated_at: iso(c.updated),
     }
