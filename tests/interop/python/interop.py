@@ -452,7 +452,7 @@ async def step_poll(ctx: Ctx) -> str:
         )
         await asyncio.sleep(POLL_S)
     since = int((time.monotonic() - plan['dispatched_at']) * 1000)
-    counts = {'total': 4, 'pending': 0, 'processed': 0, 'received': 0, 'read': 3, 'failed': 1}
+    counts = {'total': 4, 'pending': 0, 'processed': 0, 'received': 0, 'read': 3, 'failed': 1, 'replied': 0}
     for what, view in (('summary', summary), ('report', report)):
         expect_equal(
             [view.get(k) for k in ('id', 'name', 'messageTemplate', 'status')],
