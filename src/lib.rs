@@ -48,6 +48,7 @@ pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod contact;
+pub mod conversation;
 pub mod datetime;
 pub mod dispatcher;
 pub mod draft;

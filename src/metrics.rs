@@ -192,6 +192,11 @@ impl Metrics {
         });
     }
 
+    /// Waiting inbound messages dropped (over `conversations.inbox_max` or past `inbox_ttl_ms`).
+    pub fn inbox_dropped(&self, tenant: &str, n: u64) {
+        self.with(|| counter!("irisgate_inbox_dropped_total", "tenant" => tenant.to_owned()).increment(n));
+    }
+
     /// How long one store operation took (`op`: `ready`, …).
     pub fn store_duration(&self, op: &'static str, elapsed: Duration) {
         self.with(|| histogram!("irisgate_store_duration_seconds", "op" => op).record(elapsed.as_secs_f64()));
@@ -255,6 +260,7 @@ fn describe() {
     describe_counter!("irisgate_webhooks_total", "Provider webhook calls by result");
     describe_counter!("irisgate_inbound_messages_total", "Inbound messages from users");
     describe_counter!("irisgate_opt_outs_total", "Contacts who opted out");
+    describe_counter!("irisgate_inbox_dropped_total", "Waiting inbound messages dropped (inbox full or expired)");
     describe_gauge!("irisgate_lease_campaigns", "Campaigns this node dispatches");
 }
 

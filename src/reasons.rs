@@ -20,6 +20,8 @@ pub const CHANNEL_UNAVAILABLE: u32 = 1006;
 /// A send was handed to a channel that does not deduplicate and a crash lost its outcome;
 /// with `storage.sending_recovery = "fail"` it is not sent again *(our code)*.
 pub const OUTCOME_UNKNOWN: u32 = 1007;
+/// The person is on the tenant's suppression list (opted out).
+pub const OPTED_OUT: u32 = 1008;
 /// The message recipient was in attendance (open conversation).
 pub const IN_ATTENDANCE: u32 = 1602;
 
@@ -63,6 +65,7 @@ fn describe_known(code: u32) -> Option<&'static str> {
         PROVIDER_UNAVAILABLE => "The provider failed on every attempt",
         CHANNEL_UNAVAILABLE => "The campaign channel is not available",
         OUTCOME_UNKNOWN => "The send outcome was lost in a restart; not sent again (storage.sending_recovery = fail)",
+        OPTED_OUT => "Recipient opted out",
         IN_ATTENDANCE => "The message recipient was in attendance",
         131026 => "Message undeliverable",
         131049 => "This message was not delivered to maintain healthy ecosystem engagement",

@@ -318,6 +318,10 @@ pub struct Counts {
     pub received: u64,
     pub read: u64,
     pub failed: u64,
+    /// Recipients who answered within `conversations.reply_window_ms` (not a state: a
+    /// recipient that replied is also READ or RECEIVED).
+    #[serde(default)]
+    pub replied: u64,
 }
 
 impl Counts {

@@ -120,6 +120,16 @@ pub fn configured_digest(value: &str, plain: impl FnOnce(&str) -> Vec<u8>) -> Op
     Some(out)
 }
 
+/// The `Authorization: Key base64(identifier:secret)` the gateway sends to a tenant's own URLs
+/// (`notification_url`, `message_url`); `None` when the config gives only the key's digest.
+pub fn key_authorization(identifier: &str, access_key: &str) -> Option<String> {
+    decode_base64(access_key).map(|secret| {
+        let mut token = format!("{identifier}:").into_bytes();
+        token.extend_from_slice(&secret);
+        format!("Key {}", base64::engine::general_purpose::STANDARD.encode(token))
+    })
+}
+
 /// Decodes standard or URL-safe base64, with or without padding.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};

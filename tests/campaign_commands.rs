@@ -350,7 +350,7 @@ async fn full_batch_keeps_an_invalid_number_as_invalid_and_fails_it_with_1001() 
         let r = c.wait_report(&id, "executed", |r| r["status"] == "executed" && r["audienceCounts"]["read"] == 1).await;
         assert_eq!(
             r["audienceCounts"],
-            json!({"total": 2, "pending": 0, "processed": 0, "received": 0, "read": 1, "failed": 1}),
+            json!({"total": 2, "pending": 0, "processed": 0, "received": 0, "read": 1, "failed": 1, "replied": 0}),
             "{t}"
         );
         let bad = entry(&r, "+553400");
@@ -1137,7 +1137,7 @@ async fn summaries_list_newest_first_with_full_counts_and_status_audience() {
         assert_iso(&s["sendDate"], "sendDate");
         assert_eq!(
             s["audienceCounts"],
-            json!({"total": 2, "pending": 0, "processed": 0, "received": 0, "read": 1, "failed": 1})
+            json!({"total": 2, "pending": 0, "processed": 0, "received": 0, "read": 1, "failed": 1, "replied": 0})
         );
         let ok = entry(s, &identity(WA));
         assert_eq!((ok["status"].as_str(), ok["numberStatus"].as_str()), (Some("READ"), Some("VALID")), "{t}: {ok}");
@@ -1376,7 +1376,7 @@ async fn report_has_the_campaign_fields_and_pages_status_audience() {
         assert_iso(&r["sendDate"], "sendDate");
         assert_eq!(
             r["audienceCounts"],
-            json!({"total": 5, "pending": 0, "processed": 0, "received": 0, "read": 5, "failed": 0})
+            json!({"total": 5, "pending": 0, "processed": 0, "received": 0, "read": 5, "failed": 0, "replied": 0})
         );
         let default = c.ok("get", &format!("/campaigns/{id}/reports"), None).await;
         assert_eq!(default["statusAudience"].as_array().unwrap().len(), 5, "{t}: default take is 100");

@@ -7,7 +7,9 @@
 //! reports polled until every recipient is READ or FAILED on the simulator channel, audience,
 //! messages, 66 after dispatch, the contact extras and context variables a send leaves), the
 //! SDK's automatic answer to server pings, `sendMessage` to a person reaching the simulator with
-//! its notifications (accepted, dispatched, received, consumed), a wrong access key being refused (13) and a clean
+//! its notifications (accepted, dispatched, received, consumed), a 0005 person's reply to a
+//! campaign reaching the message receiver with its flow metadata (JS: acknowledged by the SDK), and the
+//! person's `Obrigado!` to the bot's answer, a wrong access key being refused (13) and a clean
 //! `finishing` → `finished` close.
 //!
 //! The test installs the SDKs itself, so that `cargo test --workspace` works on a fresh

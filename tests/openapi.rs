@@ -280,6 +280,31 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
         ],
         // Its 200 is a stream without end (tests/campaign_events.rs reads it); here the 404.
         ("GET", "/campaigns/{id}/events") => vec![probe(p(&format!("/campaigns/{NIL}/events")), None, "unknown id")],
+        ("POST", "/simulator/{channel_id}/inbound") => vec![
+            probe(p("/simulator/channel_123/inbound"), Some(json!({"from": "+5531998760101", "text": "oi"})), "valid"),
+            probe(p("/simulator/channel_123/inbound"), Some(json!({"from": "abc", "text": "oi"})), "bad phone"),
+            probe(
+                p("/simulator/nope/inbound"),
+                Some(json!({"from": "+5531998760101", "text": "oi"})),
+                "unknown channel",
+            ),
+        ],
+        ("GET", "/suppressions") => vec![
+            probe(p("/suppressions?phone=%2B5531998760901"), None, "valid"),
+            probe(p("/suppressions?limit=0"), None, "bad query"),
+        ],
+        ("POST", "/suppressions") => vec![
+            probe(p("/suppressions"), Some(json!({"phone": "+5531998760902", "reason": "asked"})), "valid"),
+            probe(p("/suppressions"), Some(json!({"phone": "abc"})), "invalid"),
+        ],
+        ("DELETE", "/suppressions/{phone}") => {
+            rest.created("/suppressions", json!({"phone": "+5531998760903"})).await;
+            vec![
+                probe(p("/suppressions/+5531998760903"), None, "valid"),
+                probe(p("/suppressions/+5531998760904"), None, "not on the list"),
+                probe(p("/suppressions/abc"), None, "invalid"),
+            ]
+        }
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }

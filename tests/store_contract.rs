@@ -12,6 +12,7 @@ use irisgate::campaign::{
 };
 use irisgate::catalog::{ChannelDef, TagDef};
 use irisgate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
+use irisgate::conversation::{InboxEntry, Suppression};
 use irisgate::error::Error;
 use irisgate::outbound::{Content, OutboundChange, OutboundMessage, OutboundStatus};
 use irisgate::phone::PhoneNormalizer;
@@ -566,6 +567,69 @@ async fn outbound_messages_move_forward_and_receipts_find_them_by_provider_id(b:
     assert!(s.outbound_in(OutboundStatus::Sending, i64::MIN, 10).await.unwrap().is_empty());
 }
 
+fn entry(id: &str, person: &str, at: i64) -> InboxEntry {
+    InboxEntry {
+        id: format!("g-{id}"),
+        provider_id: id.into(),
+        person: person.into(),
+        received_at: at,
+        envelope: format!("{{\"id\":\"g-{id}\"}}"),
+    }
+}
+
+async fn inbox_deduplicates_by_provider_id_keeps_order_and_is_bounded(b: Backend) {
+    let s = &b.store;
+    for (id, at) in [("w1", 10), ("w2", 20), ("w3", 30)] {
+        assert!(s.inbox_insert("t1", entry(id, "p1", at), 10).await.unwrap().new);
+    }
+    assert!(!s.inbox_insert("t1", entry("w1", "p1", 11), 10).await.unwrap().new, "a repeat is one message");
+    assert!(s.inbox_insert("t2", entry("w1", "p1", 11), 10).await.unwrap().new, "per tenant");
+    let ids = |w: Vec<InboxEntry>| w.into_iter().map(|e| e.provider_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.inbox_waiting("t1", 10).await.unwrap()), ["w1", "w2", "w3"]);
+    assert_eq!(ids(s.inbox_waiting("t1", 2).await.unwrap()), ["w1", "w2"]);
+    assert!(s.inbox_remove("t1", "g-w2").await.unwrap());
+    assert!(!s.inbox_remove("t1", "g-w2").await.unwrap(), "already off");
+    assert!(!s.inbox_insert("t1", entry("w2", "p1", 21), 10).await.unwrap().new, "an acknowledged id is still known");
+    let added = s.inbox_insert("t1", entry("w4", "p2", 40), 2).await.unwrap();
+    assert_eq!((added.new, added.dropped), (true, 1), "over the bound the oldest waiting goes");
+    assert_eq!(ids(s.inbox_waiting("t1", 10).await.unwrap()), ["w3", "w4"]);
+    assert_eq!(s.inbox_expire("t1", 35).await.unwrap(), 1, "w3 expired");
+    assert_eq!(ids(s.inbox_waiting("t1", 10).await.unwrap()), ["w4"]);
+    assert!(s.inbox_insert("t1", entry("w1", "p1", 50), 10).await.unwrap().new, "an expired id is forgotten");
+    assert_eq!(ids(s.inbox_waiting("t2", 10).await.unwrap()), ["w1"], "the other tenant untouched");
+}
+
+async fn suppressions_and_replies_are_per_tenant_and_counted_once(b: Backend) {
+    let s = &b.store;
+    let entry = |phone, at, reason: &str| Suppression { phone, at, reason: Some(reason.into()), channel: None };
+    assert!(s.suppress("t1", entry(5531000000001, 10, "SAIR")).await.unwrap());
+    assert!(s.suppress("t1", entry(5531000000002, 20, "STOP")).await.unwrap());
+    assert!(!s.suppress("t1", entry(5531000000001, 30, "PARAR")).await.unwrap(), "replaced, not new");
+    let (total, list) = s.suppressions("t1", None, ALL).await.unwrap();
+    let listed: Vec<(u64, Option<String>)> = list.into_iter().map(|e| (e.phone, e.reason)).collect();
+    assert_eq!(total, 2);
+    assert_eq!(listed, [(5531000000001, Some("PARAR".into())), (5531000000002, Some("STOP".into()))], "newest first");
+    assert_eq!(s.suppressions("t1", Some(5531000000002), ALL).await.unwrap().0, 1);
+    assert_eq!(s.suppressed_among("t1", &[5531000000001, 5531000000003]).await.unwrap(), [5531000000001]);
+    assert!(s.suppressed_among("t2", &[5531000000001]).await.unwrap().is_empty(), "per tenant");
+    assert!(s.unsuppress("t1", 5531000000001).await.unwrap());
+    assert!(!s.unsuppress("t1", 5531000000001).await.unwrap());
+    // Replies: the last send to a person within the window, counted once.
+    let c = campaign("t1", 1);
+    let list = numbers(2);
+    s.insert_campaign(c.clone(), list.iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
+    s.mark_sending(c.id, &[0, 1], 10).await.unwrap();
+    let done = |seq| Outcome { seq, status: RecipientStatus::Processed, at: 20, reason: 0 };
+    s.record_outcomes(c.id, &[done(0), done(1)]).await.unwrap();
+    let phone: u64 = list[0].trim_start_matches('+').parse().unwrap();
+    assert_eq!(s.last_sent_to("t1", phone, 0).await.unwrap(), Some((c.id, 0)));
+    assert_eq!(s.last_sent_to("t1", phone, 21).await.unwrap(), None, "outside the window");
+    assert_eq!(s.last_sent_to("t2", phone, 0).await.unwrap(), None, "another tenant's campaign");
+    assert!(s.mark_replied(c.id, 0, 30).await.unwrap());
+    assert!(!s.mark_replied(c.id, 0, 40).await.unwrap(), "once per recipient");
+    assert_eq!(s.counts("t1", c.id).await.unwrap().replied, 1);
+}
+
 macro_rules! contract {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -602,4 +666,6 @@ every_backend!(
     running_campaigns_are_leased_to_one_node_at_a_time,
     committed_writes_survive_reopening,
     outbound_messages_move_forward_and_receipts_find_them_by_provider_id,
+    inbox_deduplicates_by_provider_id_keeps_order_and_is_bounded,
+    suppressions_and_replies_are_per_tenant_and_counted_once,
 );

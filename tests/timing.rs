@@ -122,7 +122,7 @@ async fn every_simulator_test_number_ends_in_its_documented_state() {
     assert_eq!(s("+5531999995555")["status"], "READ");
     assert_eq!(
         r["audienceCounts"],
-        json!({"total": 6, "pending": 0, "processed": 1, "received": 1, "read": 2, "failed": 2})
+        json!({"total": 6, "pending": 0, "processed": 1, "received": 1, "read": 2, "failed": 2, "replied": 0})
     );
     assert_eq!(r["status"], "executed");
 }

@@ -2,6 +2,8 @@
 //! the registry that builds one instance per configured channel with its provider's
 //! settings (`settings`); `throttle` is the adaptive slow-down providers share.
 
+mod ledger;
+pub mod people;
 pub mod rbm;
 pub mod settings;
 pub mod simulator;
@@ -111,6 +113,8 @@ pub struct Channels {
     /// Where channel tasks run (tracked; the shutdown token is its `shutdown`).
     background: crate::shutdown::Background,
     metrics: crate::metrics::Metrics,
+    /// Where the simulator's people send their replies (conversations.md).
+    inbound: Option<crate::conversation::inbound::InboundSink>,
 }
 
 impl Channels {
@@ -121,12 +125,18 @@ impl Channels {
         background: crate::shutdown::Background,
         metrics: crate::metrics::Metrics,
     ) -> Channels {
-        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background, metrics }
+        Channels { live: Arc::new(DashMap::new()), providers, receipts, clock, background, metrics, inbound: None }
     }
 
     /// The gateway's metrics (the dispatcher counts sends with them).
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.metrics
+    }
+
+    /// Simulator channels built from now on let their people reply into `sink`.
+    pub fn with_inbound(mut self, sink: crate::conversation::inbound::InboundSink) -> Channels {
+        self.inbound = Some(sink);
+        self
     }
 
     /// The providers' settings of every configured channel (webhooks find theirs here).
@@ -155,17 +165,24 @@ impl Channels {
                 settings::Provider::Rbm(s) => {
                     Arc::new(rbm::Rbm::new(tenant, def, s, self.background.shutdown.clone())) as Arc<dyn Channel>
                 }
-                settings::Provider::Simulator => Arc::new(simulator::Simulator::spawn(
-                    def,
-                    self.receipts.clone(),
-                    self.clock.clone(),
-                    &self.background,
-                    simulator::Counted {
-                        metrics: self.metrics.clone(),
-                        tenant: tenant.to_owned(),
-                        channel: def.id.clone(),
-                    },
-                )) as Arc<dyn Channel>,
+                settings::Provider::Simulator => {
+                    let sim = simulator::Simulator::spawn(
+                        def,
+                        self.receipts.clone(),
+                        self.clock.clone(),
+                        &self.background,
+                        simulator::Counted {
+                            metrics: self.metrics.clone(),
+                            tenant: tenant.to_owned(),
+                            channel: def.id.clone(),
+                        },
+                    );
+                    let sim = match &self.inbound {
+                        Some(sink) => sim.with_people(tenant, def, sink.clone(), &self.background),
+                        None => sim,
+                    };
+                    Arc::new(sim) as Arc<dyn Channel>
+                }
             })
             .clone()
     }

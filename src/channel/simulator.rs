@@ -8,9 +8,13 @@
 //! | 0002 | accepted, never delivered |
 //! | 0003 | delivered, never read |
 //! | 0004 | transient provider error twice, then as any other number |
+//! | 0005 | read, then the person replies `Quero saber mais` |
+//! | 0006 | read, then the person replies `SAIR` (opts out) |
+//! | 0007 | read, then the person replies with an image |
+//! | 0008 | read, then the person taps the template's first quick-reply button |
 //! | other | accepted → delivered → read |
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use std::io::Write;
@@ -22,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
+use super::ledger::{open_ledger, read_ledger, RecentIds};
 use super::{Channel, Outbound, ReceiptSink, SendResult};
 use crate::campaign::RecipientStatus;
 use crate::catalog::ChannelDef;
@@ -44,60 +49,6 @@ const OUTSIDE_WINDOW_TITLE: &str =
 /// dozens of campaigns sending through one channel at once, at a few MB at most, instead of
 /// growing with every send for the life of the process.
 pub const REMEMBERED_IDS: usize = 65_536;
-
-/// The most recent ids, at most `capacity`; the oldest is forgotten first.
-#[derive(Clone)]
-struct RecentIds {
-    /// Each id with the number of its insertion…
-    ids: HashMap<String, u64>,
-    /// …and the insertions in order; an entry whose id was removed (or inserted again) is
-    /// skipped when it comes out.
-    order: VecDeque<(u64, String)>,
-    inserted: u64,
-    capacity: usize,
-}
-
-impl RecentIds {
-    fn new(capacity: usize) -> RecentIds {
-        RecentIds { ids: HashMap::new(), order: VecDeque::new(), inserted: 0, capacity: capacity.max(1) }
-    }
-
-    fn contains(&self, id: &str) -> bool {
-        self.ids.contains_key(id)
-    }
-
-    /// True when `id` was not there.
-    fn insert(&mut self, id: &str) -> bool {
-        if self.ids.contains_key(id) {
-            return false;
-        }
-        self.inserted += 1;
-        self.ids.insert(id.to_owned(), self.inserted);
-        self.order.push_back((self.inserted, id.to_owned()));
-        while self.ids.len() > self.capacity {
-            let Some((n, oldest)) = self.order.pop_front() else { break };
-            if self.ids.get(&oldest) == Some(&n) {
-                self.ids.remove(&oldest);
-            }
-        }
-        if self.order.len() > 2 * self.capacity {
-            // Removed ids left their entries behind: drop those.
-            let ids = &self.ids;
-            self.order.retain(|(n, id)| ids.get(id) == Some(n));
-        }
-        true
-    }
-
-    fn remove(&mut self, id: &str) {
-        self.ids.remove(id);
-    }
-
-    /// Entries held (ids and their order).
-    #[cfg(test)]
-    fn len(&self) -> (usize, usize) {
-        (self.ids.len(), self.order.len())
-    }
-}
 
 /// Receipts due later, in the order they fall due (latencies are constant, so FIFO is sorted).
 struct Due {
@@ -124,6 +75,8 @@ pub struct Simulator {
     ledger: Option<Mutex<(std::fs::File, u64)>>,
     clock: Clock,
     counted: Counted,
+    /// Where the simulated people's replies go (numbers 0005–0008), with what they need.
+    people: Option<super::people::People>,
 }
 
 /// Counts the receipts this simulator hands over (`irisgate_receipts_total`).
@@ -201,7 +154,20 @@ impl Simulator {
             ledger,
             clock,
             counted,
+            people: None,
         }
+    }
+
+    /// Lets the simulated people of `def` (numbers 0005–0008) reply into `sink`.
+    pub fn with_people(
+        mut self,
+        tenant: &str,
+        def: &ChannelDef,
+        sink: crate::conversation::inbound::InboundSink,
+        background: &Background,
+    ) -> Simulator {
+        self.people = Some(super::people::People::new(tenant, def, sink, background));
+        self
     }
 
     /// Records accepted sends (one JSON line each) before they are acknowledged. Several
@@ -254,46 +220,6 @@ impl Simulator {
     }
 }
 
-/// Opens (creating) the ledger and loads the ids it already holds; returns the file and the
-/// length read.
-fn open_ledger(path: &str, accepted: &mut RecentIds) -> std::io::Result<(std::fs::File, u64)> {
-    let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(path)?;
-    // Under the lock other writers (nodes sharing the file) hold while they write.
-    file.lock()?;
-    let result = (|| -> std::io::Result<u64> {
-        let offset = read_ledger(&mut file, 0, accepted)?;
-        if file.metadata()?.len() > offset {
-            // A line cut short by a crash was never acknowledged: drop it.
-            file.set_len(offset)?;
-        }
-        Ok(offset)
-    })();
-    let _ = file.unlock();
-    Ok((file, result?))
-}
-
-/// Reads whole lines from `offset` on, adding their ids; returns the offset after the last
-/// whole line.
-fn read_ledger(file: &mut std::fs::File, offset: u64, ids: &mut RecentIds) -> std::io::Result<u64> {
-    use std::io::{Read, Seek, SeekFrom};
-    let len = file.metadata()?.len();
-    if len <= offset {
-        return Ok(offset);
-    }
-    file.seek(SeekFrom::Start(offset))?;
-    let mut bytes = Vec::with_capacity((len - offset) as usize);
-    Read::by_ref(file).take(len - offset).read_to_end(&mut bytes)?;
-    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    for line in bytes[..whole].split(|b| *b == b'\n') {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
-            if let Some(id) = v["message_id"].as_str() {
-                ids.insert(id);
-            }
-        }
-    }
-    Ok(offset + whole as u64)
-}
-
 fn receipt(message_id: &str, status: RecipientStatus, reason: u32) -> Receipt {
     Receipt { message_id: message_id.to_owned(), status, at: 0, reason }
 }
@@ -308,8 +234,6 @@ impl Channel for Simulator {
             let accepted = || SendResult::Accepted { provider_id: id.to_owned() };
             let (delivered, read) = (self.delivered_after, self.read_after.max(self.delivered_after));
             let last_four = m.phone.national_number() % 10_000;
-            // coordinator: inbound hook — a text to a 0005 person is delivered and read (below)
-            // and the person replies "Obrigado!" through the inbound pipeline (not built here).
             if m.conversation.as_deref().is_some_and(|c| self.whatsapp && c.outside_window(self.clock.now())) {
                 results.push(SendResult::Failed { code: OUTSIDE_WINDOW, description: OUTSIDE_WINDOW_TITLE.into() });
                 continue;
@@ -344,6 +268,9 @@ impl Channel for Simulator {
                 _ => {
                     self.emit(delivered, receipt(id, RecipientStatus::Received, 0)).await;
                     self.emit(read, receipt(id, RecipientStatus::Read, 0)).await;
+                    if let (true, Some(people)) = (new, &self.people) {
+                        people.reply(m, last_four, read, &self.clock);
+                    }
                 }
             }
             results.push(accepted());
@@ -447,26 +374,6 @@ mod tests {
     use super::*;
     use crate::campaign::ChannelType;
     use crate::phone::Phone;
-
-    #[test]
-    fn recent_ids_forget_the_oldest_first_and_stay_bounded() {
-        let mut ids = RecentIds::new(3);
-        for id in ["a", "b", "c", "d"] {
-            assert!(ids.insert(id));
-        }
-        assert!(!ids.contains("a") && ids.contains("b") && ids.contains("d"));
-        assert!(!ids.insert("d"), "a recent id is known");
-        ids.remove("c");
-        assert!(ids.insert("c"), "a removed id is new again");
-        // Removals leave entries in the order; they never pile up.
-        for i in 0..1000 {
-            let id = format!("x{i}");
-            ids.insert(&id);
-            ids.remove(&id);
-        }
-        let (held, order) = ids.len();
-        assert!(held <= 3 && order <= 6, "{held} ids, {order} entries");
-    }
 
     fn message(i: usize) -> Outbound {
         // Numbers ending in 5000..9999: none is a test number.

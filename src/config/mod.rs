@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub use crate::tenant::decode_base64;
 
 mod channels;
+mod conversations;
 mod conversion;
 mod env;
 mod observability;
@@ -21,6 +22,7 @@ mod outbound;
 mod validation;
 
 pub use channels::{ButtonConfig, ChannelConfig, ProviderKind, TemplateConfig};
+pub use conversations::{ConversationSettings, DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS};
 pub use observability::{LogFormat, MetricsConfig};
 pub use outbound::OutboundSettings;
 
@@ -49,6 +51,8 @@ pub struct Config {
     /// Bots' messages to people (queue, notification retries).
     #[serde(default)]
     pub outbound: OutboundSettings,
+    #[serde(default)]
+    pub conversations: ConversationSettings,
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
     /// `[metrics]`: the Prometheus port.
@@ -280,6 +284,20 @@ pub struct TenantConfig {
     /// (`POST` with `Authorization: Key <the tenant's HTTP key>`).
     #[serde(default)]
     pub notification_url: Option<String>,
+    /// Inbound texts that put the sender on the suppression list (compared trimmed, case-,
+    /// accent- and space-insensitively); default `SAIR`, `PARAR`, `STOP`, `CANCELAR`, `DESCADASTRAR`.
+    #[serde(default)]
+    pub opt_out_keywords: Option<Vec<String>>,
+    /// Inbound texts that take the sender off it; default `VOLTAR`, `START`.
+    #[serde(default)]
+    pub opt_in_keywords: Option<Vec<String>>,
+    /// Text sent back on the same channel after an opt-out (none by default).
+    #[serde(default)]
+    pub opt_out_reply: Option<String>,
+    /// Where inbound messages are POSTed (the envelope as body, `Authorization: Key …`) while
+    /// the bot has no WebSocket session; a 2xx takes a message off the inbox.
+    #[serde(default)]
+    pub message_url: Option<String>,
 }
 
 mod defaults {

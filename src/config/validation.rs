@@ -122,9 +122,11 @@ impl Config {
         let mut api_keys = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {
             let key = |k: &str| format!("tenants[{t}].{k}");
-            if let Some(url) = &tenant.notification_url {
-                if !reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                    return err(key("notification_url"), format!("\"{url}\" is not an http(s) URL"));
+            for (name, url) in [("notification_url", &tenant.notification_url), ("message_url", &tenant.message_url)] {
+                if let Some(url) = url {
+                    if !reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                        return err(key(name), format!("\"{url}\" is not an http(s) URL"));
+                    }
                 }
             }
             if tenant.identifier.is_empty()

@@ -94,7 +94,7 @@ pub(super) async fn batch(inner: &Inner, plan: &Plan, recipients: Vec<Recipient>
 }
 
 /// Splits recipients into messages to send and recipients that fail before sending
-/// (1001 invalid number, 1602 open conversation, 1004 missing parameter).
+/// (1001 invalid number, 1008 opted out, 1602 open conversation, 1004 missing parameter).
 async fn prepare(
     inner: &Inner,
     plan: &Plan,
@@ -107,6 +107,8 @@ async fn prepare(
         let phones: Vec<u64> = batch.iter().filter(|r| r.phone != 0).map(|r| r.phone).collect();
         inner.store.open_conversations(plan.tenant(), &phones).await?.into_iter().collect()
     };
+    let phones: Vec<u64> = batch.iter().filter(|r| r.phone != 0).map(|r| r.phone).collect();
+    let suppressed: HashSet<u64> = inner.store.suppressed_among(plan.tenant(), &phones).await?.into_iter().collect();
     let at = inner.clock.now();
     let mut ready = Vec::with_capacity(batch.len());
     let mut outcomes = Vec::new();
@@ -116,6 +118,10 @@ async fn prepare(
             outcomes.push(fail(reasons::INVALID_PHONE));
             continue;
         };
+        if suppressed.contains(&r.phone) {
+            outcomes.push(fail(reasons::OPTED_OUT));
+            continue;
+        }
         if open.contains(&r.phone) {
             outcomes.push(fail(reasons::IN_ATTENDANCE));
             continue;

@@ -52,6 +52,8 @@ pub struct Inner {
     pub outbound: crate::outbound::Outbox,
     /// This gateway's metrics (a no-op when `[metrics] listen` is empty).
     pub metrics: crate::metrics::Metrics,
+    /// The message plane: inbound messages, the inbox, the bots' sessions, suppressions.
+    pub conversations: crate::conversation::inbound::Conversations,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
     /// The scheduler, the lease claimer and the channels' timers, drained at shutdown
@@ -102,7 +104,18 @@ impl Engine {
             clock.clone(),
             shutdown.clone(),
         );
-        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone(), metrics.clone());
+        let (inbound_sink, inbound_rx) = tokio::sync::mpsc::channel(config.conversations.inbound_queue.max(1));
+        let channels = Channels::new(providers, receipts.sink(), clock.clone(), background.clone(), metrics.clone())
+            .with_inbound(inbound_sink);
+        let conversations =
+            crate::conversation::inbound::Conversations::new(config, store.clone(), clock.clone(), channels.clone());
+        conversations.spawn_delivery(&background);
+        conversations.spawn_message_url(config, &background);
+        background.tasks.spawn(crate::conversation::inbound::record_simulated(
+            conversations.clone(),
+            inbound_rx,
+            background.flush.clone(),
+        ));
         let dispatcher = Dispatcher::new(
             store.clone(),
             channels.clone(),
@@ -138,6 +151,7 @@ impl Engine {
             template_sync,
             outbound,
             metrics,
+            conversations,
             receipts,
             background: background.clone(),
         }));

@@ -48,7 +48,7 @@ pub fn campaign(c: &Campaign) -> Value {
 pub fn counts(c: &Counts) -> Value {
     json!({
         "total": c.total, "pending": c.pending, "processed": c.processed,
-        "received": c.received, "read": c.read, "failed": c.failed,
+        "received": c.received, "read": c.read, "failed": c.failed, "replied": c.replied,
     })
 }
 

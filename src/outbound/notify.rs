@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use dashmap::DashMap;
 use lime_protocol::Event;
 use serde_json::{json, Value};
@@ -64,11 +63,7 @@ impl Notifier {
             .iter()
             .filter_map(|t| {
                 let url = t.notification_url.clone()?;
-                let authorization = crate::tenant::decode_base64(&t.access_key).map(|secret| {
-                    let mut token = format!("{}:", t.identifier).into_bytes();
-                    token.extend_from_slice(&secret);
-                    format!("Key {}", base64::engine::general_purpose::STANDARD.encode(token))
-                });
+                let authorization = crate::tenant::key_authorization(&t.identifier, &t.access_key);
                 if authorization.is_none() {
                     tracing::warn!(
                         tenant = t.identifier,

@@ -193,8 +193,20 @@ async fn send_group(
     claim: bool,
     shutdown: &CancellationToken,
 ) -> Result<()> {
+    if group.is_empty() {
+        return Ok(());
+    }
     let mut ready = Vec::with_capacity(group.len());
+    // A person on the suppression list gets nothing: failed 1008 (conversations.md).
+    let phones: Vec<u64> = group.iter().map(|m| m.phone).collect();
+    let suppressed: std::collections::HashSet<u64> =
+        s.store.suppressed_among(&group[0].tenant, &phones).await?.into_iter().collect();
+    let mut opted_out = Vec::new();
     for m in group {
+        if suppressed.contains(&m.phone) {
+            opted_out.push(failure(m.key.clone(), reasons::OPTED_OUT, "Recipient opted out"));
+            continue;
+        }
         let last_inbound = match (&def.channel_type, m.content.is_free_form()) {
             (crate::campaign::ChannelType::WhatsApp, true) => s
                 .store
@@ -222,6 +234,13 @@ async fn send_group(
             conversation: Some(Arc::new(FreeForm { content: m.content.clone(), last_inbound })),
         };
         ready.push((m, outbound));
+    }
+    if !opted_out.is_empty() {
+        let moved = s.store.move_outbound(&opted_out).await?;
+        if claim {
+            release(s, moved.len());
+        }
+        s.notifier.moved(&moved);
     }
     if claim {
         // SENDING before the provider is called, with the provider id when it is known now

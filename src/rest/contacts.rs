@@ -170,7 +170,7 @@ pub async fn list(
 ) -> ApiResult<Json<PageOf<ContactView>>> {
     let paging = Paging::from_query(q.page.as_deref(), q.limit.as_deref())?;
     let (total, contacts) = state.engine.store.contacts(ws.id(), paging.store_page()).await?;
-    Ok(Json(PageOf::new(contacts.iter().map(view::contact).collect(), paging, total)))
+    Ok(Json(PageOf::new(views(&state, ws.id(), &contacts).await?, paging, total)))
 }
 
 /// Create a contact.
@@ -183,7 +183,20 @@ pub async fn create(State(state): State<AppState>, ws: Workspace, body: Body) ->
     let fresh = Contact { id: uuid::Uuid::now_v7().to_string(), created: now, ..Contact::default() };
     let contact = apply(&state, &ws, fresh, input, true).await?;
     let saved = state.engine.store.put_contact(ws.id(), contact).await?;
-    Ok(created(view::contact(&saved)))
+    Ok(created(views(&state, ws.id(), std::slice::from_ref(&saved)).await?.remove(0)))
+}
+
+/// The contacts' views with `opted_out_at` from the suppression list.
+async fn views(state: &AppState, tenant: &str, contacts: &[Contact]) -> ApiResult<Vec<ContactView>> {
+    let phones: Vec<u64> = contacts.iter().filter_map(|c| c.phone).collect();
+    let at = state.engine.conversations.opted_out_at(tenant, &phones).await?;
+    Ok(contacts
+        .iter()
+        .map(|c| ContactView {
+            opted_out_at: c.phone.and_then(|p| at.get(&p)).and_then(|t| crate::datetime::iso(*t)),
+            ..view::contact(c)
+        })
+        .collect())
 }
 
 async fn load(state: &AppState, ws: &Workspace, id: &str) -> ApiResult<Contact> {
@@ -199,7 +212,8 @@ async fn load(state: &AppState, ws: &Workspace, id: &str) -> ApiResult<Contact> 
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", params(("id" = String, Path)), security(("api_key" = [])),
     responses((status = 200, description = "The contact", body = ContactView), (status = 404, description = "Not found")))]
 pub async fn get(State(state): State<AppState>, ws: Workspace, Path(id): Path<String>) -> ApiResult<Json<ContactView>> {
-    Ok(Json(view::contact(&load(&state, &ws, &id).await?)))
+    let contact = load(&state, &ws, &id).await?;
+    Ok(Json(views(&state, ws.id(), std::slice::from_ref(&contact)).await?.remove(0)))
 }
 
 /// Change the fields given.
@@ -216,7 +230,8 @@ pub async fn update(
     let input: ContactInput = json_body(&state, body).await?;
     let current = load(&state, &ws, &id).await?;
     let contact = apply(&state, &ws, current, input, false).await?;
-    Ok(Json(view::contact(&state.engine.store.put_contact(ws.id(), contact).await?)))
+    let saved = state.engine.store.put_contact(ws.id(), contact).await?;
+    Ok(Json(views(&state, ws.id(), std::slice::from_ref(&saved)).await?.remove(0)))
 }
 
 /// Delete a contact.

@@ -5,6 +5,8 @@
 //!   [`export`]: the messages as a streamed CSV.
 //! - [`resources`]: tags, channels, templates, custom fields.
 //! - [`contacts`]: contacts CRUD and CSV import.
+//! - [`simulator`]: inbound messages injected into a simulator channel; [`suppressions`]: the
+//!   opt-out list.
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
 //! - [`events`]: a campaign's live progress (Server-Sent Events); [`progress`]: the shared
 //!   pollers behind it.
@@ -19,6 +21,8 @@ pub mod preview;
 pub mod progress;
 pub mod resources;
 pub mod results;
+pub mod simulator;
+pub mod suppressions;
 pub mod view;
 
 use std::sync::Arc;
@@ -29,7 +33,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -62,6 +66,9 @@ pub fn router() -> Router<AppState> {
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/import", post(contacts::import))
         .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))
+        .route("/simulator/{channel_id}/inbound", post(simulator::inbound))
+        .route("/suppressions", get(suppressions::list).post(suppressions::create))
+        .route("/suppressions/{phone}", delete(suppressions::delete))
         .route("/openapi.json", get(openapi::document))
 }
 

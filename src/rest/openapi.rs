@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaign_input, campaigns, contacts, export, preview, resources, results, view};
+use super::{campaign_input, campaigns, contacts, export, preview, resources, results, simulator, suppressions, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +42,10 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         contacts::update,
         contacts::delete,
         contacts::import,
+        simulator::inbound,
+        suppressions::list,
+        suppressions::create,
+        suppressions::delete,
     ),
     components(schemas(
         view::CampaignView,
@@ -62,6 +66,10 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         resources::CustomFieldInput,
         contacts::ContactInput,
         contacts::ImportResult,
+        simulator::InboundInput,
+        simulator::InboundView,
+        suppressions::SuppressionInput,
+        suppressions::SuppressionView,
         ErrorBody,
     ))
 )]

@@ -27,6 +27,9 @@ pub struct PreviewInput {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PreviewView {
     pub total: u64,
+    /// Of `total`, contacts on the suppression list: a campaign leaves them FAILED 1008
+    /// (conversations.md).
+    pub suppressed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Vec<ContactView>>,
 }
@@ -48,15 +51,21 @@ pub async fn preview(State(state): State<AppState>, ws: Workspace, body: Body) -
     let details = input.include_details.unwrap_or(false);
     let mut total = 0u64;
     let mut first = Vec::new();
+    let mut phones = Vec::new();
     store
         .scan_contacts(ws.id(), &mut |c: &Contact| {
             if c.phone.is_some() && compiled.matches(c) {
                 total += 1;
+                phones.extend(c.phone);
                 if details && first.len() < 50 {
                     first.push(view::contact(c));
                 }
             }
         })
         .await?;
-    Ok(Json(PreviewView { total, contacts: details.then_some(first) }).into_response())
+    let mut suppressed = 0u64;
+    for chunk in phones.chunks(1000) {
+        suppressed += store.suppressed_among(ws.id(), chunk).await?.len() as u64;
+    }
+    Ok(Json(PreviewView { total, suppressed, contacts: details.then_some(first) }).into_response())
 }

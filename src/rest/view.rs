@@ -52,6 +52,9 @@ pub struct StatsView {
     pub delivered: u64,
     pub read: u64,
     pub failed: u64,
+    /// Recipients who answered within `conversations.reply_window_ms` (each once; they are
+    /// also counted in their status).
+    pub replied: u64,
     /// (sent + delivered + read) over processed, 0–100, two decimals.
     pub success_rate: f64,
     /// Processed over total, 0–100, two decimals.
@@ -88,6 +91,8 @@ pub struct ContactView {
     pub custom_fields: Map<String, Value>,
     pub last_interaction_at: Option<String>,
     pub has_open_conversation: bool,
+    /// When the person went on the suppression list (null when not on it).
+    pub opted_out_at: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
 }
@@ -223,6 +228,7 @@ pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
         delivered: counts.received,
         read: counts.read,
         failed: counts.failed,
+        replied: counts.replied,
         success_rate,
         progress,
         started_at: iso(c.send_date),
@@ -258,6 +264,7 @@ pub fn contact(c: &Contact) -> ContactView {
         custom_fields: c.extras.clone(),
         last_interaction_at: iso(c.last_interaction_at),
         has_open_conversation: c.has_open_conversation,
+        opted_out_at: None,
         created_at: iso(c.created),
         updated_at: iso(c.updated),
     }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::campaign::{Campaign, CampaignStatus, Counts, Millis, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
+use crate::conversation::{InboxAdded, InboxEntry, Suppression};
 use crate::error::Result;
 
 pub use memory::MemoryStore;
@@ -298,4 +299,44 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates or replaces (by id) a custom field.
     async fn put_custom_field(&self, tenant: &str, field: CustomFieldDef) -> Result<()>;
+
+    // --- conversations (conversations.md) --------------------------------------------
+
+    /// Records an inbound message, deduplicated by `(tenant, provider_id)`; past `max`
+    /// waiting messages the oldest are dropped. Committed before it returns.
+    async fn inbox_insert(&self, tenant: &str, entry: InboxEntry, max: u64) -> Result<InboxAdded>;
+
+    /// Up to `limit` messages waiting for the bot, in arrival order.
+    async fn inbox_waiting(&self, tenant: &str, limit: usize) -> Result<Vec<InboxEntry>>;
+
+    /// Takes a message off the inbox (the bot acknowledged it); false when it was not waiting.
+    async fn inbox_remove(&self, tenant: &str, id: &str) -> Result<bool>;
+
+    /// Drops waiting messages received before `before` and forgets every older provider id;
+    /// returns how many waiting messages were dropped.
+    async fn inbox_expire(&self, tenant: &str, before: Millis) -> Result<u64>;
+
+    /// Puts a person on the suppression list (replacing an earlier entry); true when new.
+    async fn suppress(&self, tenant: &str, suppression: Suppression) -> Result<bool>;
+
+    /// Takes a person off the suppression list; false when they were not on it.
+    async fn unsuppress(&self, tenant: &str, phone: u64) -> Result<bool>;
+
+    /// The suppression list, newest first, optionally only `phone`: (total, page).
+    async fn suppressions(&self, tenant: &str, phone: Option<u64>, page: Page) -> Result<(u64, Vec<Suppression>)>;
+
+    /// Of `phones`, those on the suppression list (campaign sends, previews, bot messages).
+    async fn suppressed_among(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>>;
+
+    /// Whether one person is on the tenant's suppression list.
+    async fn is_suppressed(&self, tenant: &str, phone: u64) -> Result<bool> {
+        Ok(!self.suppressed_among(tenant, &[phone]).await?.is_empty())
+    }
+
+    /// The most recent send of a campaign of `tenant` to `phone` at or after `since`
+    /// (processed time): (campaign, seq).
+    async fn last_sent_to(&self, tenant: &str, phone: u64, since: Millis) -> Result<Option<(Uuid, u32)>>;
+
+    /// Counts a reply of recipient `seq` once (`replied`); false when already counted.
+    async fn mark_replied(&self, campaign: Uuid, seq: u32, at: Millis) -> Result<bool>;
 }

@@ -105,22 +105,26 @@ pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: B
     }
 }
 
-/// `POST /notifications`: accepted (202).
+/// `POST /notifications`: 202; a `received` / `consumed` / `failed` for an inbound message
+/// takes it off the inbox (conversations.md), as over a session.
 pub async fn notifications(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    accept_kind(&state, &headers, body, "notification").await
-}
-
-async fn accept_kind(state: &AppState, headers: &HeaderMap, body: Body, expected: &str) -> Response {
-    let _admitted = match admit(state, headers) {
+    let (tenant, _slot) = match admit(&state, &headers) {
         Ok(admitted) => admitted,
         Err(r) => return r,
     };
-    match read_envelope(body).await {
-        Ok(envelope) if kind(&envelope) == expected => StatusCode::ACCEPTED.into_response(),
+    let notification = match read_envelope(body).await {
+        Ok(Envelope::Notification(n)) => n,
         Ok(other) => {
-            json_error(StatusCode::BAD_REQUEST, format!("Expected a {expected} envelope, got {}", kind(&other)))
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                format!("Expected a notification envelope, got {}", kind(&other)),
+            )
         }
-        Err(r) => r,
+        Err(r) => return r,
+    };
+    match state.engine.conversations.on_notification(&tenant.id, &notification).await {
+        Ok(_) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => json_error(e.to_http_status(), e.client_message()),
     }
 }
 

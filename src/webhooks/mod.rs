@@ -2,6 +2,7 @@
 //! messages (`whatsapp`: Meta's Cloud API, `rbm`: Google RBM). Each verifies its signature on
 //! the raw body before parsing and answers once what it carried is durable.
 
+pub mod messages;
 pub mod rbm;
 pub mod whatsapp;
 

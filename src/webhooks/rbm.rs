@@ -2,7 +2,7 @@
 //! verification handshake (`{"clientToken","secret"}` → the secret, as plain text), and events
 //! in a Pub/Sub-style envelope whose `message.data` is the base64 of the event; the header
 //! `X-Goog-Signature` is the base64 HMAC-SHA512 of those decoded bytes keyed by the channel's
-//! `client_token`. Delivery receipts are written to the store before the 200 (Google retries
+//! `client_token`. Delivery receipts and people's messages are written to the store before the 200 (Google retries
 //! anything else for days).
 
 use axum::body::Body;
@@ -41,6 +41,7 @@ struct PushMessage {
 #[serde(rename_all = "camelCase")]
 struct Event {
     event_type: Option<String>,
+    sender_phone_number: Option<String>,
     event_id: Option<String>,
     message_id: Option<String>,
     send_time: Option<String>,
@@ -89,7 +90,11 @@ pub enum Action {
     Receipt(Receipt),
     /// A receipt without a `messageId` (nothing to apply), with its `eventId`.
     Anonymous(Option<String>),
-    /// Typing, a user's message, (UN)SUBSCRIBE, …: `kind` says which; nothing to apply yet.
+    /// UNSUBSCRIBE (`subscribed` false: onto the suppression list) or SUBSCRIBE (off it).
+    Subscription { phone: u64, subscribed: bool },
+    /// A person's message (conversations.md): to the inbox.
+    Message(super::messages::Incoming),
+    /// Typing, (UN)SUBSCRIBE, a message the gateway does not carry, …: `kind` says which.
     Ignored(String),
 }
 
@@ -100,8 +105,21 @@ pub fn action(decoded: &[u8], now: Millis) -> Option<Action> {
     let status = match event.event_type.as_deref() {
         Some("DELIVERED") => RecipientStatus::Received,
         Some("READ") => RecipientStatus::Read,
+        Some(kind @ ("UNSUBSCRIBE" | "SUBSCRIBE")) => {
+            let phone = event.sender_phone_number.as_deref().and_then(|p| p.trim_start_matches('+').parse().ok());
+            return Some(match phone {
+                Some(phone) => Action::Subscription { phone, subscribed: kind == "SUBSCRIBE" },
+                None => Action::Ignored(format!("{kind} without senderPhoneNumber")),
+            });
+        }
+        None if event.text.is_some() || event.suggestion_response.is_some() || event.message_id.is_some() => {
+            let value = serde_json::from_slice::<serde_json::Value>(decoded).ok()?;
+            return Some(match super::messages::rbm(&value, now) {
+                Some(m) => Action::Message(m),
+                None => Action::Ignored("user message without content".into()),
+            });
+        }
         other => {
-            // User messages and (UN)SUBSCRIBE belong to conversations (a later issue).
             let kind = match (other, &event.text, &event.suggestion_response) {
                 (Some(t), _, _) => t,
                 (None, Some(_), _) => "text",
@@ -163,6 +181,26 @@ async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
             tracing::debug!(?event, "RBM receipt without a messageId: ignored");
             return ok();
         }
+        Some(Action::Message(m)) => return message(state, &channel, m).await,
+        Some(Action::Subscription { phone, subscribed }) => {
+            let c = &state.engine.conversations;
+            let done = if subscribed {
+                c.unsuppress(&channel.tenant, phone).await.or_else(|e| match e {
+                    crate::error::Error::NotFound(_) => Ok(()),
+                    e => Err(e),
+                })
+            } else {
+                let reason = Some("UNSUBSCRIBE".to_owned());
+                c.suppress(&channel.tenant, phone, reason, Some(channel.channel.clone())).await.map(|_| ())
+            };
+            return match done {
+                Ok(()) => ok(),
+                Err(e) => {
+                    tracing::error!(error = %e, "an RBM (UN)SUBSCRIBE could not be recorded: Google will retry it");
+                    json_error(StatusCode::SERVICE_UNAVAILABLE, "The event could not be recorded; retry later")
+                }
+            };
+        }
         Some(Action::Ignored(kind)) => {
             tracing::debug!(tenant = %channel.tenant, channel = %channel.channel, kind = %kind, "RBM event not handled yet");
             return ok();
@@ -184,6 +222,31 @@ async fn event(state: &AppState, headers: &HeaderMap, data: &str) -> Response {
         Err(e) => {
             tracing::error!(error = %e, "an RBM receipt could not be stored: Google will retry it");
             json_error(StatusCode::SERVICE_UNAVAILABLE, "The receipt could not be stored; retry later")
+        }
+    }
+}
+
+/// A person's message, in the inbox before the 200 (a repeat is recognised by its id).
+async fn message(
+    state: &AppState,
+    channel: &crate::channel::settings::Configured<crate::channel::settings::RbmSettings>,
+    m: super::messages::Incoming,
+) -> Response {
+    let inbound = crate::conversation::inbound::Inbound {
+        tenant: channel.tenant.clone(),
+        channel: channel.channel.clone(),
+        channel_type: crate::campaign::ChannelType::GoogleRcs,
+        phone: m.phone,
+        provider_id: m.provider_id,
+        received_at: m.at,
+        content: m.content,
+        name: m.name,
+    };
+    match state.engine.conversations.receive(inbound).await {
+        Ok(_) => ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "an inbound RBM message could not be recorded: Google will retry it");
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "The message could not be recorded; retry later")
         }
     }
 }

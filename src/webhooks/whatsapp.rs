@@ -1,13 +1,14 @@
 //! `/webhooks/whatsapp`: the Cloud API's subscription handshake (`GET`) and its signed
-//! status webhooks (`POST`), one URL for every WhatsApp channel (providers.md).
+//! webhooks (`POST`: statuses and people's messages), one URL for every WhatsApp channel
+//! (providers.md).
 //!
 //! The signature is checked on the raw body before any of it is parsed: the body's
 //! HMAC-SHA256 is computed with each distinct `app_secret` of the configured channels (a few
 //! at most; channels of one Meta app share it) rather than with the secret of the
 //! `phone_number_id` the body names, because finding that id means parsing JSON nobody has
 //! vouched for yet. A body that verifies is then applied only for the channels whose
-//! `app_secret` verified it. Statuses are written through the store before the 200, so
-//! what Meta was told we have is durable.
+//! `app_secret` verified it. Statuses and inbound messages are written through the store before
+//! the 200, so what Meta was told we have is durable.
 
 use std::collections::HashMap;
 
@@ -19,8 +20,9 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::campaign::{parse_message_id, Millis, RecipientStatus};
+use crate::campaign::{parse_message_id, ChannelType, Millis, RecipientStatus};
 use crate::channel::settings::{Configured, WhatsAppSettings};
+use crate::conversation::inbound::Inbound;
 use crate::problem::json_error;
 use crate::state::AppState;
 use crate::store::Receipt;
@@ -71,14 +73,31 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
     let mut receipts = Vec::new();
     // (tenant, channel) of each receipt, counted once they are recorded.
     let mut of = Vec::new();
-    let (mut sent, mut inbound, mut foreign) = (0usize, 0usize, 0usize);
+    let (mut sent, mut skipped, mut foreign) = (0usize, 0usize, 0usize);
+    let mut inbound = Vec::new();
     for change in changes {
         let Some(channel) = verified.iter().find(|c| c.settings.phone_number_id == change.phone_number_id) else {
             // Signed with a secret of ours, about a number that secret does not speak for.
-            foreign += change.receipts.len() + change.sent + change.inbound;
+            foreign += change.receipts.len() + change.sent + change.messages.len();
             continue;
         };
-        inbound += change.inbound;
+        let now = state.engine.clock.now();
+        for item in &change.messages {
+            let Some(m) = super::messages::whatsapp(item, &change.names, &channel.settings.api_base, now) else {
+                skipped += 1;
+                continue;
+            };
+            inbound.push(Inbound {
+                tenant: channel.tenant.clone(),
+                channel: channel.channel.clone(),
+                channel_type: ChannelType::WhatsApp,
+                phone: m.phone,
+                provider_id: m.provider_id,
+                received_at: m.at,
+                content: m.content,
+                name: m.name,
+            });
+        }
         sent += change.sent;
         for (code, title) in &change.errors {
             state.engine.reasons.remember(*code, title);
@@ -86,8 +105,15 @@ pub async fn statuses(State(state): State<AppState>, headers: HeaderMap, body: B
         of.extend(std::iter::repeat_n(*channel, change.receipts.len()));
         receipts.extend(change.receipts);
     }
-    if inbound > 0 {
-        tracing::debug!(inbound, "inbound WhatsApp messages are not handled yet: ignored");
+    if skipped > 0 {
+        tracing::debug!(skipped, "inbound WhatsApp messages of a type the gateway does not carry: ignored");
+    }
+    // People's messages are in the inbox before the 200 (a repeat is recognised by its wamid).
+    for m in inbound {
+        if let Err(e) = state.engine.conversations.receive(m).await {
+            tracing::error!(error = %e, "an inbound WhatsApp message could not be recorded");
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "The messages could not be recorded; send them again");
+        }
     }
     if foreign > 0 {
         tracing::warn!(foreign, "webhook items for a number whose app secret did not sign the body: ignored");
@@ -130,8 +156,10 @@ pub struct Statuses {
     pub errors: Vec<(u32, String)>,
     /// `sent` (and unknown) statuses: they change nothing.
     pub sent: usize,
-    /// Inbound messages (not handled yet).
-    pub inbound: usize,
+    /// Inbound messages (`messages[]` items, read with `webhooks::messages::whatsapp`).
+    pub messages: Vec<serde_json::Value>,
+    /// `contacts[]`: (`wa_id`, profile name).
+    pub names: Vec<(String, String)>,
 }
 
 /// The statuses of a (verified) webhook body, one entry per `messages` change; `None` when
@@ -143,7 +171,16 @@ pub fn parse(body: &[u8], now: Millis) -> Option<Vec<Statuses>> {
     for value in payload.entry.into_iter().flat_map(|e| e.changes).filter(|c| c.field == "messages").map(|c| c.value) {
         let mut change = Statuses {
             phone_number_id: value.metadata.map(|m| m.phone_number_id).unwrap_or_default(),
-            inbound: value.messages.len(),
+            names: value
+                .contacts
+                .iter()
+                .filter_map(|c| {
+                    let wa_id = c.get("wa_id")?.as_str()?;
+                    let name = c.get("profile")?.get("name")?.as_str()?;
+                    Some((wa_id.to_owned(), name.to_owned()))
+                })
+                .collect(),
+            messages: value.messages,
             ..Statuses::default()
         };
         for s in value.statuses {
@@ -226,6 +263,8 @@ struct ChangeValue {
     statuses: Vec<StatusItem>,
     #[serde(default)]
     messages: Vec<serde_json::Value>,
+    #[serde(default)]
+    contacts: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,6 +4,7 @@
 // and its `pub` items are unreachable from outside that one test crate by construction.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod bot;
 pub mod fake_whatsapp;
 pub mod node;
 pub mod pacing;

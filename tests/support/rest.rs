@@ -50,6 +50,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/contacts/{id}"),
     ("PUT", "/contacts/{id}"),
     ("DELETE", "/contacts/{id}"),
+    ("POST", "/simulator/{channel_id}/inbound"),
+    ("GET", "/suppressions"),
+    ("POST", "/suppressions"),
+    ("DELETE", "/suppressions/{phone}"),
     ("GET", "/openapi.json"),
 ];
 

@@ -19,6 +19,7 @@ pub(super) fn insert(store: &MemoryStore, campaign: Campaign, audience: Vec<NewR
         recipients: Vec::new(),
         by_phone: HashMap::default(),
         counts: Counts::default(),
+        replied: Default::default(),
         first_pending: 0,
         deleted: false,
     };

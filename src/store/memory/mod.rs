@@ -8,9 +8,11 @@
 mod campaigns;
 mod contacts;
 mod contexts;
+mod inbox;
 mod outbound;
 mod progress;
 mod recipients;
+mod replies;
 
 use std::sync::Arc;
 
@@ -24,6 +26,7 @@ use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receip
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
+use crate::conversation::{InboxAdded, InboxEntry, Suppression};
 use crate::error::Result;
 
 /// The store's maps hash with foldhash (seeded per map, several times faster than SipHash
@@ -51,6 +54,8 @@ struct CampaignData {
     recipients: Vec<Recipient>,
     by_phone: HashMap<u64, u32>,
     counts: Counts,
+    /// Recipients whose reply was counted (`replied`).
+    replied: HashSet<u32>,
     /// No recipient before this one is PENDING.
     first_pending: u32,
     /// Removed from the store; a change racing with the delete finds nothing.
@@ -69,6 +74,9 @@ struct TenantCell {
     templates: RwLock<Vec<TemplateDef>>,
     tags: RwLock<Vec<TagDef>>,
     custom_fields: RwLock<Vec<CustomFieldDef>>,
+    inbox: parking_lot::Mutex<inbox::Inbox>,
+    /// phone → entry.
+    suppressions: RwLock<HashMap<u64, Suppression>>,
 }
 
 impl MemoryStore {
@@ -299,6 +307,46 @@ impl Store for MemoryStore {
     async fn put_custom_field(&self, tenant: &str, field: CustomFieldDef) -> Result<()> {
         upsert(&self.tenant(tenant).custom_fields, field, |f| f.id.clone());
         Ok(())
+    }
+
+    async fn inbox_insert(&self, tenant: &str, entry: InboxEntry, max: u64) -> Result<InboxAdded> {
+        inbox::insert(self, tenant, entry, max)
+    }
+
+    async fn inbox_waiting(&self, tenant: &str, limit: usize) -> Result<Vec<InboxEntry>> {
+        inbox::waiting(self, tenant, limit)
+    }
+
+    async fn inbox_remove(&self, tenant: &str, id: &str) -> Result<bool> {
+        inbox::remove(self, tenant, id)
+    }
+
+    async fn inbox_expire(&self, tenant: &str, before: i64) -> Result<u64> {
+        inbox::expire(self, tenant, before)
+    }
+
+    async fn suppress(&self, tenant: &str, suppression: Suppression) -> Result<bool> {
+        inbox::suppress(self, tenant, suppression)
+    }
+
+    async fn unsuppress(&self, tenant: &str, phone: u64) -> Result<bool> {
+        inbox::unsuppress(self, tenant, phone)
+    }
+
+    async fn suppressions(&self, tenant: &str, phone: Option<u64>, page: Page) -> Result<(u64, Vec<Suppression>)> {
+        inbox::suppressions(self, tenant, phone, page)
+    }
+
+    async fn suppressed_among(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
+        inbox::suppressed_among(self, tenant, phones)
+    }
+
+    async fn last_sent_to(&self, tenant: &str, phone: u64, since: i64) -> Result<Option<(Uuid, u32)>> {
+        replies::last_sent_to(self, tenant, phone, since)
+    }
+
+    async fn mark_replied(&self, campaign: Uuid, seq: u32, _at: i64) -> Result<bool> {
+        replies::mark_replied(self, campaign, seq)
     }
 }
 

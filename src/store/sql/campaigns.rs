@@ -149,7 +149,7 @@ pub(super) async fn in_statuses(store: &SqlStore, statuses: &[CampaignStatus]) -
 
 pub(super) async fn counts(store: &SqlStore, tenant: &str, id: Uuid) -> Result<Counts> {
     let row = sqlx::query(
-        "SELECT tenant, total, pending, processed, received, read_count, failed FROM campaigns WHERE id = $1",
+        "SELECT tenant, total, pending, processed, received, read_count, failed, replied FROM campaigns WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&store.read)

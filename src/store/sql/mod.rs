@@ -13,12 +13,15 @@ mod catalog;
 mod contacts;
 mod contexts;
 mod dialect;
+mod inbox;
 mod leases;
 mod outbound;
 mod progress;
 mod recipients;
+mod replies;
 mod rows;
 mod schema;
+mod suppressions;
 
 use std::time::Duration;
 
@@ -34,6 +37,7 @@ use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receip
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
+use crate::conversation::{InboxAdded, InboxEntry, Suppression};
 use crate::error::{Error, Result};
 
 pub struct SqlStore {
@@ -314,5 +318,45 @@ impl Store for SqlStore {
 
     async fn put_custom_field(&self, tenant: &str, field: CustomFieldDef) -> Result<()> {
         catalog::put(self, tenant, "custom_field", &field.id.clone(), &field).await
+    }
+
+    async fn inbox_insert(&self, tenant: &str, entry: InboxEntry, max: u64) -> Result<InboxAdded> {
+        inbox::insert(self, tenant, entry, max).await
+    }
+
+    async fn inbox_waiting(&self, tenant: &str, limit: usize) -> Result<Vec<InboxEntry>> {
+        inbox::waiting(self, tenant, limit).await
+    }
+
+    async fn inbox_remove(&self, tenant: &str, id: &str) -> Result<bool> {
+        inbox::remove(self, tenant, id).await
+    }
+
+    async fn inbox_expire(&self, tenant: &str, before: i64) -> Result<u64> {
+        inbox::expire(self, tenant, before).await
+    }
+
+    async fn suppress(&self, tenant: &str, suppression: Suppression) -> Result<bool> {
+        suppressions::put(self, tenant, suppression).await
+    }
+
+    async fn unsuppress(&self, tenant: &str, phone: u64) -> Result<bool> {
+        suppressions::delete(self, tenant, phone).await
+    }
+
+    async fn suppressions(&self, tenant: &str, phone: Option<u64>, page: Page) -> Result<(u64, Vec<Suppression>)> {
+        suppressions::page(self, tenant, phone, page).await
+    }
+
+    async fn suppressed_among(&self, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
+        suppressions::among(self, tenant, phones).await
+    }
+
+    async fn last_sent_to(&self, tenant: &str, phone: u64, since: i64) -> Result<Option<(Uuid, u32)>> {
+        replies::last_sent_to(self, tenant, phone, since).await
+    }
+
+    async fn mark_replied(&self, campaign: Uuid, seq: u32, at: i64) -> Result<bool> {
+        replies::mark_replied(self, campaign, seq, at).await
     }
 }

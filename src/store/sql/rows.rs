@@ -94,5 +94,6 @@ pub(super) fn counts_of(row: &AnyRow) -> Result<Counts> {
         received: g("received")?,
         read: g("read_count")?,
         failed: g("failed")?,
+        replied: g("replied")?,
     })
 }

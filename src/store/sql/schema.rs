@@ -107,6 +107,39 @@ CREATE INDEX IF NOT EXISTS outbound_status ON outbound_messages (status, seq);
 CREATE INDEX IF NOT EXISTS outbound_provider ON outbound_messages (provider_id)
 "#,
     ),
+    (
+        // Issue 12 (inbound half): the inbox, the suppression list, replies. Its own version
+        // beside the outbound half's 121, for the same reason.
+        122,
+        r#"
+CREATE TABLE IF NOT EXISTS inbox (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    person TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    waiting BIGINT NOT NULL DEFAULT 1,
+    envelope TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS inbox_provider ON inbox (tenant, provider_id);
+CREATE INDEX IF NOT EXISTS inbox_waiting ON inbox (tenant, waiting, seq);
+CREATE INDEX IF NOT EXISTS inbox_seq ON inbox (tenant, seq);
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox (tenant, received_at);
+CREATE TABLE IF NOT EXISTS suppressions (
+    tenant TEXT NOT NULL,
+    phone BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    reason TEXT,
+    channel TEXT,
+    PRIMARY KEY (tenant, phone)
+);
+CREATE INDEX IF NOT EXISTS suppressions_at ON suppressions (tenant, at);
+ALTER TABLE recipients ADD COLUMN replied_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE campaigns ADD COLUMN replied BIGINT NOT NULL DEFAULT 0
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(store: &SqlStore) -> Result<()> {

@@ -48,6 +48,9 @@ impl Connection {
             ping: None,
         };
         let shutdown = self.state.shutdown.clone();
+        // Inbound messages for the bot (conversations.md): this session is a candidate while
+        // it is established; dropping the registration hands its unacknowledged ones on.
+        let (_registration, mut inbox) = self.state.engine.conversations.sessions.register(&s.caller.tenant.id);
         loop {
             let timer = match &s.ping {
                 Some((_, sent)) => *sent + limits.ping_timeout(),
@@ -61,6 +64,7 @@ impl Connection {
                     format!("Outbound queue full (limits.outbound_queue = {}): the client is not reading", limits.outbound_queue),
                 )),
                 Some(text) = s.rx.recv() => self.feed(text).await,
+                Some(text) = inbox.recv() => self.feed(text).await,
                 frame = self.socket.next() => self.on_frame(&mut s, frame).await,
                 _ = sleep_until(timer) => self.on_timer(&mut s).await,
             };
@@ -144,7 +148,11 @@ impl Connection {
                 Ok(())
             }
             Ok(Envelope::Notification(n)) => {
-                tracing::debug!(id = ?n.id, event = %n.event, "notification accepted and dropped");
+                // The bot's acknowledgement of an inbound message takes it off the inbox.
+                let conversations = &self.state.engine.conversations;
+                if let Err(e) = conversations.on_notification(&s.caller.tenant.id, &n).await {
+                    tracing::warn!(id = ?n.id, event = %n.event, error = %e, "notification not applied");
+                }
                 Ok(())
             }
             Err(EnvelopeError::InvalidField { id: Some(id), kind: "command", method, field, message }) => {

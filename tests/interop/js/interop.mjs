@@ -477,7 +477,7 @@ const STEPS = [
                 await sleep(POLL_MS);
             }
             const since = Date.now() - plan.dispatchedAt;
-            const counts = { total: 4, pending: 0, processed: 0, received: 0, read: 3, failed: 1 };
+            const counts = { total: 4, pending: 0, processed: 0, received: 0, read: 3, failed: 1, replied: 0 };
             for (const [what, view] of [
                 ['summary', summary],
                 ['report', report],
@@ -741,6 +741,55 @@ const STEPS = [
                 `notifications: ${JSON.stringify(seen)}`,
             );
             check(seen.every((n) => n.from === to && n.metadata['#message.to'] === to), `from / #message.to: ${JSON.stringify(seen)}`);
+        },
+    },
+    {
+        // conversations.md, Inbound: a campaign to the simulator's 0005 person, whose reply
+        // reaches addMessageReceiver with the campaign's flow metadata (the SDK acknowledges it
+        // with `received` on its own); the bot's answer gets the person's `Obrigado!`.
+        name: 'addMessageReceiver gets a 0005 reply with its flow metadata; the answer gets Obrigado!',
+        run: async (ctx) => {
+            const phone = '5531998760005';
+            const from = `${phone}@${WHATSAPP_DOMAIN}`;
+            let gotReply;
+            let gotThanks;
+            const reply = new Promise((resolve) => (gotReply = resolve));
+            const thanks = new Promise((resolve) => (gotThanks = resolve));
+            ctx.client.addMessageReceiver(
+                (m) => m.from === from,
+                (m) => {
+                    if (m.content === 'Quero saber mais') gotReply(m);
+                    if (m.content === 'Obrigado!') gotThanks(m);
+                },
+            );
+            const created = await ctx.command({
+                to: CAMPAIGN_NODE,
+                method: 'set',
+                uri: '/campaign/full',
+                type: 'application/vnd.iris.activecampaign.full-campaign+json',
+                resource: {
+                    campaign: { name: 'sdk reply', campaignType: 'Batch', flowId: 'flow-sdk', stateId: 'state-sdk' },
+                    audiences: [{ recipient: `+${phone}`, messageParams: { 1: 'Maria' } }],
+                    message: { messageTemplate: TEMPLATE, messageParams: ['1'] },
+                },
+            });
+            check(created.status === 'success', `set /campaign/full: ${describe(created)}`);
+            const m = await reply;
+            const meta = m.metadata || {};
+            check(
+                meta['#activecampaign.flowId'] === 'flow-sdk' &&
+                    meta['#activecampaign.stateId'] === 'state-sdk' &&
+                    meta['#activecampaign.campaignId'] === created.resource.id,
+                `flow metadata: ${describe(m)}`,
+            );
+            check(typeof m.id === 'string' && m.type === 'text/plain', `the message: ${describe(m)}`);
+            await sleep(100);
+            check(
+                ctx.sent.some((e) => e.event === 'received' && e.id === m.id),
+                'the SDK did not acknowledge the message with `received`',
+            );
+            ctx.client.sendMessage({ id: Lime.Guid(), to: from, type: 'text/plain', content: 'Claro!' });
+            await thanks;
         },
     },
     {

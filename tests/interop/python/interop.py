@@ -452,7 +452,7 @@ async def step_poll(ctx: Ctx) -> str:
         )
         await asyncio.sleep(POLL_S)
     since = int((time.monotonic() - plan['dispatched_at']) * 1000)
-    counts = {'total': 4, 'pending': 0, 'processed': 0, 'received': 0, 'read': 3, 'failed': 1}
+    counts = {'total': 4, 'pending': 0, 'processed': 0, 'received': 0, 'read': 3, 'failed': 1, 'replied': 0}
     for what, view in (('summary', summary), ('report', report)):
         expect_equal(
             [view.get(k) for k in ('id', 'name', 'messageTemplate', 'status')],
@@ -681,6 +681,41 @@ async def step_send_message(ctx: Ctx) -> None:
     check(all(n.from_n == to and (n.metadata or {}).get('#message.to') == to for n in seen), 'from / #message.to')
 
 
+async def step_inbound_reply(ctx: Ctx) -> None:
+    """conversations.md, Inbound: a campaign to the simulator's 0005 person, whose reply reaches
+    add_message_receiver with the campaign's flow metadata; the bot's answer gets `Obrigado!`."""
+    phone = '5531998760005'
+    sender = f'{phone}@wa.gw.msging.net'
+    loop = asyncio.get_running_loop()
+    reply, thanks = loop.create_future(), loop.create_future()
+
+    def on_message(m) -> None:
+        if m.content == 'Quero saber mais' and not reply.done():
+            reply.set_result(m)
+        if m.content == 'Obrigado!' and not thanks.done():
+            thanks.set_result(m)
+
+    ctx.client.add_message_receiver(Receiver(lambda m: m.from_n == sender, on_message))
+    resource = {
+        'campaign': {'name': 'sdk reply', 'campaignType': 'Batch', 'flowId': 'flow-py', 'stateId': 'state-py'},
+        'audiences': [{'recipient': f'+{phone}', 'messageParams': {'1': 'Maria'}}],
+        'message': {'messageTemplate': TEMPLATE, 'messageParams': ['1']},
+    }
+    full = 'application/vnd.iris.activecampaign.full-campaign+json'
+    r = await ctx.command(CommandMethod.SET, '/campaign/full', CAMPAIGN_NODE, full, resource)
+    check(r.status == 'success', f'set /campaign/full: {show(r)}')
+    m = await asyncio.wait_for(reply, 10)
+    meta = m.metadata or {}
+    check(
+        meta.get('#activecampaign.flowId') == 'flow-py'
+        and meta.get('#activecampaign.stateId') == 'state-py'
+        and meta.get('#activecampaign.campaignId') == r.resource['id'],
+        f'flow metadata: {meta}',
+    )
+    ctx.client.send_message(Message('text/plain', 'Claro!', id=str(uuid.uuid4()), to=sender))
+    await asyncio.wait_for(thanks, 10)
+
+
 async def step_close(ctx: Ctx) -> None:
     """close_async sends `finishing` and returns the `finished` envelope once the transport
     has closed (ClientChannel.send_finishing_session_async / on_session FINISHED)."""
@@ -712,6 +747,7 @@ STEPS = [
     ('get /contexts/{identity}/stateid@{flowId} → the stateId; contextVariables stored', step_contexts),
     ('server pings are answered by the SDK and keep the session open', step_server_pings),
     ('send_message reaches the simulator and its notifications arrive', step_send_message),
+    ('add_message_receiver gets a 0005 reply with its flow metadata; the answer gets Obrigado!', step_inbound_reply),
     ('wrong access key → failed session, reason 13, socket closed, no reconnect', step_wrong_key),
     ('close_async finishes the session', step_close),
 ]
