@@ -16,6 +16,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const PEOPLE: usize = 1_000;
+/// The people's numbers end in 1000–1999: none of the simulator's test endings (0001–0008
+/// fail, stop at sent or delivered, or reply), so every message ends `consumed`.
+const FIRST: usize = 70_001_000;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -56,7 +59,7 @@ async fn main() {
         let r = client
             .post(format!("http://{addr}/api/v1/contacts"))
             .header("x-api-key", "wk_test_123")
-            .json(&json!({"phone": format!("+55319{:08}", 70_000_000 + i), "last_interaction_at": now}))
+            .json(&json!({"phone": format!("+55319{:08}", FIRST + i), "last_interaction_at": now}))
             .send()
             .await
             .unwrap();
@@ -94,7 +97,7 @@ async fn main() {
 
     let started = Instant::now();
     for i in 0..n {
-        let to = format!("55319{:08}@wa.gw.msging.net", 70_000_000 + i % PEOPLE);
+        let to = format!("55319{:08}@wa.gw.msging.net", FIRST + i % PEOPLE);
         send(&mut ws, json!({"id": format!("m{i}"), "to": to, "type": "text/plain", "content": "Olá!"})).await;
     }
     ws.flush().await.unwrap();
