@@ -6,7 +6,7 @@ use lime_protocol::Reason;
 
 /// Everything a handler can fail with. Messages are for the client: they name the field or
 /// the limit at fault. `Internal` carries details for the log only.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The envelope itself is invalid (missing id/uri, resource missing on set).
     #[error("{0}")]

@@ -89,6 +89,44 @@ async fn a_websocket_bot_text_is_sent_once_and_its_notifications_arrive_in_order
     gw.stop().await;
 }
 
+/// A burst pipelined on one session is stored in a few commits (the intake's group commit):
+/// every message is told `accepted` once, in the order it was sent, before anything else
+/// about it, and each is sent once.
+#[tokio::test]
+async fn a_pipelined_burst_is_accepted_in_order_and_sent_once() {
+    const N: usize = 300;
+    let people = ["5531998761001", "5531998761002", "5531998761003"];
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_with(config(dir.path(), None)).await;
+    for p in people {
+        wrote_recently(&gw, p).await;
+    }
+    let mut ws = gw.session().await;
+    for i in 0..N {
+        ws.send(json!({"id": format!("b{i}"), "to": to(people[i % 3]), "type": "text/plain", "content": "oi"})).await;
+    }
+    let (mut accepted, mut seen) = (Vec::new(), std::collections::HashMap::<String, Vec<String>>::new());
+    let mut done = 0;
+    while done < N {
+        let v = ws.recv().await;
+        let (Some(event), Some(id)) = (v["event"].as_str(), v["id"].as_str()) else { continue };
+        if event == "accepted" {
+            accepted.push(id.to_owned());
+        }
+        seen.entry(id.to_owned()).or_default().push(event.to_owned());
+        if event == "consumed" || event == "failed" {
+            done += 1;
+        }
+    }
+    let sent_order: Vec<String> = (0..N).map(|i| format!("b{i}")).collect();
+    assert_eq!(accepted, sent_order, "one `accepted` each, in the session's order");
+    for (id, events) in &seen {
+        assert_eq!(events, &["accepted", "dispatched", "received", "consumed"], "{id}");
+    }
+    assert_eq!(ledger_lines(dir.path()).len(), N, "each message sent once");
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn unsupported_contents_outside_the_window_and_unknown_people_fail_with_their_codes() {
     let dir = tempfile::tempdir().unwrap();

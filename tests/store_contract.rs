@@ -518,10 +518,13 @@ fn change(key: &str, status: OutboundStatus, provider_id: Option<&str>) -> Outbo
 
 async fn outbound_messages_move_forward_and_receipts_find_them_by_provider_id(b: Backend) {
     let s = &b.store;
-    for (key, seq) in [("ob.b", 20), ("ob.a", 10), ("ob.c", 30)] {
-        s.insert_outbound(outbound(key, seq)).await.unwrap();
-    }
-    assert!(s.insert_outbound(outbound("ob.a", 11)).await.is_err(), "a key is stored once");
+    s.insert_outbound(&[outbound("ob.b", 20)]).await.unwrap();
+    s.insert_outbound(&[outbound("ob.a", 10), outbound("ob.c", 30)]).await.unwrap();
+    assert!(s.insert_outbound(&[outbound("ob.a", 11)]).await.is_err(), "a key is stored once");
+    assert!(
+        s.insert_outbound(&[outbound("ob.d", 40), outbound("ob.b", 41)]).await.is_err(),
+        "a batch with a repeated key is refused"
+    );
     let accepted = s.outbound_in(OutboundStatus::Accepted, i64::MIN, 10).await.unwrap();
     let keys: Vec<&str> = accepted.iter().map(|m| m.key.as_str()).collect();
     assert_eq!(keys, ["ob.a", "ob.b", "ob.c"], "acceptance order");

@@ -6,11 +6,14 @@
 //! - `sender`: the tracked worker that sends accepted messages in order (SENDING first,
 //!   re-sent or reconciled after a crash).
 //! - `notify`: notifications to the sending session or `notification_url`.
+//! - `intake`: the group commit between the faces and the store.
 //!
-//! Faces call [`Outbox::accept`]; receipts reach the messages through
+//! Faces call [`Outbox::accept`] (waits for the commit) or [`Outbox::submit`] (a session:
+//! told `accepted` once committed); receipts reach the messages through
 //! [`Outbox::apply_receipts`] (webhooks) and the receipt recorder.
 
 mod content;
+mod intake;
 mod message;
 mod notify;
 mod sender;
@@ -18,7 +21,7 @@ mod sender;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use lime_protocol::{Event, Message, Node};
+use lime_protocol::{Message, Node};
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -36,6 +39,7 @@ use crate::phone::Phone;
 use crate::shutdown::Background;
 use crate::store::{Receipt, Store};
 use crate::tenant::Tenant;
+use intake::{Intake, Pending};
 
 /// Cheap to clone.
 #[derive(Clone)]
@@ -56,6 +60,8 @@ struct Shared {
     wake: Notify,
     /// The last acceptance seq given.
     seq: AtomicI64,
+    /// Checked messages on their way to the store.
+    intake: Intake,
 }
 
 /// What acceptance gave a message.
@@ -76,6 +82,7 @@ impl Outbox {
         background: &Background,
     ) -> Result<Outbox> {
         let queued = store.count_outbound(OutboundStatus::Accepted).await? as usize;
+        let (intake, intake_rx) = Intake::new(config.outbound.queue_max);
         let outbox = Outbox(Arc::new(Shared {
             store,
             channels,
@@ -87,22 +94,39 @@ impl Outbox {
             queued: AtomicUsize::new(queued),
             wake: Notify::new(),
             seq: AtomicI64::new(0),
+            intake,
         }));
+        background.tasks.spawn(intake::run(outbox.clone(), intake_rx, background.shutdown.clone()));
         background.tasks.spawn(sender::run(outbox.clone(), background.shutdown.clone()));
         Ok(outbox)
     }
 
-    /// Accepts a bot's message for sending: checks its destination and content, stores it,
-    /// tells `accepted` (over `session` when given), and wakes the sender. Errors are the
-    /// `failed` reason to tell (nothing was stored): 42 unknown destination, 64 bad
-    /// content (naming the type), 61 (HTTP 503) when the queue is full.
-    pub async fn accept(
-        &self,
-        tenant: &Tenant,
-        bot: &Node,
-        message: &Message,
-        session: Option<SessionSink>,
-    ) -> Result<Accepted> {
+    /// Accepts a bot's message for sending and waits until it is stored (the HTTP face
+    /// answers 202 then); its notifications go to `notification_url`. Errors are the
+    /// `failed` reason to tell (nothing was stored): 42 unknown destination, 64 bad content
+    /// (naming the type), 61 (HTTP 503) when the queue is full or the store fails.
+    pub async fn accept(&self, tenant: &Tenant, bot: &Node, message: &Message) -> Result<Accepted> {
+        let m = self.check(tenant, bot, message).await?;
+        let key = m.key.clone();
+        let (done, stored) = tokio::sync::oneshot::channel();
+        self.hand_over(Pending { message: m, session: None, done: Some(done) })?;
+        match stored.await {
+            Ok(result) => result.map(|()| Accepted { key }),
+            Err(_) => Err(Error::Unavailable("The gateway is shutting down; send the message again later".into())),
+        }
+    }
+
+    /// Accepts a message from a session without waiting for the store: `accepted` (or
+    /// `failed`, when the commit fails) is told over `session` once the batch holding it is
+    /// committed, in the session's order. The error is a refusal before anything was queued,
+    /// as for [`Outbox::accept`].
+    pub async fn submit(&self, tenant: &Tenant, bot: &Node, message: &Message, session: SessionSink) -> Result<()> {
+        let m = self.check(tenant, bot, message).await?;
+        self.hand_over(Pending { message: m, session: Some(session), done: None })
+    }
+
+    /// Checks destination and content and takes a place in `outbound.queue_max`.
+    async fn check(&self, tenant: &Tenant, bot: &Node, message: &Message) -> Result<OutboundMessage> {
         let s = &self.0;
         let to = message.to.as_ref().ok_or_else(|| Error::Validation("The message has no 'to'".into()))?;
         let domain = to.identity.domain.to_ascii_lowercase();
@@ -137,7 +161,7 @@ impl Outbox {
             )));
         }
         let now = s.clock.now();
-        let m = OutboundMessage {
+        Ok(OutboundMessage {
             key: format!("ob.{}", uuid::Uuid::new_v4().simple()),
             tenant: tenant.id.clone(),
             seq: self.next_seq(now),
@@ -152,18 +176,14 @@ impl Outbox {
             description: None,
             provider_id: None,
             created: now,
-        };
-        if let Err(e) = s.store.insert_outbound(m.clone()).await {
-            s.queued.fetch_sub(1, Ordering::AcqRel);
-            return Err(e);
-        }
-        if let (Some(session), Some(_)) = (session, &m.lime_id) {
-            s.notifier.track(&m.key, session);
-        }
-        // Told before the sender can tell `dispatched`: one queue per session, in order.
-        s.notifier.tell(&m, Event::Accepted);
-        s.wake.notify_one();
-        Ok(Accepted { key: m.key })
+        })
+    }
+
+    /// Gives the checked message to the intake, giving its place back when refused.
+    fn hand_over(&self, pending: Pending) -> Result<()> {
+        self.0.intake.submit(pending).inspect_err(|_| {
+            self.0.queued.fetch_sub(1, Ordering::AcqRel);
+        })
     }
 
     /// Tells a `failed` for a message that was refused at acceptance (nothing stored).

@@ -181,7 +181,7 @@ fn failure(key: String, code: u32, description: &str) -> OutboundChange {
 }
 
 /// `n` messages left the queue of accepted ones.
-fn release(s: &Shared, n: usize) {
+pub(super) fn release(s: &Shared, n: usize) {
     let _ = s.queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| Some(q.saturating_sub(n)));
 }
 

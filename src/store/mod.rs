@@ -256,8 +256,9 @@ pub trait Store: Send + Sync + 'static {
 
     // --- outbound messages (conversations.md, Outbound) -------------------------------
 
-    /// Stores a bot message accepted for sending (its key unique). Durable before it returns.
-    async fn insert_outbound(&self, message: crate::outbound::OutboundMessage) -> Result<()>;
+    /// Stores bot messages accepted for sending (keys unique), all or none, in one
+    /// transaction (one commit for many: the intake's group commit). Durable before it returns.
+    async fn insert_outbound(&self, messages: &[crate::outbound::OutboundMessage]) -> Result<()>;
 
     /// Messages in `status` with `seq > after`, in acceptance order, at most `limit` (all tenants).
     async fn outbound_in(

@@ -99,7 +99,7 @@ pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: B
     let instance =
         message.from.as_ref().filter(|f| f.identity.eq_ignore_case(&tenant.identity)).and_then(|f| f.instance.clone());
     let bot = tenant.identity.with_instance(instance.as_deref());
-    match state.engine.outbound.accept(&tenant, &bot, &message, None).await {
+    match state.engine.outbound.accept(&tenant, &bot, &message).await {
         Ok(_) => StatusCode::ACCEPTED.into_response(),
         Err(e) => json_error(e.to_http_status(), e.client_message()),
     }

@@ -208,8 +208,8 @@ impl Store for MemoryStore {
         progress::link_message_id(self, message_id, campaign, seq)
     }
 
-    async fn insert_outbound(&self, message: crate::outbound::OutboundMessage) -> Result<()> {
-        outbound::insert(self, message)
+    async fn insert_outbound(&self, messages: &[crate::outbound::OutboundMessage]) -> Result<()> {
+        outbound::insert(self, messages)
     }
 
     async fn outbound_in(

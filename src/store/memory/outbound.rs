@@ -46,16 +46,22 @@ impl Outbox {
     }
 }
 
-pub(super) fn insert(store: &MemoryStore, message: OutboundMessage) -> Result<()> {
+/// All or none, as the SQL store's one transaction.
+pub(super) fn insert(store: &MemoryStore, messages: &[OutboundMessage]) -> Result<()> {
     let mut o = store.outbound.lock();
-    if o.seq_of.contains_key(&message.key) {
-        return Err(Error::Internal(format!("outbound key {} stored twice", message.key)));
+    let mut keys = std::collections::HashSet::new();
+    for m in messages {
+        if o.seq_of.contains_key(&m.key) || !keys.insert(m.key.as_str()) {
+            return Err(Error::Internal(format!("outbound key {} stored twice", m.key)));
+        }
     }
-    if let Some(p) = &message.provider_id {
-        o.provider.insert(p.clone(), message.key.clone());
+    for message in messages {
+        if let Some(p) = &message.provider_id {
+            o.provider.insert(p.clone(), message.key.clone());
+        }
+        o.seq_of.insert(message.key.clone(), message.seq);
+        o.by_seq.insert(message.seq, message.clone());
     }
-    o.seq_of.insert(message.key.clone(), message.seq);
-    o.by_seq.insert(message.seq, message);
     Ok(())
 }
 

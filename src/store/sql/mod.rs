@@ -202,8 +202,8 @@ impl Store for SqlStore {
         progress::apply_receipts(self, receipts).await
     }
 
-    async fn insert_outbound(&self, message: crate::outbound::OutboundMessage) -> Result<()> {
-        outbound::insert(self, message).await
+    async fn insert_outbound(&self, messages: &[crate::outbound::OutboundMessage]) -> Result<()> {
+        outbound::insert(self, messages).await
     }
 
     async fn outbound_in(

@@ -35,28 +35,37 @@ fn message(row: &AnyRow) -> Result<OutboundMessage> {
     })
 }
 
-pub(super) async fn insert(store: &SqlStore, m: OutboundMessage) -> Result<()> {
-    let content = serde_json::to_string(&m.content).map_err(|e| corrupt("outbound content", e))?;
-    sqlx::query(&format!(
+/// One transaction (one commit, one fsync) for the whole batch.
+pub(super) async fn insert(store: &SqlStore, messages: &[OutboundMessage]) -> Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO outbound_messages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(&m.key)
-    .bind(&m.tenant)
-    .bind(m.seq)
-    .bind(m.lime_id.clone())
-    .bind(&m.bot)
-    .bind(&m.to)
-    .bind(m.phone as i64)
-    .bind(&m.channel)
-    .bind(content)
-    .bind(m.status.code())
-    .bind(m.reason as i64)
-    .bind(m.description.clone())
-    .bind(m.provider_id.clone())
-    .bind(m.created)
-    .execute(&store.write)
-    .await
-    .map_err(db)?;
+    );
+    let mut tx = store.write.begin().await.map_err(db)?;
+    for m in messages {
+        let content = serde_json::to_string(&m.content).map_err(|e| corrupt("outbound content", e))?;
+        sqlx::query(&sql)
+            .bind(&m.key)
+            .bind(&m.tenant)
+            .bind(m.seq)
+            .bind(m.lime_id.clone())
+            .bind(&m.bot)
+            .bind(&m.to)
+            .bind(m.phone as i64)
+            .bind(&m.channel)
+            .bind(content)
+            .bind(m.status.code())
+            .bind(m.reason as i64)
+            .bind(m.description.clone())
+            .bind(m.provider_id.clone())
+            .bind(m.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
     Ok(())
 }
 

@@ -141,7 +141,7 @@ impl Connection {
                 // session's own queue, so it precedes the later notifications.
                 let outbox = &self.state.engine.outbound;
                 let sink = s.tx.clone();
-                if let Err(e) = outbox.accept(&s.caller.tenant, &s.caller.node, &m, Some(sink.clone())).await {
+                if let Err(e) = outbox.submit(&s.caller.tenant, &s.caller.node, &m, sink.clone()).await {
                     tracing::debug!(id = ?m.id, to = ?m.to, error = %e, "bot message refused");
                     outbox.refused(&s.caller.tenant, &s.caller.node, &m, &e, Some(&sink));
                 }
