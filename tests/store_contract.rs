@@ -406,6 +406,20 @@ async fn contacts_and_contexts_merge_and_are_found_every_way(b: Backend) {
     let second =
         Contact { id: "c2".into(), name: Some("Bia".into()), phone: Some(5531998765678), ..Contact::default() };
     s.put_contact("t1", second.clone()).await.unwrap();
+    // Many at once, each found as `contact` finds it: by identity, else by its phone.
+    let asked: Vec<String> = [
+        identity.to_uppercase(),
+        "5531998765678@wa.gw.msging.net".into(),
+        "5531998761234@googlercs.gw.msging.net".into(),
+        "5531990000000@wa.gw.msging.net".into(),
+    ]
+    .into();
+    let found = s.contacts_of("t1", &asked).await.unwrap();
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found[&asked[0]].id, by_identity.id);
+    assert_eq!(found[&asked[1]].id, "c2", "by phone: c2 has no identity");
+    assert_eq!(found[&asked[2]].id, by_identity.id);
+    assert!(s.contacts_of("t2", &asked).await.unwrap().is_empty(), "per tenant");
     let (total, list) = s.contacts("t1", Page { skip: 0, take: 10 }).await.unwrap();
     assert_eq!((total, list[1].id.as_str()), (2, "c2"), "creation order");
     let mut seen = Vec::new();

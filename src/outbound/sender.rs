@@ -18,7 +18,6 @@ use super::{FreeForm, OutboundChange, OutboundMessage, OutboundStatus, Outbox, S
 use crate::catalog::ChannelDef;
 use crate::channel::{Channel, Health, Outbound, SendResult};
 use crate::config::SendingRecovery;
-use crate::contact::ContactKey;
 use crate::error::Result;
 use crate::phone::Phone;
 use crate::reasons;
@@ -201,21 +200,21 @@ async fn send_group(
     let phones: Vec<u64> = group.iter().map(|m| m.phone).collect();
     let suppressed: std::collections::HashSet<u64> =
         s.store.suppressed_among(&group[0].tenant, &phones).await?.into_iter().collect();
+    // The 24 h window of free-form WhatsApp messages: the people's last messages, one read.
+    let asked: Vec<String> = match def.channel_type {
+        crate::campaign::ChannelType::WhatsApp => {
+            group.iter().filter(|m| m.content.is_free_form()).map(|m| m.to.clone()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let contacts = s.store.contacts_of(&group[0].tenant, &asked).await?;
     let mut opted_out = Vec::new();
     for m in group {
         if suppressed.contains(&m.phone) {
             opted_out.push(failure(m.key.clone(), reasons::OPTED_OUT, "Recipient opted out"));
             continue;
         }
-        let last_inbound = match (&def.channel_type, m.content.is_free_form()) {
-            (crate::campaign::ChannelType::WhatsApp, true) => s
-                .store
-                .contact(&m.tenant, &ContactKey::Identity(m.to.clone()))
-                .await?
-                .map(|c| c.last_interaction_at)
-                .filter(|at| *at > 0),
-            _ => None,
-        };
+        let last_inbound = contacts.get(&m.to).map(|c| c.last_interaction_at).filter(|at| *at > 0);
         let Some(phone) = Phone::from_u64(m.phone) else { continue };
         let text = match &m.content {
             super::Content::Text { text } => Some(text.clone()),

@@ -9,6 +9,8 @@ pub mod memory;
 mod rules;
 pub mod sql;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use uuid::Uuid;
@@ -214,6 +216,19 @@ pub trait Store: Send + Sync + 'static {
     // --- contacts and contexts -------------------------------------------------------
 
     async fn contact(&self, tenant: &str, key: &ContactKey) -> Result<Option<Contact>>;
+
+    /// The contacts of `identities`, found as [`Store::contact`] finds each (identity, then
+    /// phone), keyed by the identity asked; missing ones are absent. The SQL store reads them
+    /// in one statement (the bots' message sender asks for a batch at once).
+    async fn contacts_of(&self, tenant: &str, identities: &[String]) -> Result<HashMap<String, Contact>> {
+        let mut found = HashMap::with_capacity(identities.len());
+        for identity in identities {
+            if let Some(c) = self.contact(tenant, &ContactKey::Identity(identity.clone())).await? {
+                found.insert(identity.clone(), c);
+            }
+        }
+        Ok(found)
+    }
 
     /// Contacts in creation order: (total, page).
     async fn contacts(&self, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)>;

@@ -258,6 +258,47 @@ pub(super) async fn scan(
     Ok(())
 }
 
+/// `Store::contacts_of` in one statement: every row matching an identity or the phone of
+/// one, then each identity's own row, else its phone's (as `find`).
+pub(super) async fn of_identities(
+    store: &SqlStore,
+    tenant: &str,
+    identities: &[String],
+) -> Result<HashMap<String, Contact>> {
+    if identities.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let asked: Vec<(String, Option<u64>)> =
+        identities.iter().map(|i| (i.to_ascii_lowercase(), phone_of_identity(i))).collect();
+    let list: Vec<Value> =
+        asked.iter().map(|(i, p)| json!({"identity": i, "phone": p.map_or(-1, |p| p as i64)})).collect();
+    let rows_of = store.dialect.json_rows("$2", &[("identity", "text"), ("phone", "bigint")]);
+    let sql = format!(
+        "SELECT identity, phone, data FROM contacts WHERE tenant = $1 AND \
+         (identity IN (SELECT identity FROM {rows_of}) OR phone IN (SELECT phone FROM {rows_of}))"
+    );
+    let rows =
+        sqlx::query(&sql).bind(tenant).bind(Value::Array(list).to_string()).fetch_all(&store.read).await.map_err(db)?;
+    let (mut by_identity, mut by_phone) = (HashMap::new(), HashMap::new());
+    for r in rows {
+        let c: Contact = document(&r, "contact")?;
+        if let Some(i) = r.try_get::<Option<String>, _>("identity").map_err(db)? {
+            by_identity.entry(i).or_insert_with(|| c.clone());
+        }
+        if let Some(p) = r.try_get::<Option<i64>, _>("phone").map_err(db)? {
+            by_phone.entry(p as u64).or_insert(c);
+        }
+    }
+    let mut found = HashMap::with_capacity(identities.len());
+    for (asked_as, (identity, phone)) in identities.iter().zip(asked) {
+        let c = by_identity.get(&identity).or_else(|| phone.and_then(|p| by_phone.get(&p)));
+        if let Some(c) = c {
+            found.insert(asked_as.clone(), c.clone());
+        }
+    }
+    Ok(found)
+}
+
 pub(super) async fn open_conversations(store: &SqlStore, tenant: &str, phones: &[u64]) -> Result<Vec<u64>> {
     if phones.is_empty() {
         return Ok(Vec::new());

@@ -75,11 +75,12 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let (write, read) = match dialect {
             Dialect::Sqlite => {
-                let pragmas = sqlite_pragmas;
-                let write =
-                    AnyPoolOptions::new().max_connections(1).after_connect(pragmas).connect(url).await.map_err(db)?;
-                let read =
-                    AnyPoolOptions::new().max_connections(4).after_connect(pragmas).connect(url).await.map_err(db)?;
+                // No ping before each acquire: a connection to a local file cannot go stale as
+                // a network one can, and the ping is one more trip to the driver's worker
+                // thread for every statement (perf: a quarter of the outbound path's time).
+                let options = || AnyPoolOptions::new().test_before_acquire(false).after_connect(sqlite_pragmas);
+                let write = options().max_connections(1).connect(url).await.map_err(db)?;
+                let read = options().max_connections(4).connect(url).await.map_err(db)?;
                 (write, read)
             }
             Dialect::Postgres => {
@@ -233,6 +234,14 @@ impl Store for SqlStore {
 
     async fn contact(&self, tenant: &str, key: &ContactKey) -> Result<Option<Contact>> {
         contacts::find(self, tenant, key).await
+    }
+
+    async fn contacts_of(
+        &self,
+        tenant: &str,
+        identities: &[String],
+    ) -> Result<std::collections::HashMap<String, Contact>> {
+        contacts::of_identities(self, tenant, identities).await
     }
 
     async fn contacts(&self, tenant: &str, page: Page) -> Result<(u64, Vec<Contact>)> {

@@ -107,7 +107,11 @@ async fn apply_one(store: &SqlStore, tx: &mut Tx, key: &str, change: &OutboundCh
     .await
     .map_err(db)?;
     let Some(row) = row else { return Ok(None) };
-    let mut m = message(&row)?;
+    write(tx, message(&row)?, change).await
+}
+
+/// Moves `m` (read locked in `tx`) as `change` says, when the ladder allows it.
+async fn write(tx: &mut Tx, mut m: OutboundMessage, change: &OutboundChange) -> Result<Option<Moved>> {
     let provider_changed = change.provider_id.is_some() && change.provider_id != m.provider_id;
     let moves = m.status.advances(change.status);
     if !moves && !provider_changed {
@@ -131,7 +135,7 @@ async fn apply_one(store: &SqlStore, tx: &mut Tx, key: &str, change: &OutboundCh
     .bind(m.reason as i64)
     .bind(m.description.clone())
     .bind(m.provider_id.clone())
-    .bind(key)
+    .bind(&m.key)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -144,32 +148,63 @@ pub(super) async fn apply(store: &SqlStore, changes: &[OutboundChange]) -> Resul
     }
     let mut tx = store.write.begin().await.map_err(db)?;
     let mut moved = Vec::new();
-    for c in changes {
-        moved.extend(apply_one(store, &mut tx, &c.key, c).await?);
+    let unique = changes.iter().map(|c| c.key.as_str()).collect::<std::collections::HashSet<_>>().len();
+    if unique == changes.len() {
+        // The sender's batches: every row read (and locked) by one statement, then written.
+        let keys: Vec<serde_json::Value> = changes.iter().map(|c| serde_json::json!({"k": c.key})).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbound_messages WHERE msg_key IN (SELECT k FROM {}){}",
+            store.dialect.json_rows("$1", &[("k", "text")]),
+            store.dialect.for_update()
+        ))
+        .bind(serde_json::Value::Array(keys).to_string())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let m = message(row)?;
+            found.insert(m.key.clone(), m);
+        }
+        for c in changes {
+            if let Some(m) = found.remove(&c.key) {
+                moved.extend(write(&mut tx, m, c).await?);
+            }
+        }
+    } else {
+        for c in changes {
+            moved.extend(apply_one(store, &mut tx, &c.key, c).await?);
+        }
     }
     tx.commit().await.map_err(db)?;
     Ok(moved)
 }
 
 pub(super) async fn receipts(store: &SqlStore, receipts: &[Receipt]) -> Result<Vec<Moved>> {
+    // Campaign sends' ids (`ig.…`) are never an outbound key: a batch of only those (a
+    // campaign's dispatch) costs no transaction.
+    let candidate = |r: &Receipt| !r.message_id.starts_with("ig.") && OutboundStatus::of_receipt(r.status).is_some();
+    if !receipts.iter().any(candidate) {
+        return Ok(Vec::new());
+    }
     let mut tx = store.write.begin().await.map_err(db)?;
     let mut moved = Vec::new();
     for r in receipts {
-        let Some(status) = OutboundStatus::of_receipt(r.status) else { continue };
-        // Campaign sends' ids (`ig.…`) are never an outbound key: skip the lookup for them.
-        if r.message_id.starts_with("ig.") {
-            continue;
-        }
-        let key: Option<String> =
-            sqlx::query_scalar("SELECT msg_key FROM outbound_messages WHERE provider_id = $1 OR msg_key = $1 LIMIT 1")
-                .bind(&r.message_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        let Some(key) = key else { continue };
+        let Some(status) = OutboundStatus::of_receipt(r.status).filter(|_| candidate(r)) else { continue };
+        // One read finds the message and locks it (PostgreSQL) for the move.
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbound_messages WHERE provider_id = $1 OR msg_key = $1 LIMIT 1{}",
+            store.dialect.for_update()
+        ))
+        .bind(&r.message_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { continue };
+        let m = message(&row)?;
         let change =
-            OutboundChange { key: key.clone(), status, reason: r.reason, description: None, provider_id: None };
-        moved.extend(apply_one(store, &mut tx, &key, &change).await?);
+            OutboundChange { key: m.key.clone(), status, reason: r.reason, description: None, provider_id: None };
+        moved.extend(write(&mut tx, m, &change).await?);
     }
     tx.commit().await.map_err(db)?;
     Ok(moved)

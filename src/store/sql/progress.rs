@@ -194,6 +194,8 @@ pub(super) async fn apply_receipts(store: &SqlStore, receipts: &[Receipt]) -> Re
     for r in receipts {
         let target = match parse_message_id(&r.message_id) {
             Some(t) => Some(t),
+            // Bots' messages (`ob.…`, conversations.md) are never a campaign's.
+            None if r.message_id.starts_with("ob.") => None,
             None => sqlx::query("SELECT campaign_id, seq FROM message_ids WHERE message_id = $1")
                 .bind(&r.message_id)
                 .fetch_optional(&store.read)
