@@ -25,6 +25,8 @@ pub(super) fn insert(store: &MemoryStore, campaign: Campaign, audience: Vec<NewR
         deleted: false,
     };
     let added = data.add(audience, u64::MAX)?;
+    // A campaign created started (LIME `set /campaign/full`) tells its first status.
+    told(store, &data.campaign, CampaignStatus::Draft);
     let cell = Arc::new(CampaignCell { tenant: tenant.clone(), data: RwLock::new(data) });
     store.campaigns.insert(id, cell);
     store.tenant(&tenant).campaigns.write().push(id);

@@ -30,6 +30,8 @@ pub(super) async fn insert(store: &SqlStore, campaign: Campaign, audience: Vec<N
     .await
     .map_err(db)?;
     let added = recipients::insert(store, &mut tx, &id, audience, u64::MAX).await?;
+    // A campaign created started (LIME `set /campaign/full`) tells its first status.
+    told(store, &mut tx, &campaign, CampaignStatus::Draft).await?;
     tx.commit().await.map_err(db)?;
     Ok(added)
 }
