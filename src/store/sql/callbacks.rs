@@ -153,7 +153,7 @@ pub(super) async fn pending(store: &SqlStore, webhook: Uuid, limit: usize) -> Re
         "SELECT {DELIVERY_COLUMNS} FROM callback_deliveries WHERE webhook_id = $1 AND state = 0 ORDER BY ord LIMIT $2"
     ))
     .bind(webhook.to_string())
-    .bind(limit as i64)
+    .bind(limit.min(i64::MAX as usize) as i64)
     .fetch_all(&store.read)
     .await
     .map_err(db)?;
@@ -218,8 +218,8 @@ pub(super) async fn log(
     ))
     .bind(webhook.to_string())
     .bind(state)
-    .bind(page.take as i64)
-    .bind(page.skip as i64)
+    .bind(page.take.min(i64::MAX as u64) as i64)
+    .bind(page.skip.min(i64::MAX as u64) as i64)
     .fetch_all(&store.read)
     .await
     .map_err(db)?;
