@@ -41,6 +41,7 @@
 pub mod admission;
 pub mod app;
 pub mod audience;
+pub mod callbacks;
 pub mod caller;
 pub mod campaign;
 pub mod catalog;

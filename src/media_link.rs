@@ -139,7 +139,7 @@ async fn read_body(response: &mut reqwest::Response, limit: u64) -> Result<Strin
 }
 
 /// An IP address written as the host (`127.0.0.1`, `[::1]`), which is not resolved.
-fn literal_ip(host: &str) -> Option<IpAddr> {
+pub(crate) fn literal_ip(host: &str) -> Option<IpAddr> {
     match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         Some(v6) => v6.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
         None => host.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
@@ -148,12 +148,12 @@ fn literal_ip(host: &str) -> Option<IpAddr> {
 
 /// What an address that is never a destination is called: unspecified (`0.0.0.0` and `::`
 /// reach the local host on Linux), multicast or broadcast.
-const NEVER: &str = "unspecified, multicast or broadcast";
+pub(crate) const NEVER: &str = "unspecified, multicast or broadcast";
 
 /// Why a connection to `ip` is refused (the kind of address), if it is. v4-mapped v6
 /// addresses (`::ffff:10.0.0.1`) and NAT64 ones (`64:ff9b::10.0.0.1`, which a NAT64 gateway
 /// turns into that v4 address) are judged as the v4 address they carry.
-fn refused(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
+pub(crate) fn refused(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
     let ip = match ip {
         IpAddr::V6(v6) if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
             let [.., a, b, c, d] = v6.octets();

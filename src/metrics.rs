@@ -197,6 +197,19 @@ impl Metrics {
         self.with(|| counter!("irisgate_inbox_dropped_total", "tenant" => tenant.to_owned()).increment(n));
     }
 
+    /// Status callbacks that ended: `result` is `delivered` (a 2xx), `failed` (no 2xx within
+    /// `webhooks.retry_for_ms`) or `dropped` (over `webhooks.max_pending`).
+    pub fn callbacks(&self, tenant: &str, result: &'static str, n: u64) {
+        self.with(|| {
+            counter!("irisgate_callbacks_total", "tenant" => tenant.to_owned(), "result" => result).increment(n)
+        });
+    }
+
+    /// One POST of a status callback; `result` is `ok` (2xx) or `error` (anything else).
+    pub fn callback_attempt(&self, result: &'static str) {
+        self.with(|| counter!("irisgate_callback_attempts_total", "result" => result).increment(1));
+    }
+
     /// How long one store operation took (`op`: `ready`, …).
     pub fn store_duration(&self, op: &'static str, elapsed: Duration) {
         self.with(|| histogram!("irisgate_store_duration_seconds", "op" => op).record(elapsed.as_secs_f64()));
@@ -261,6 +274,8 @@ fn describe() {
     describe_counter!("irisgate_inbound_messages_total", "Inbound messages from users");
     describe_counter!("irisgate_opt_outs_total", "Contacts who opted out");
     describe_counter!("irisgate_inbox_dropped_total", "Waiting inbound messages dropped (inbox full or expired)");
+    describe_counter!("irisgate_callbacks_total", "Status callbacks delivered, failed or dropped");
+    describe_counter!("irisgate_callback_attempts_total", "POSTs of status callbacks by result");
     describe_gauge!("irisgate_lease_campaigns", "Campaigns this node dispatches");
 }
 

@@ -305,6 +305,58 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
                 probe(p("/suppressions/abc"), None, "invalid"),
             ]
         }
+        // A public address of a documentation range: accepted, never resolved, never answers.
+        ("GET", "/webhooks") => vec![probe(p("/webhooks"), None, "valid")],
+        ("POST", "/webhooks") => {
+            let body = |url: &str| json!({"url": url, "events": ["campaign.status"], "secret": "k"});
+            vec![
+                probe(p("/webhooks"), Some(body("https://203.0.113.9/h")), "valid"),
+                probe(p("/webhooks"), Some(body("https://127.0.0.1/h")), "a loopback address"),
+            ]
+        }
+        ("GET" | "DELETE", "/webhooks/{id}") => {
+            let w = rest
+                .created(
+                    "/webhooks",
+                    json!({"url": "https://203.0.113.9/h", "events": ["campaign.status"], "secret": "k"}),
+                )
+                .await;
+            let id = w["id"].as_str().unwrap().to_owned();
+            vec![
+                probe(p(&format!("/webhooks/{id}")), None, "valid"),
+                probe(p(&format!("/webhooks/{NIL}")), None, "unknown id"),
+            ]
+        }
+        ("GET", "/webhooks/{id}/deliveries") => {
+            let w = rest
+                .created(
+                    "/webhooks",
+                    json!({"url": "https://203.0.113.9/h", "events": ["campaign.status"], "secret": "k"}),
+                )
+                .await;
+            let id = w["id"].as_str().unwrap().to_owned();
+            vec![
+                probe(p(&format!("/webhooks/{id}/deliveries?status=pending")), None, "valid"),
+                probe(p(&format!("/webhooks/{id}/deliveries?status=lost")), None, "bad query"),
+                probe(p(&format!("/webhooks/{NIL}/deliveries")), None, "unknown id"),
+            ]
+        }
+        ("POST", "/webhooks/{id}/deliveries/{event_id}/replay") => {
+            let w = rest
+                .created(
+                    "/webhooks",
+                    json!({"url": "https://203.0.113.9/h", "events": ["campaign.status"], "secret": "k"}),
+                )
+                .await;
+            let id = w["id"].as_str().unwrap().to_owned();
+            campaign_in(rest, "RUNNING").await;
+            let log = rest.ok_get(&format!("/webhooks/{id}/deliveries")).await;
+            let event = log["data"][0]["event_id"].as_str().expect("the campaign's RUNNING event").to_owned();
+            vec![
+                probe(p(&format!("/webhooks/{id}/deliveries/{event}/replay")), None, "valid"),
+                probe(p(&format!("/webhooks/{id}/deliveries/{NIL}/replay")), None, "unknown event"),
+            ]
+        }
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }

@@ -647,6 +647,74 @@ async fn suppressions_and_replies_are_per_tenant_and_counted_once(b: Backend) {
     assert_eq!(s.counts("t1", c.id).await.unwrap().replied, 1);
 }
 
+async fn status_changes_fill_the_outbox_of_the_tenants_webhooks_in_order(b: Backend) {
+    use irisgate::callbacks::outbox::{DeliveryState, EventKind, Webhook};
+    let s = &b.store;
+    let hook = |tenant: &str, events| Webhook {
+        id: Uuid::now_v7(),
+        tenant: tenant.into(),
+        url: "https://203.0.113.9/h".into(),
+        events,
+        secret: irisgate::secret::Secret::new("k"),
+        created: 1,
+    };
+    let both = hook("t1", vec![EventKind::RecipientStatus, EventKind::CampaignStatus]);
+    let campaigns_only = hook("t1", vec![EventKind::CampaignStatus]);
+    let other = hook("t2", vec![EventKind::RecipientStatus, EventKind::CampaignStatus]);
+    for h in [&both, &campaigns_only, &other] {
+        s.put_webhook(h.clone()).await.unwrap();
+    }
+    assert_eq!(s.webhooks(Some("t1")).await.unwrap().len(), 2);
+    assert_eq!(s.webhooks(None).await.unwrap().len(), 3);
+    let c = campaign("t1", 1);
+    s.insert_campaign(c.clone(), numbers(2).iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
+    s.update_campaign("t1", c.id, &mut |c| {
+        c.status = CampaignStatus::Running;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    s.mark_sending(c.id, &[0, 1], 10).await.unwrap();
+    let done = |seq| Outcome { seq, status: RecipientStatus::Processed, at: 20, reason: 0 };
+    s.record_outcomes(c.id, &[done(0), done(1)]).await.unwrap();
+    let read = Receipt { message_id: message_id(c.id, 0), status: RecipientStatus::Read, at: 30, reason: 0 };
+    s.apply_receipts(&[read.clone(), read]).await.unwrap();
+    assert!(s.mark_replied(c.id, 0, 40).await.unwrap());
+    let told = |d: &irisgate::callbacks::outbox::Delivery| (d.event.recipient, d.event.status.clone());
+    let pending = s.pending_deliveries(both.id, 100).await.unwrap();
+    let got: Vec<_> = pending.iter().map(told).collect();
+    let r = |seq, st: &str| (Some(seq), st.to_owned());
+    assert_eq!(
+        got,
+        [(None, "RUNNING".to_owned()), r(0, "PROCESSED"), r(1, "PROCESSED"), r(0, "READ"), r(0, "REPLIED")],
+        "in order, a repeated receipt told once"
+    );
+    assert_eq!(pending[1].event.phone, numbers(1)[0].trim_start_matches('+').parse::<u64>().unwrap());
+    let only: Vec<_> = s.pending_deliveries(campaigns_only.id, 100).await.unwrap().iter().map(told).collect();
+    assert_eq!(only, [(None, "RUNNING".to_owned())]);
+    assert!(s.pending_deliveries(other.id, 100).await.unwrap().is_empty(), "another tenant's webhook");
+    // Progress, the log, replays, the bound.
+    let mut first = pending[0].clone();
+    first.state = DeliveryState::Delivered;
+    first.attempts = 2;
+    first.last_code = Some(200);
+    s.update_deliveries(&[first.clone()]).await.unwrap();
+    assert_eq!(s.pending_deliveries(both.id, 100).await.unwrap().len(), 4);
+    let (total, log) = s.deliveries(both.id, Some(DeliveryState::Delivered), ALL).await.unwrap();
+    assert_eq!((total, log[0].attempts, log[0].last_code), (1, 2, Some(200)));
+    assert_eq!(s.deliveries(both.id, None, Page { skip: 0, take: 2 }).await.unwrap().0, 5);
+    assert_eq!(s.deliveries(both.id, None, ALL).await.unwrap().1[0].event.status, "REPLIED", "newest first");
+    assert!(s.replay_delivery(both.id, first.event.id).await.unwrap());
+    assert!(!s.replay_delivery(both.id, Uuid::nil()).await.unwrap());
+    assert_eq!(s.pending_deliveries(both.id, 100).await.unwrap()[0].event.id, first.event.id);
+    assert_eq!(s.trim_deliveries(both.id, 2).await.unwrap(), 3);
+    let kept: Vec<_> = s.pending_deliveries(both.id, 100).await.unwrap().iter().map(told).collect();
+    assert_eq!(kept, [r(0, "READ"), r(0, "REPLIED")], "the oldest pending dropped");
+    assert!(s.delete_webhook("t1", both.id).await.unwrap());
+    assert!(!s.delete_webhook("t2", campaigns_only.id).await.unwrap(), "another tenant's");
+    assert!(s.pending_deliveries(both.id, 100).await.unwrap().is_empty());
+}
+
 macro_rules! contract {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -685,4 +753,5 @@ every_backend!(
     outbound_messages_move_forward_and_receipts_find_them_by_provider_id,
     inbox_deduplicates_by_provider_id_keeps_order_and_is_bounded,
     suppressions_and_replies_are_per_tenant_and_counted_once,
+    status_changes_fill_the_outbox_of_the_tenants_webhooks_in_order,
 );

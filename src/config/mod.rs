@@ -20,11 +20,13 @@ mod env;
 mod observability;
 mod outbound;
 mod validation;
+mod webhooks;
 
 pub use channels::{ButtonConfig, ChannelConfig, ProviderKind, TemplateConfig};
 pub use conversations::{ConversationSettings, DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS};
 pub use observability::{LogFormat, MetricsConfig};
 pub use outbound::OutboundSettings;
+pub use webhooks::{TenantWebhookConfig, WebhookSettings};
 
 /// The whole configuration. Unknown keys are errors, so that a typo never goes unnoticed.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +63,9 @@ pub struct Config {
     /// `text` (default) or `json` (one object per line).
     #[serde(default)]
     pub log_format: LogFormat,
+    /// `[webhooks]`: how status callbacks are delivered.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 /// Where campaigns, recipients, contacts and contexts live.
@@ -298,6 +303,9 @@ pub struct TenantConfig {
     /// the bot has no WebSocket session; a 2xx takes a message off the inbox.
     #[serde(default)]
     pub message_url: Option<String>,
+    /// Status callbacks declared in the file (`[[tenants.webhooks]]`).
+    #[serde(default)]
+    pub webhooks: Vec<TenantWebhookConfig>,
 }
 
 mod defaults {

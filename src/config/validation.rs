@@ -118,6 +118,7 @@ impl Config {
             }
         }
         self.outbound.validate()?;
+        self.webhooks.validate()?;
         let mut identifiers = HashSet::new();
         let mut api_keys = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {

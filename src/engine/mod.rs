@@ -54,6 +54,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// The message plane: inbound messages, the inbox, the bots' sessions, suppressions.
     pub conversations: crate::conversation::inbound::Conversations,
+    /// Status callbacks to the customers' webhooks (the outbox's deliverer, the REST operations).
+    pub callbacks: crate::callbacks::Callbacks,
     /// The receipt recorder, drained at shutdown after the dispatcher's workers.
     receipts: Receipts,
     /// The scheduler, the lease claimer and the channels' timers, drained at shutdown
@@ -139,6 +141,18 @@ impl Engine {
             &background,
         )
         .await?;
+        let callbacks = crate::callbacks::Callbacks::start(
+            config,
+            crate::callbacks::deliverer::Context {
+                store: store.clone(),
+                settings: config.webhooks.clone(),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+                reasons: reasons.clone(),
+            },
+            &background,
+        )
+        .await?;
         let engine = Engine(Arc::new(Inner {
             store,
             dispatcher,
@@ -152,6 +166,7 @@ impl Engine {
             outbound,
             metrics,
             conversations,
+            callbacks,
             receipts,
             background: background.clone(),
         }));

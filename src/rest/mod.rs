@@ -7,6 +7,7 @@
 //! - [`contacts`]: contacts CRUD and CSV import.
 //! - [`simulator`]: inbound messages injected into a simulator channel; [`suppressions`]: the
 //!   opt-out list.
+//! - [`webhooks`]: the workspace's status callbacks (register, log, replay).
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
 //! - [`events`]: a campaign's live progress (Server-Sent Events); [`progress`]: the shared
 //!   pollers behind it.
@@ -24,6 +25,7 @@ pub mod results;
 pub mod simulator;
 pub mod suppressions;
 pub mod view;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -69,6 +71,10 @@ pub fn router() -> Router<AppState> {
         .route("/simulator/{channel_id}/inbound", post(simulator::inbound))
         .route("/suppressions", get(suppressions::list).post(suppressions::create))
         .route("/suppressions/{phone}", delete(suppressions::delete))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/{id}/deliveries/{event_id}/replay", post(webhooks::replay))
         .route("/openapi.json", get(openapi::document))
 }
 

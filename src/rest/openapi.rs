@@ -4,7 +4,9 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{campaign_input, campaigns, contacts, export, preview, resources, results, simulator, suppressions, view};
+use super::{
+    campaign_input, campaigns, contacts, export, preview, resources, results, simulator, suppressions, view, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,6 +48,12 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         suppressions::list,
         suppressions::create,
         suppressions::delete,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::delete,
+        webhooks::deliveries,
+        webhooks::replay,
     ),
     components(schemas(
         view::CampaignView,
@@ -70,6 +78,9 @@ use super::{campaign_input, campaigns, contacts, export, preview, resources, res
         simulator::InboundView,
         suppressions::SuppressionInput,
         suppressions::SuppressionView,
+        webhooks::WebhookInput,
+        webhooks::WebhookView,
+        webhooks::DeliveryView,
         ErrorBody,
     ))
 )]

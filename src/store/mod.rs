@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::callbacks::outbox::{Delivery, DeliveryState, Webhook};
 use crate::campaign::{Campaign, CampaignStatus, Counts, Millis, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
@@ -355,4 +356,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts a reply of recipient `seq` once (`replied`); false when already counted.
     async fn mark_replied(&self, campaign: Uuid, seq: u32, at: Millis) -> Result<bool>;
+
+    // --- status callbacks (campaign-features.md) ---------------------------------------
+    // The stores add a delivery per (webhook that wants it, event) in the same call (for SQL,
+    // the same transaction) that moves a recipient, counts a reply or changes a campaign's
+    // status; these methods are the rest of the outbox.
+
+    /// Creates or replaces (by id) a webhook.
+    async fn put_webhook(&self, hook: Webhook) -> Result<()>;
+
+    /// Webhooks of `tenant` (every tenant's when `None`), in creation order.
+    async fn webhooks(&self, tenant: Option<&str>) -> Result<Vec<Webhook>>;
+
+    /// Deletes a webhook of `tenant` with its deliveries; false when there was none.
+    async fn delete_webhook(&self, tenant: &str, id: Uuid) -> Result<bool>;
+
+    /// Up to `limit` pending deliveries of `webhook`, in outbox order.
+    async fn pending_deliveries(&self, webhook: Uuid, limit: usize) -> Result<Vec<Delivery>>;
+
+    /// Writes deliveries' progress (state, attempts, last result, next and first attempt).
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> Result<()>;
+
+    /// Drops the oldest pending deliveries of `webhook` beyond `max_pending`; how many went.
+    async fn trim_deliveries(&self, webhook: Uuid, max_pending: u64) -> Result<u64>;
+
+    /// A webhook's delivery log, newest first, optionally only in `state`: (total, page).
+    async fn deliveries(&self, webhook: Uuid, state: Option<DeliveryState>, page: Page)
+        -> Result<(u64, Vec<Delivery>)>;
+
+    /// Makes a delivery of `webhook` pending again (same event, a new retry window); false
+    /// when the webhook has no such event.
+    async fn replay_delivery(&self, webhook: Uuid, event: Uuid) -> Result<bool>;
 }

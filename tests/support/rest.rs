@@ -54,6 +54,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/suppressions"),
     ("POST", "/suppressions"),
     ("DELETE", "/suppressions/{phone}"),
+    ("GET", "/webhooks"),
+    ("POST", "/webhooks"),
+    ("GET", "/webhooks/{id}"),
+    ("DELETE", "/webhooks/{id}"),
+    ("GET", "/webhooks/{id}/deliveries"),
+    ("POST", "/webhooks/{id}/deliveries/{event_id}/replay"),
     ("GET", "/openapi.json"),
 ];
 

@@ -6,6 +6,7 @@ use parking_lot::RwLock;
 use uuid::Uuid;
 
 use super::{CampaignCell, CampaignData, HashMap, MemoryStore};
+use crate::callbacks::outbox::{wall_now, Event};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient};
 use crate::error::Result;
 use crate::store::rules::{matches, not_deletable, not_found};
@@ -24,6 +25,8 @@ pub(super) fn insert(store: &MemoryStore, campaign: Campaign, audience: Vec<NewR
         deleted: false,
     };
     let added = data.add(audience, u64::MAX)?;
+    // A campaign created started (LIME `set /campaign/full`) tells its first status.
+    told(store, &data.campaign, CampaignStatus::Draft);
     let cell = Arc::new(CampaignCell { tenant: tenant.clone(), data: RwLock::new(data) });
     store.campaigns.insert(id, cell);
     store.tenant(&tenant).campaigns.write().push(id);
@@ -63,7 +66,9 @@ pub(super) fn update(store: &MemoryStore, tenant: &str, id: Uuid, change: Campai
     }
     let mut updated = data.campaign.clone();
     change(&mut updated)?;
+    let before = data.campaign.status;
     data.campaign = updated.clone();
+    told(store, &updated, before);
     Ok(updated)
 }
 
@@ -89,8 +94,17 @@ pub(super) fn start(
     if !audience.is_empty() {
         data.add(audience, max_total)?;
     }
+    let before = data.campaign.status;
     data.campaign = started.clone();
+    told(store, &started, before);
     Ok(started)
+}
+
+/// The status callback of a campaign whose status was `before` (under its lock: in order).
+fn told(store: &MemoryStore, campaign: &Campaign, before: CampaignStatus) {
+    if let Some(e) = Event::campaign(campaign.id, before, campaign.status, wall_now()) {
+        super::callbacks::enqueue(store, &campaign.tenant, vec![e]);
+    }
 }
 
 pub(super) fn delete(store: &MemoryStore, tenant: &str, id: Uuid, allowed: &[CampaignStatus]) -> Result<()> {

@@ -5,6 +5,7 @@
 //! names, for each method, the module that does the work — the same modules as the SQL store.
 //! That work is plain synchronous functions, so no lock guard can be held across an `.await`.
 
+mod callbacks;
 mod campaigns;
 mod contacts;
 mod contexts;
@@ -23,6 +24,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, StartChange, Store};
+use crate::callbacks::outbox::{Delivery, DeliveryState, Webhook};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
@@ -42,6 +44,8 @@ pub struct MemoryStore {
     tenants: DashMap<String, Arc<TenantCell>>,
     /// Bot messages to people.
     outbound: parking_lot::Mutex<outbound::Outbox>,
+    /// Status callbacks: webhooks and their deliveries.
+    callbacks: parking_lot::Mutex<callbacks::Callbacks>,
 }
 
 struct CampaignCell {
@@ -345,8 +349,45 @@ impl Store for MemoryStore {
         replies::last_sent_to(self, tenant, phone, since)
     }
 
-    async fn mark_replied(&self, campaign: Uuid, seq: u32, _at: i64) -> Result<bool> {
-        replies::mark_replied(self, campaign, seq)
+    async fn mark_replied(&self, campaign: Uuid, seq: u32, at: i64) -> Result<bool> {
+        replies::mark_replied(self, campaign, seq, at)
+    }
+
+    async fn put_webhook(&self, hook: Webhook) -> Result<()> {
+        callbacks::put_webhook(self, hook)
+    }
+
+    async fn webhooks(&self, tenant: Option<&str>) -> Result<Vec<Webhook>> {
+        callbacks::webhooks(self, tenant)
+    }
+
+    async fn delete_webhook(&self, tenant: &str, id: Uuid) -> Result<bool> {
+        callbacks::delete_webhook(self, tenant, id)
+    }
+
+    async fn pending_deliveries(&self, webhook: Uuid, limit: usize) -> Result<Vec<Delivery>> {
+        callbacks::pending(self, webhook, limit)
+    }
+
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
+        callbacks::update(self, deliveries)
+    }
+
+    async fn trim_deliveries(&self, webhook: Uuid, max_pending: u64) -> Result<u64> {
+        callbacks::trim(self, webhook, max_pending)
+    }
+
+    async fn deliveries(
+        &self,
+        webhook: Uuid,
+        state: Option<DeliveryState>,
+        page: Page,
+    ) -> Result<(u64, Vec<Delivery>)> {
+        callbacks::log(self, webhook, state, page)
+    }
+
+    async fn replay_delivery(&self, webhook: Uuid, event: Uuid) -> Result<bool> {
+        callbacks::replay(self, webhook, event)
     }
 }
 

@@ -2,7 +2,8 @@
 
 use uuid::Uuid;
 
-use super::MemoryStore;
+use super::{callbacks, MemoryStore};
+use crate::callbacks::outbox::Event;
 use crate::campaign::Millis;
 use crate::error::Result;
 
@@ -26,12 +27,14 @@ pub(super) fn last_sent_to(
     Ok(best.map(|(_, id, seq)| (id, seq)))
 }
 
-pub(super) fn mark_replied(store: &MemoryStore, campaign: Uuid, seq: u32) -> Result<bool> {
+pub(super) fn mark_replied(store: &MemoryStore, campaign: Uuid, seq: u32, at: Millis) -> Result<bool> {
     let Some(cell) = store.any_cell(campaign) else { return Ok(false) };
     let mut data = cell.data.write();
     if (seq as usize) >= data.recipients.len() || !data.replied.insert(seq) {
         return Ok(false);
     }
     data.counts.replied += 1;
+    let phone = data.recipients[seq as usize].phone;
+    callbacks::enqueue(store, &cell.tenant, vec![Event::replied(campaign, seq, phone, at)]);
     Ok(true)
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::rows::{counts_of, document, status_from, status_name};
 use super::{db, recipients, SqlStore, Tx};
+use crate::callbacks::outbox::{wall_now, Event};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient};
 use crate::error::Result;
 use crate::store::rules::{matches, not_deletable, not_found};
@@ -29,6 +30,8 @@ pub(super) async fn insert(store: &SqlStore, campaign: Campaign, audience: Vec<N
     .await
     .map_err(db)?;
     let added = recipients::insert(store, &mut tx, &id, audience, u64::MAX).await?;
+    // A campaign created started (LIME `set /campaign/full`) tells its first status.
+    told(store, &mut tx, &campaign, CampaignStatus::Draft).await?;
     tx.commit().await.map_err(db)?;
     Ok(added)
 }
@@ -74,8 +77,10 @@ pub(super) async fn update(store: &SqlStore, tenant: &str, id: Uuid, change: Cam
     let mut tx = store.write.begin().await.map_err(db)?;
     let row = locked(store, &mut tx, tenant, id, "tenant, data").await?;
     let mut campaign: Campaign = document(&row, "campaign")?;
+    let before = campaign.status;
     change(&mut campaign)?;
     write(&mut tx, &campaign).await?;
+    told(store, &mut tx, &campaign, before).await?;
     tx.commit().await.map_err(db)?;
     Ok(campaign)
 }
@@ -98,10 +103,20 @@ pub(super) async fn start(
     } else {
         recipients::insert(store, &mut tx, &id.to_string(), audience, max_total).await?.total
     };
+    let before = campaign.status;
     change(&mut campaign, total)?;
     write(&mut tx, &campaign).await?;
+    told(store, &mut tx, &campaign, before).await?;
     tx.commit().await.map_err(db)?;
     Ok(campaign)
+}
+
+/// The status callback of a campaign whose status was `before`, in the change's transaction.
+async fn told(store: &SqlStore, tx: &mut Tx, campaign: &Campaign, before: CampaignStatus) -> Result<()> {
+    match Event::campaign(campaign.id, before, campaign.status, wall_now()) {
+        Some(e) => super::callbacks::enqueue_in(store, tx, campaign.id, &[e]).await,
+        None => Ok(()),
+    }
 }
 
 /// Writes a campaign's document and the columns queries filter on.

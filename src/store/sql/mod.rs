@@ -8,6 +8,7 @@
 //! This file holds the pools and the [`Store`] implementation, which names, for each method,
 //! the module that does the work: one module per table or concern.
 
+mod callbacks;
 mod campaigns;
 mod catalog;
 mod contacts;
@@ -34,6 +35,7 @@ use uuid::Uuid;
 pub use dialect::Dialect;
 
 use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, StartChange, Store};
+use crate::callbacks::outbox::{Delivery, DeliveryState, Webhook};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
@@ -367,5 +369,42 @@ impl Store for SqlStore {
 
     async fn mark_replied(&self, campaign: Uuid, seq: u32, at: i64) -> Result<bool> {
         replies::mark_replied(self, campaign, seq, at).await
+    }
+
+    async fn put_webhook(&self, hook: Webhook) -> Result<()> {
+        callbacks::put_webhook(self, hook).await
+    }
+
+    async fn webhooks(&self, tenant: Option<&str>) -> Result<Vec<Webhook>> {
+        callbacks::webhooks(self, tenant).await
+    }
+
+    async fn delete_webhook(&self, tenant: &str, id: Uuid) -> Result<bool> {
+        callbacks::delete_webhook(self, tenant, id).await
+    }
+
+    async fn pending_deliveries(&self, webhook: Uuid, limit: usize) -> Result<Vec<Delivery>> {
+        callbacks::pending(self, webhook, limit).await
+    }
+
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> Result<()> {
+        callbacks::update(self, deliveries).await
+    }
+
+    async fn trim_deliveries(&self, webhook: Uuid, max_pending: u64) -> Result<u64> {
+        callbacks::trim(self, webhook, max_pending).await
+    }
+
+    async fn deliveries(
+        &self,
+        webhook: Uuid,
+        state: Option<DeliveryState>,
+        page: Page,
+    ) -> Result<(u64, Vec<Delivery>)> {
+        callbacks::log(self, webhook, state, page).await
+    }
+
+    async fn replay_delivery(&self, webhook: Uuid, event: Uuid) -> Result<bool> {
+        callbacks::replay(self, webhook, event).await
     }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::rows::{progress_of, PROGRESS_COLUMNS};
 use super::{db, Dialect, SqlStore, Tx};
+use crate::callbacks::outbox::Event;
 use crate::campaign::{parse_message_id, Recipient, RecipientStatus};
 use crate::error::Result;
 use crate::store::{Outcome, Receipt};
@@ -86,12 +87,15 @@ pub(super) async fn advance_in(
     }
     let mut delta = Delta::default();
     let mut changed: HashMap<u32, ()> = HashMap::new();
+    // Status callbacks of the moves, in their order, written below in this transaction.
+    let mut events = Vec::new();
     for (seq, status, at, reason) in moves {
         let Some(r) = current.get_mut(seq) else { continue };
         let from = r.status;
         if r.advance(*status, *at, *reason) {
             delta.moved(from, *status);
             changed.insert(*seq, ());
+            events.extend(Event::recipient(campaign, *seq, r.phone, *status, *reason, *at));
         }
     }
     if changed.is_empty() {
@@ -154,6 +158,7 @@ pub(super) async fn advance_in(
         .await
         .map_err(db)?;
     }
+    super::callbacks::enqueue_in(store, tx, campaign, &events).await?;
     Ok(moved)
 }
 

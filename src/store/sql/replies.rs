@@ -4,6 +4,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{db, SqlStore};
+use crate::callbacks::outbox::Event;
 use crate::campaign::Millis;
 use crate::error::Result;
 
@@ -47,6 +48,14 @@ pub(super) async fn mark_replied(store: &SqlStore, campaign: Uuid, seq: u32, at:
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        let phone: i64 = sqlx::query_scalar("SELECT phone FROM recipients WHERE campaign_id = $1 AND seq = $2")
+            .bind(campaign.to_string())
+            .bind(seq as i64)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let event = Event::replied(campaign, seq, phone as u64, at);
+        super::callbacks::enqueue_in(store, &mut tx, campaign, &[event]).await?;
     }
     tx.commit().await.map_err(db)?;
     Ok(counted)

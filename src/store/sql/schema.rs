@@ -140,6 +140,43 @@ ALTER TABLE recipients ADD COLUMN replied_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE campaigns ADD COLUMN replied BIGINT NOT NULL DEFAULT 0
 "#,
     ),
+    (
+        // Issue 16, status callbacks: the customer's webhooks and the outbox of their deliveries.
+        // A version of its own (161), for the same reason as 121 and 122.
+        161,
+        r#"
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_tenant ON webhooks (tenant, created);
+CREATE TABLE IF NOT EXISTS callback_deliveries (
+    webhook_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    ord BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    campaign_id TEXT NOT NULL,
+    rseq BIGINT NOT NULL,
+    phone BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    reason BIGINT NOT NULL,
+    event_at BIGINT NOT NULL,
+    state BIGINT NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    last_code BIGINT,
+    last_error TEXT,
+    next_at BIGINT NOT NULL DEFAULT 0,
+    first_at BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (webhook_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS callback_state ON callback_deliveries (webhook_id, state, ord);
+CREATE INDEX IF NOT EXISTS callback_order ON callback_deliveries (ord)
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(store: &SqlStore) -> Result<()> {
