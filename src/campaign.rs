@@ -172,4 +172,8 @@ pub struct Campaign {
     pub allow_open_ticket: bool,
     /// Extra fields of the REST face (description, filters, template id, mapping), kept as JSON.
     pub rest: Option<serde_json::Value>,
+    /// Retries that moved failed recipients back to PENDING: a worker that started before
+    /// the latest one does not complete the campaign (the worker after it does).
+    #[serde(default)]
+    pub retried: u32,
 }

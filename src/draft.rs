@@ -36,6 +36,7 @@ impl Campaign {
             rate_limit_per_minute: None,
             allow_open_ticket: false,
             rest: None,
+            retried: 0,
         }
     }
 }

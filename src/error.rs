@@ -52,6 +52,10 @@ pub enum Error {
     /// A fault of ours. The text goes to the log; the client sees a generic description.
     #[error("internal error: {0}")]
     Internal(String),
+    /// An idempotency key sent again with another request than the one it was first used
+    /// with.
+    #[error("{0}")]
+    KeyReused(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -73,6 +77,7 @@ impl Error {
             Error::TooLarge(_) => codes::COMMAND_INVALID_ARGUMENT,
             Error::Unavailable(_) | Error::Storage(_) => codes::COMMAND_PROCESSING_ERROR,
             Error::Internal(_) => codes::GENERAL_ERROR,
+            Error::KeyReused(_) => codes::COMMAND_INVALID_ARGUMENT,
         };
         Reason::new(code, self.client_message())
     }
@@ -89,6 +94,7 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable(_) | Error::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::KeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 

@@ -5,7 +5,8 @@
 //! - [`tenant`]: workspaces and their credentials; [`secret`]: provider secrets, redacted.
 //! - [`state`]: the shared, cheap-to-clone state handle; [`admission`]: load shedding.
 //! - [`campaign`], [`recipient`], [`contact`], [`catalog`]: the model both faces share;
-//!   [`draft`]: the one constructor of a new campaign.
+//!   [`draft`]: the one constructor of a new campaign; [`params`]: a recipient's packed
+//!   template parameters.
 //! - [`store`]: the storage trait and its backends.
 //! - [`engine`]: the campaign operations both faces call — load, start (the audience frozen
 //!   there), pause / resume / cancel — and the reason table; [`dispatcher`], [`scheduler`],
@@ -22,10 +23,14 @@
 //! - [`app`]: the HTTP application (every path of the port); [`problem`]: the JSON error body
 //!   all of them answer with.
 //! - [`transport`]: WebSocket sessions (`ws`) and `POST /commands` (`http`).
-//! - [`router`]: the one routing table both transports call.
+//! - [`router`]: the one routing table both transports call; [`repeats`]: a repeated LIME
+//!   `set` (same id, same tenant, within the window) gets its first reply again.
 //! - [`outbound`]: bots' messages to people (conversations.md): accepted durably, sent in
 //!   order with the crash-safe protocol, reported with LIME notifications.
-//! - [`webhooks`]: the routes real providers call back (statuses, inbound messages).
+//! - [`conversation`]: the message plane's way back — inbound messages, attribution of
+//!   replies, the bot's inbox, opt-out.
+//! - [`webhooks`]: the routes real providers call back (statuses, inbound messages);
+//!   [`callbacks`]: status callbacks to the workspace's own webhooks (signed, durable).
 //! - [`handlers`]: command handlers, one file per URI family.
 //! - [`caller`], [`reply`], [`error`]: what handlers take and return.
 //! - [`trace`]: `traceparent` metadata.
@@ -64,6 +69,7 @@ pub mod logging;
 pub mod media_link;
 pub mod metrics;
 pub mod outbound;
+pub mod params;
 pub mod phone;
 pub mod problem;
 pub mod query;
@@ -71,6 +77,7 @@ pub mod readiness;
 pub mod reasons;
 pub mod receipts;
 pub mod recipient;
+pub mod repeats;
 pub mod reply;
 pub mod rest;
 pub mod router;

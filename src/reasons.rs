@@ -25,6 +25,33 @@ pub const OPTED_OUT: u32 = 1008;
 /// The message recipient was in attendance (open conversation).
 pub const IN_ATTENDANCE: u32 = 1602;
 
+/// Reasons a retry's `transient` scope takes back: failures that can succeed later with
+/// the same message. Ours: the provider failing on every attempt (1005), the channel gone
+/// (1006), the person in attendance (1602, until the conversation closes). WhatsApp's
+/// (providers.md): the rate limits (4, 80007, 130429, 130472, 131056), provider errors
+/// (131000, 131016), and 131026 "undeliverable", which mostly means the phone was off or
+/// out of reach. Not here: template and parameter errors (1003, 1004: the campaign has to be
+/// fixed first), unreachable on the channel (1002), the 24 h window (131047), a lost outcome
+/// (1007: the person may have it already), and the two a retry never takes
+/// ([`NEVER_RETRIED`]).
+pub const TRANSIENT: &[u32] = &[
+    PROVIDER_UNAVAILABLE,
+    CHANNEL_UNAVAILABLE,
+    IN_ATTENDANCE,
+    4,
+    80007,
+    130429,
+    130472,
+    131000,
+    131016,
+    131026,
+    131056,
+];
+
+/// Reasons no retry takes back, whatever it names: an invalid number fails again, and a
+/// person who opted out must not be written to.
+pub const NEVER_RETRIED: &[u32] = &[INVALID_PHONE, OPTED_OUT];
+
 /// At most this many provider titles are kept.
 const MAX_LEARNED: usize = 4096;
 

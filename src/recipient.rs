@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::campaign::{ChannelType, Millis};
+pub use crate::params::Params;
 use crate::phone::Phone;
 
 /// Where a recipient is. Moves only forward: PENDING → SENDING → PROCESSED → RECEIVED → READ,
@@ -65,64 +66,6 @@ impl RecipientStatus {
             (from, Failed) => from < Received,
             (from, to) => to > from,
         }
-    }
-}
-
-/// Parameters of one recipient: `key → value` in the order given, packed in one string
-/// (`key US value RS key US value …`) so that a million recipients cost one allocation each.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(Box<str>);
-
-const UNIT: char = '\u{1f}';
-const RECORD: char = '\u{1e}';
-
-impl Params {
-    /// Fails when a key or value holds the two separator control characters.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Params, String> {
-        let mut text = String::new();
-        for (i, (k, v)) in pairs.into_iter().enumerate() {
-            if k.contains([UNIT, RECORD]) || v.contains([UNIT, RECORD]) {
-                return Err(format!("parameter \"{k}\" contains a control character"));
-            }
-            if i > 0 {
-                text.push(RECORD);
-            }
-            text.push_str(k);
-            text.push(UNIT);
-            text.push_str(v);
-        }
-        Ok(Params(text.into_boxed_str()))
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.split(RECORD).filter(|r| !r.is_empty()).map(|r| r.split_once(UNIT).unwrap_or((r, "")))
-    }
-
-    /// The packed text, for storage.
-    pub fn packed(&self) -> &str {
-        &self.0
-    }
-
-    /// From [`Params::packed`] text.
-    pub fn from_packed(text: String) -> Params {
-        Params(text.into_boxed_str())
-    }
-
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Bytes of key and value text (for memory accounting).
-    pub fn text_len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect()
     }
 }
 
@@ -184,6 +127,11 @@ pub struct Recipient {
     pub received_at: Millis,
     pub read_at: Millis,
     pub failed_at: Millis,
+    /// Times a retry moved it back to PENDING (0 = its first send); its message id carries
+    /// the attempt from the second on.
+    pub retries: u16,
+    /// The reason of its first failure, kept when a retry clears `reason` (0 = none).
+    pub first_reason: u32,
 }
 
 /// The given text of a recipient whose number is `phone` (0 = invalid), split into what must
@@ -223,7 +171,39 @@ impl Recipient {
             received_at: 0,
             read_at: 0,
             failed_at: 0,
+            retries: 0,
+            first_reason: 0,
         }
+    }
+
+    /// The id of this recipient's current send ([`message_id`], with `#<attempt>` from the
+    /// second attempt on).
+    pub fn message_id(&self, campaign: Uuid) -> String {
+        attempt_message_id(campaign, self.seq, self.retries)
+    }
+
+    /// Sends tried so far, counting the one in progress (1 = the first).
+    pub fn attempts(&self) -> u32 {
+        u32::from(self.retries) + 1
+    }
+
+    /// FAILED → PENDING for another attempt: the first failure's reason is kept, the
+    /// timestamps of the failed attempt are cleared. False when it was not FAILED.
+    pub fn retry(&mut self) -> bool {
+        if self.status != RecipientStatus::Failed {
+            return false;
+        }
+        if self.first_reason == 0 {
+            self.first_reason = self.reason;
+        }
+        self.retries = self.retries.saturating_add(1);
+        self.status = RecipientStatus::Pending;
+        self.reason = 0;
+        self.processed_at = 0;
+        self.received_at = 0;
+        self.read_at = 0;
+        self.failed_at = 0;
+        true
     }
 
     pub fn phone(&self) -> Option<Phone> {
@@ -352,9 +332,19 @@ pub fn message_id(campaign: Uuid, seq: u32) -> String {
     format!("ig.{}.{seq}", campaign.simple())
 }
 
-/// Inverse of [`message_id`].
+/// The id of attempt `retries + 1` of a send: [`message_id`] for the first, `…#2`, `#3` after
+/// retries, so that a deduplicating channel does not drop a retry as a repeat.
+pub fn attempt_message_id(campaign: Uuid, seq: u32, retries: u16) -> String {
+    match retries {
+        0 => message_id(campaign, seq),
+        n => format!("{}#{}", message_id(campaign, seq), u32::from(n) + 1),
+    }
+}
+
+/// Inverse of [`message_id`] (and of [`attempt_message_id`], whose attempt it drops).
 pub fn parse_message_id(id: &str) -> Option<(Uuid, u32)> {
     let rest = id.strip_prefix("ig.")?;
+    let rest = rest.split_once('#').map_or(rest, |(id, _)| id);
     let (c, seq) = rest.split_once('.')?;
     Some((Uuid::try_parse(c).ok()?, seq.parse().ok()?))
 }
@@ -428,5 +418,8 @@ mod tests {
         let c = Uuid::new_v4();
         assert_eq!(parse_message_id(&message_id(c, 42)), Some((c, 42)));
         assert_eq!(parse_message_id("wamid.HBgM"), None);
+        assert_eq!(attempt_message_id(c, 42, 0), message_id(c, 42));
+        assert_eq!(attempt_message_id(c, 42, 1), format!("{}#2", message_id(c, 42)));
+        assert_eq!(parse_message_id(&attempt_message_id(c, 42, 2)), Some((c, 42)));
     }
 }

@@ -94,7 +94,14 @@ pub async fn route(state: &AppState, caller: &Caller, command: &Command) -> Opti
     let traceparent = trace::traceparent(incoming);
     // Every log line of the command (and of a dispatch it starts) carries its trace id.
     let span = tracing::info_span!("command", trace_id = trace::trace_id(&traceparent), method = %command.method);
-    tracing::Instrument::instrument(answer(state, caller, command, traceparent, started), span).await
+    // A repeated `set` (same tenant, same id, within `idempotency.lime_window_ms`) gets the
+    // first reply, addressed to whoever asks now.
+    let now = state.engine.clock.now();
+    let answered =
+        state.repeats.once(&caller.tenant.id, command, now, answer(state, caller, command, traceparent, started));
+    let mut reply = tracing::Instrument::instrument(answered, span).await?;
+    reply.to = Some(caller.node.clone());
+    Some(reply)
 }
 
 async fn answer(

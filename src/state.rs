@@ -29,6 +29,8 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// The shared pollers of the campaigns watched over `GET /campaigns/{id}/events`.
     pub progress: crate::rest::progress::Progress,
+    /// Recent LIME `set` ids per tenant with their first replies (`idempotency.lime_*`).
+    pub repeats: crate::repeats::Repeats,
 }
 
 /// The three nodes of lime.md, precomputed once.
@@ -66,7 +68,18 @@ impl AppState {
         let admission = crate::admission::Admission::new(&config.limits, &tenants);
         let progress =
             crate::rest::progress::Progress::new(engine.clone(), config.limits.max_event_streams, shutdown.clone());
-        AppState(Arc::new(Inner { config, tenants, engine, nodes, admission, connections, shutdown, progress }))
+        let repeats = crate::repeats::Repeats::new(&config.idempotency);
+        AppState(Arc::new(Inner {
+            config,
+            tenants,
+            engine,
+            nodes,
+            admission,
+            connections,
+            shutdown,
+            progress,
+            repeats,
+        }))
     }
 }
 

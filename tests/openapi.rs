@@ -357,6 +357,20 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
                 probe(p(&format!("/webhooks/{id}/deliveries/{NIL}/replay")), None, "unknown event"),
             ]
         }
+        ("POST", "/campaigns/{id}/retry") => vec![
+            probe(
+                p(&format!("/campaigns/{}/retry", campaign_in(rest, "PAUSED").await)),
+                Some(json!({"scope": "failed"})),
+                "valid",
+            ),
+            probe(
+                p(&format!("/campaigns/{}/retry", campaign_in(rest, "DRAFT").await)),
+                Some(json!({"scope": "transient"})),
+                "draft",
+            ),
+            probe(p(&format!("/campaigns/{NIL}/retry")), Some(json!({"scope": "sometimes"})), "bad scope"),
+            probe(p(&format!("/campaigns/{NIL}/retry")), Some(json!({"scope": "failed"})), "unknown id"),
+        ],
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }

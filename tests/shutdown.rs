@@ -232,9 +232,9 @@ async fn every_background_task_has_finished_after_the_drain() {
     engine.channels.get("mybot", &def);
     assert_eq!(
         engine.background_tasks(),
-        7,
-        "scheduler, claimer, the channel's timer, the bot-message sender, the notification poster, \
-         the inbox delivery loop and the simulated people's recorder"
+        9,
+        "scheduler, claimer, the channel's timer, the bot-message intake and sender, the notification \
+         poster, the inbox delivery loop, the simulated people's recorder and the status-callback deliverer"
     );
     shutdown.cancel();
     let started = Instant::now();

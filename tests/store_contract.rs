@@ -17,6 +17,7 @@ use irisgate::error::Error;
 use irisgate::outbound::{Content, OutboundChange, OutboundMessage, OutboundStatus};
 use irisgate::phone::PhoneNormalizer;
 use irisgate::store::{CampaignFilter, Dialect, MemoryStore, Outcome, Page, Receipt, SqlStore, Store};
+use irisgate::store::{IdempotencyBegin, IdempotencyWindow, RetryReasons, StoredResponse};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -74,6 +75,7 @@ fn campaign(tenant: &str, created: i64) -> Campaign {
         rate_limit_per_minute: None,
         allow_open_ticket: false,
         rest: None,
+        retried: 0,
     }
 }
 
@@ -715,6 +717,88 @@ async fn status_changes_fill_the_outbox_of_the_tenants_webhooks_in_order(b: Back
     assert!(s.pending_deliveries(both.id, 100).await.unwrap().is_empty());
 }
 
+async fn a_retry_moves_matching_failures_back_once_and_a_refusal_writes_nothing(b: Backend) {
+    let s = &b.store;
+    let c = Campaign { status: CampaignStatus::Completed, ..campaign("t1", 1) };
+    let list = numbers(5);
+    s.insert_campaign(c.clone(), list.iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
+    s.mark_sending(c.id, &[0, 1, 2, 3, 4], 10).await.unwrap();
+    let fail = |seq, reason| Outcome { seq, status: RecipientStatus::Failed, at: 20, reason };
+    let sent = Outcome { seq: 4, status: RecipientStatus::Processed, at: 20, reason: 0 };
+    s.record_outcomes(c.id, &[fail(0, 131026), fail(1, 1002), fail(2, 1008), fail(3, 131026), sent]).await.unwrap();
+    let refuse = s
+        .retry_failed("t1", c.id, &RetryReasons::Only(vec![131026]), &mut |_, _| Err(Error::NotAllowed("no".into())))
+        .await;
+    assert!(matches!(refuse, Err(Error::NotAllowed(_))));
+    assert_eq!(s.counts("t1", c.id).await.unwrap().failed, 4, "a refused retry writes nothing");
+    let other = s.retry_failed("t2", c.id, &RetryReasons::AllBut(vec![]), &mut |_, _| Ok(())).await;
+    assert!(matches!(other, Err(Error::NotFound(_))), "another tenant's campaign");
+    assert_eq!(s.counts("t1", c.id).await.unwrap().failed, 4);
+    let mut seen = None;
+    let (changed, moved) = s
+        .retry_failed("t1", c.id, &RetryReasons::Only(vec![131026]), &mut |c, n| {
+            seen = Some(n);
+            c.status = CampaignStatus::Running;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!((moved, seen, changed.status), (2, Some(2), CampaignStatus::Running));
+    assert_eq!(s.campaign("t1", c.id).await.unwrap().unwrap().status, CampaignStatus::Running);
+    let counts = s.counts("t1", c.id).await.unwrap();
+    assert_eq!((counts.total, counts.pending, counts.failed, counts.processed), (5, 2, 2, 1), "counted once");
+    let pending = s.pending(c.id, 0, 10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|r| (r.seq, r.retries, r.first_reason, r.reason)).collect::<Vec<_>>(),
+        vec![(0, 1, 131026, 0), (3, 1, 131026, 0)]
+    );
+    assert_eq!(pending[0].message_id(c.id), format!("{}#2", message_id(c.id, 0)));
+    // The second failure is not the first: it stays 131026 after a 1002 and another retry.
+    s.mark_sending(c.id, &[0], 30).await.unwrap();
+    s.record_outcomes(c.id, &[fail(0, 1002)]).await.unwrap();
+    let (_, moved) = s.retry_failed("t1", c.id, &RetryReasons::AllBut(vec![1008]), &mut |_, _| Ok(())).await.unwrap();
+    assert_eq!(moved, 2, "seq 0 (again) and seq 1; not the opted-out one");
+    let (_, all) = s.recipients("t1", c.id, None, ALL).await.unwrap();
+    assert_eq!((all[0].retries, all[0].first_reason, all[0].attempts()), (2, 131026, 3));
+    assert_eq!((all[1].retries, all[1].first_reason), (1, 1002));
+    assert_eq!((all[2].status, all[2].retries), (RecipientStatus::Failed, 0));
+    // A receipt of the new attempt's id finds the recipient.
+    s.mark_sending(c.id, &[0], 40).await.unwrap();
+    s.record_outcomes(c.id, &[Outcome { seq: 0, status: RecipientStatus::Processed, at: 41, reason: 0 }])
+        .await
+        .unwrap();
+    let receipt = Receipt { message_id: all[0].message_id(c.id), status: RecipientStatus::Read, at: 50, reason: 0 };
+    assert_eq!(s.apply_receipts(&[receipt]).await.unwrap(), 1);
+}
+
+async fn idempotency_keys_replay_refuse_other_bodies_expire_and_are_bounded(b: Backend) {
+    let s = &b.store;
+    let window = IdempotencyWindow { ttl_ms: 1_000, in_flight_ms: 100, max_keys: 2 };
+    let begin = |tenant: &'static str, key: &'static str, hash: &'static str, now: i64| {
+        let s = s.clone();
+        async move { s.idempotency_begin(tenant, key, hash, now, window).await.unwrap() }
+    };
+    assert_eq!(begin("t1", "k1", "h1", 0).await, IdempotencyBegin::Claimed);
+    assert_eq!(begin("t1", "k1", "h1", 10).await, IdempotencyBegin::InFlight);
+    assert_eq!(begin("t1", "k1", "h2", 10).await, IdempotencyBegin::Mismatch);
+    assert_eq!(begin("t2", "k1", "h2", 10).await, IdempotencyBegin::Claimed, "keys are per tenant");
+    let response =
+        StoredResponse { status: 201, content_type: "application/json".into(), body: b"{\"id\":1}".to_vec() };
+    s.idempotency_finish("t1", "k1", Some(response.clone())).await.unwrap();
+    assert_eq!(begin("t1", "k1", "h1", 20).await, IdempotencyBegin::Replay(response.clone()));
+    assert_eq!(begin("t1", "k1", "h2", 20).await, IdempotencyBegin::Mismatch);
+    // A released key runs again; an abandoned one is taken over after `in_flight_ms`.
+    assert_eq!(begin("t1", "k2", "h1", 30).await, IdempotencyBegin::Claimed);
+    s.idempotency_finish("t1", "k2", None).await.unwrap();
+    assert_eq!(begin("t1", "k2", "h1", 40).await, IdempotencyBegin::Claimed);
+    assert_eq!(begin("t1", "k2", "h1", 200).await, IdempotencyBegin::Claimed, "abandoned in flight");
+    let full = s.idempotency_begin("t1", "k3", "h1", 300, window).await;
+    assert!(matches!(full, Err(Error::LimitReached(_))), "max_keys: {full:?}");
+    // After the ttl the key is forgotten (and its room freed).
+    assert_eq!(begin("t1", "k1", "h2", 1_100).await, IdempotencyBegin::Claimed);
+    assert_eq!(begin("t1", "k3", "h1", 1_250).await, IdempotencyBegin::Claimed, "k2 forgotten too");
+}
+
 macro_rules! contract {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -754,4 +838,6 @@ every_backend!(
     inbox_deduplicates_by_provider_id_keeps_order_and_is_bounded,
     suppressions_and_replies_are_per_tenant_and_counted_once,
     status_changes_fill_the_outbox_of_the_tenants_webhooks_in_order,
+    a_retry_moves_matching_failures_back_once_and_a_refusal_writes_nothing,
+    idempotency_keys_replay_refuse_other_bodies_expire_and_are_bounded,
 );

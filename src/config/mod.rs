@@ -16,7 +16,9 @@ pub use crate::tenant::decode_base64;
 mod channels;
 mod conversations;
 mod conversion;
+mod defaults;
 mod env;
+mod idempotency;
 mod observability;
 mod outbound;
 mod validation;
@@ -24,6 +26,7 @@ mod webhooks;
 
 pub use channels::{ButtonConfig, ChannelConfig, ProviderKind, TemplateConfig};
 pub use conversations::{ConversationSettings, DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS};
+pub use idempotency::IdempotencySettings;
 pub use observability::{LogFormat, MetricsConfig};
 pub use outbound::OutboundSettings;
 pub use webhooks::{TenantWebhookConfig, WebhookSettings};
@@ -66,6 +69,9 @@ pub struct Config {
     /// `[webhooks]`: how status callbacks are delivered.
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// `[idempotency]`: REST `Idempotency-Key` and repeated LIME `set` ids.
+    #[serde(default)]
+    pub idempotency: IdempotencySettings,
 }
 
 /// Where campaigns, recipients, contacts and contexts live.
@@ -306,45 +312,6 @@ pub struct TenantConfig {
     /// Status callbacks declared in the file (`[[tenants.webhooks]]`).
     #[serde(default)]
     pub webhooks: Vec<TenantWebhookConfig>,
-}
-
-mod defaults {
-    use std::net::SocketAddr;
-
-    pub(super) fn listen() -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 8080))
-    }
-    pub(super) fn domain() -> String {
-        "msging.net".into()
-    }
-    pub(super) fn instance() -> String {
-        "irisgate1".into()
-    }
-    pub(super) fn country_code() -> String {
-        "55".into()
-    }
-    pub(super) fn features() -> Vec<String> {
-        vec!["campaigns".into()]
-    }
-    /// BLiP's documented ceiling: a bot written for BLiP already stays under it.
-    pub(super) fn commands_per_second() -> u32 {
-        crate::tenant::DEFAULT_COMMANDS_PER_SECOND
-    }
-    pub(super) fn provider() -> super::ProviderKind {
-        super::ProviderKind::Simulator
-    }
-    pub(super) fn delivered_after_ms() -> u64 {
-        50
-    }
-    pub(super) fn read_after_ms() -> u64 {
-        200
-    }
-    pub(super) fn language() -> String {
-        "pt_BR".into()
-    }
-    pub(super) fn template_status() -> String {
-        "APPROVED".into()
-    }
 }
 
 /// A configuration that cannot be used, with the key at fault.

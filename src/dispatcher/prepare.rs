@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::send::{Batch, Marked};
 use super::Inner;
-use crate::campaign::{message_id, Campaign, CampaignStatus, Recipient, RecipientStatus};
+use crate::campaign::{Campaign, CampaignStatus, Recipient, RecipientStatus};
 use crate::catalog::{replace_placeholders, ChannelDef, TemplateDef};
 use crate::channel::Outbound;
 use crate::error::Result;
@@ -131,7 +131,7 @@ async fn prepare(
             continue;
         };
         let message = Outbound {
-            message_id: message_id(campaign.id, r.seq),
+            message_id: r.message_id(campaign.id),
             campaign: campaign.id,
             seq: r.seq,
             phone,

@@ -74,10 +74,13 @@ pub(super) async fn run(inner: &Inner, tenant: &str, id: Uuid, mut signals: Sign
         return Ok(());
     }
     let now = inner.clock.now();
+    let retried = plan.campaign.retried;
     inner
         .store
         .update_campaign(tenant, id, &mut |c| {
-            if c.status == CampaignStatus::Running {
+            // A retry after this worker loaded the campaign left PENDING recipients behind
+            // the cursor: the worker started after the retry sends them and completes it.
+            if c.status == CampaignStatus::Running && c.retried == retried {
                 c.status = CampaignStatus::Completed;
                 c.completed_at = now;
             }

@@ -1,14 +1,17 @@
 //! The engine under both faces: store, channels, dispatcher, scheduler, receipts — built and
 //! started here. The campaign operations both faces call are in `start` (a DRAFT starts, its
 //! audience fixed; `selection` freezes a REST campaign's from the contacts) and `lifecycle`
-//! (loading; pause, resume, cancel); `export` reads a whole audience in keyset pages.
+//! (loading; pause, resume, cancel); `export` reads a whole audience in keyset pages; `retry`
+//! sends failed recipients again.
 
 pub mod export;
 mod lifecycle;
+mod retry;
 mod selection;
 mod start;
 
 pub use lifecycle::Transition;
+pub use retry::{Retried, RetryRequest, RetryScope};
 pub use start::{Audience, StartError, StartRequest};
 
 use std::sync::Arc;

@@ -43,6 +43,35 @@ pub struct StartInput {
     pub scheduled_at: Option<String>,
 }
 
+/// `POST /campaigns/{id}/retry`: which failed recipients to send again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryInput {
+    /// `failed` (every failure but invalid numbers and opt-outs) or `transient` (only
+    /// failures that can succeed later). Required: a retry says what it retries.
+    pub scope: RetryScopeInput,
+    /// Only recipients failed with one of these codes (within the scope).
+    pub reason_codes: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryScopeInput {
+    Failed,
+    Transient,
+}
+
+impl RetryInput {
+    pub fn request(self) -> crate::engine::RetryRequest {
+        use crate::engine::RetryScope;
+        let scope = match self.scope {
+            RetryScopeInput::Failed => RetryScope::Failed,
+            RetryScopeInput::Transient => RetryScope::Transient,
+        };
+        crate::engine::RetryRequest { scope, reason_codes: self.reason_codes }
+    }
+}
+
 /// What of a workspace a campaign body is checked against (read from the store by
 /// [`build`]; fixed by the fuzz check of campaign bodies, which calls [`compose`]).
 #[derive(Debug, Clone, Copy)]

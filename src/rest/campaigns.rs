@@ -32,7 +32,7 @@ fn only_drafts(action: &str, status: CampaignStatus) -> ApiError {
     ApiError(Error::NotAllowed(format!("Only DRAFT campaigns can be {action}; this one is {}", status.rest())))
 }
 
-fn parse_id(id: &str) -> ApiResult<Uuid> {
+pub(super) fn parse_id(id: &str) -> ApiResult<Uuid> {
     Uuid::try_parse(id).map_err(|_| not_found(id))
 }
 
@@ -45,7 +45,7 @@ pub(super) async fn load(state: &AppState, ws: &Workspace, id: &str) -> ApiResul
 }
 
 /// The view of `c`, with its recipient count (and, for a LIME campaign, its template id).
-async fn campaign_view(state: &AppState, ws: &Workspace, c: &Campaign) -> ApiResult<CampaignView> {
+pub(super) async fn campaign_view(state: &AppState, ws: &Workspace, c: &Campaign) -> ApiResult<CampaignView> {
     Ok(campaign_view_of(state, ws, c).await?)
 }
 

@@ -9,6 +9,8 @@
 //!   opt-out list.
 //! - [`webhooks`]: the workspace's status callbacks (register, log, replay).
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
+//! - [`retry`]: failed recipients sent again; [`idempotency`]: `Idempotency-Key` on the
+//!   routes that create.
 //! - [`events`]: a campaign's live progress (Server-Sent Events); [`progress`]: the shared
 //!   pollers behind it.
 
@@ -17,11 +19,13 @@ pub mod campaigns;
 pub mod contacts;
 pub mod events;
 pub mod export;
+pub mod idempotency;
 pub mod openapi;
 pub mod preview;
 pub mod progress;
 pub mod resources;
 pub mod results;
+pub mod retry;
 pub mod simulator;
 pub mod suppressions;
 pub mod view;
@@ -45,11 +49,12 @@ use crate::error::Error;
 use crate::problem::json_error;
 use crate::state::AppState;
 use crate::tenant::Tenant;
+use idempotency::Idempotent;
 
 /// Every `/api/v1` route.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/campaigns", get(campaigns::list).post(Idempotent(campaigns::create)))
         .route("/campaigns/preview", post(preview::preview))
         .route("/campaigns/tags", get(resources::list_tags).post(resources::create_tag))
         .route("/campaigns/channels", get(resources::list_channels).post(resources::create_channel))
@@ -57,7 +62,7 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/templates", get(resources::list_templates).post(resources::create_template))
         .route("/campaigns/custom-fields", get(resources::list_custom_fields).post(resources::create_custom_field))
         .route("/campaigns/{id}", get(campaigns::get).put(campaigns::update).delete(campaigns::delete))
-        .route("/campaigns/{id}/start", post(campaigns::start))
+        .route("/campaigns/{id}/start", post(Idempotent(campaigns::start)))
         .route("/campaigns/{id}/pause", post(campaigns::pause))
         .route("/campaigns/{id}/resume", post(campaigns::resume))
         .route("/campaigns/{id}/cancel", post(campaigns::cancel))
@@ -65,8 +70,8 @@ pub fn router() -> Router<AppState> {
         .route("/campaigns/{id}/messages", get(results::messages))
         .route("/campaigns/{id}/events", get(events::events))
         .route("/campaigns/{id}/messages.csv", get(export::messages_csv))
-        .route("/contacts", get(contacts::list).post(contacts::create))
-        .route("/contacts/import", post(contacts::import))
+        .route("/contacts", get(contacts::list).post(Idempotent(contacts::create)))
+        .route("/contacts/import", post(Idempotent(contacts::import)))
         .route("/contacts/{id}", get(contacts::get).put(contacts::update).delete(contacts::delete))
         .route("/simulator/{channel_id}/inbound", post(simulator::inbound))
         .route("/suppressions", get(suppressions::list).post(suppressions::create))
@@ -76,6 +81,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/webhooks/{id}/deliveries/{event_id}/replay", post(webhooks::replay))
         .route("/openapi.json", get(openapi::document))
+        .route("/campaigns/{id}/retry", post(retry::retry))
 }
 
 /// Layer of every `/api/v1` route: a request with a workspace's `X-API-Key` counts against

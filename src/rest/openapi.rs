@@ -54,6 +54,7 @@ use super::{
         webhooks::delete,
         webhooks::deliveries,
         webhooks::replay,
+        super::retry::retry,
     ),
     components(schemas(
         view::CampaignView,
@@ -81,6 +82,8 @@ use super::{
         webhooks::WebhookInput,
         webhooks::WebhookView,
         webhooks::DeliveryView,
+        campaign_input::RetryInput,
+        campaign_input::RetryScopeInput,
         ErrorBody,
     ))
 )]

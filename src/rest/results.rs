@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::campaigns::load;
 use super::view::{self, MessageView, StatsView};
 use super::{bad, ApiResult, PageOf, Paging, Workspace, Q};
-use crate::campaign::{message_id, RecipientStatus};
+use crate::campaign::RecipientStatus;
 use crate::catalog::{replace_placeholders, TemplateDef};
 use crate::state::AppState;
 
@@ -82,7 +82,7 @@ pub async fn messages(
                 }
                 (None, None) => None,
             };
-            view::message(r, content, message_id(c.id, r.seq), &state.engine.reasons)
+            view::message(r, content, r.message_id(c.id), &state.engine.reasons)
         })
         .collect();
     Ok(Json(PageOf::new(data, paging, total)))

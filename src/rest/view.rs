@@ -78,6 +78,10 @@ pub struct MessageView {
     pub delivered_at: Option<String>,
     pub read_at: Option<String>,
     pub failed_at: Option<String>,
+    /// Sends tried (1, and one more per retry that took this recipient back).
+    pub attempts: u32,
+    /// A retried recipient's first failure (null for one never retried).
+    pub previous_reason_code: Option<u32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -251,6 +255,8 @@ pub fn message(r: &Recipient, content: Option<String>, message_id: String, reaso
         delivered_at: iso(r.received_at),
         read_at: iso(r.read_at),
         failed_at: iso(r.failed_at),
+        attempts: r.attempts(),
+        previous_reason_code: (r.first_reason != 0).then_some(r.first_reason),
     }
 }
 

@@ -6,6 +6,7 @@
 //! one step.
 
 pub mod memory;
+mod records;
 mod rules;
 pub mod sql;
 
@@ -23,6 +24,10 @@ use crate::conversation::{InboxAdded, InboxEntry, Suppression};
 use crate::error::Result;
 
 pub use memory::MemoryStore;
+pub use records::{
+    AudienceAdded, CampaignChange, CampaignFilter, IdempotencyBegin, IdempotencyWindow, Outcome, Page, Receipt,
+    RetryReasons, StartChange, StoredResponse,
+};
 pub use sql::{Dialect, SqlStore};
 
 /// Opens the configured backend (creating the SQLite file's directory, running migrations).
@@ -44,62 +49,6 @@ pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Ar
         }
     })
 }
-
-/// A page request: skip `skip` rows, return at most `take`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub skip: u64,
-    pub take: u64,
-}
-
-/// Filters of campaign lists (`get /campaigns`, summaries, REST list). All ANDed.
-#[derive(Debug, Clone, Default)]
-pub struct CampaignFilter {
-    /// Created at or after.
-    pub created_from: Option<Millis>,
-    /// Created before (exclusive).
-    pub created_to: Option<Millis>,
-    pub sender: Option<String>,
-    pub source_application: Option<String>,
-    /// Any of these statuses.
-    pub statuses: Option<Vec<CampaignStatus>>,
-    pub channel_id: Option<String>,
-}
-
-/// What adding an audience did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AudienceAdded {
-    pub added: u64,
-    pub updated: u64,
-    /// Recipients in the campaign now.
-    pub total: u64,
-}
-
-/// The result of one send attempt, recorded by the dispatcher.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub seq: u32,
-    pub status: RecipientStatus,
-    pub at: Millis,
-    /// Reason code when FAILED.
-    pub reason: u32,
-}
-
-/// A status receipt from a channel, matched by message id.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Receipt {
-    pub message_id: String,
-    pub status: RecipientStatus,
-    pub at: Millis,
-    pub reason: u32,
-}
-
-/// How a campaign changes in [`Store::update_campaign`]: checks and edits, or refuses.
-pub type CampaignChange<'a> = &'a mut (dyn FnMut(&mut Campaign) -> Result<()> + Send);
-
-/// A start's change of a campaign, given the number of recipients it holds with the audience
-/// just added; its error writes nothing.
-pub type StartChange<'a> = &'a mut (dyn FnMut(&mut Campaign, u64) -> Result<()> + Send);
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -387,4 +336,32 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a delivery of `webhook` pending again (same event, a new retry window); false
     /// when the webhook has no such event.
     async fn replay_delivery(&self, webhook: Uuid, event: Uuid) -> Result<bool>;
+    // --- retries and idempotency (campaign-features.md) -------------------------------
+
+    /// Moves the FAILED recipients of a campaign whose reason `which` matches back to PENDING
+    /// ([`Recipient::retry`]), then applies `change` with how many moved; one transaction,
+    /// `change`'s error writes nothing. `NotFound` for another tenant's campaign.
+    async fn retry_failed(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        which: &RetryReasons,
+        change: StartChange<'_>,
+    ) -> Result<(Campaign, u64)>;
+
+    /// Takes idempotency key `key` of `tenant` for a request whose fingerprint is `hash`, or
+    /// says why not; forgets the tenant's keys older than `window.ttl_ms` first.
+    /// `LimitReached` when the tenant holds `window.max_keys` keys.
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        hash: &str,
+        now: Millis,
+        window: IdempotencyWindow,
+    ) -> Result<IdempotencyBegin>;
+
+    /// Stores the response of a key this request claimed, or (`None`) lets the key go so that
+    /// a retry runs the request again.
+    async fn idempotency_finish(&self, tenant: &str, key: &str, response: Option<StoredResponse>) -> Result<()>;
 }

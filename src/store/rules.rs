@@ -88,3 +88,11 @@ pub(super) fn too_many(total: u64, max_total: u64) -> Error {
         "The campaign would have {total} recipients; the limit is {max_total} (campaigns.max_recipients_per_campaign)"
     ))
 }
+
+/// A workspace holds `window.max_keys` idempotency keys already.
+pub(super) fn too_many_keys(window: super::IdempotencyWindow) -> Error {
+    Error::LimitReached(format!(
+        "This workspace holds {} idempotency keys (idempotency.max_keys); retry later or without Idempotency-Key",
+        window.max_keys
+    ))
+}

@@ -61,6 +61,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/webhooks/{id}/deliveries"),
     ("POST", "/webhooks/{id}/deliveries/{event_id}/replay"),
     ("GET", "/openapi.json"),
+    ("POST", "/campaigns/{id}/retry"),
 ];
 
 /// The routes of [`ROUTES`] served without an API key.

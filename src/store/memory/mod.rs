@@ -1,25 +1,27 @@
 //! The in-memory store: DashMaps of per-campaign and per-tenant cells, each behind its own
 //! lock. Fast and simple; everything is lost when the process stops.
 //!
-//! This file holds what the store keeps (the cells) and the [`Store`] implementation, which
+//! This file holds the maps of cells (`cells`) and the [`Store`] implementation, which
 //! names, for each method, the module that does the work — the same modules as the SQL store.
 //! That work is plain synchronous functions, so no lock guard can be held across an `.await`.
 
 mod callbacks;
 mod campaigns;
+mod cells;
 mod contacts;
 mod contexts;
+mod idempotency;
 mod inbox;
 mod outbound;
 mod progress;
 mod recipients;
 mod replies;
+mod retry;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
-use parking_lot::RwLock;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -30,6 +32,7 @@ use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use crate::conversation::{InboxAdded, InboxEntry, Suppression};
 use crate::error::Result;
+use cells::{upsert, CampaignCell, CampaignData, TenantCell};
 
 /// The store's maps hash with foldhash (seeded per map, several times faster than SipHash
 /// on these short keys; SipHash was a tenth of a million-recipient dispatch).
@@ -46,41 +49,6 @@ pub struct MemoryStore {
     outbound: parking_lot::Mutex<outbound::Outbox>,
     /// Status callbacks: webhooks and their deliveries.
     callbacks: parking_lot::Mutex<callbacks::Callbacks>,
-}
-
-struct CampaignCell {
-    tenant: String,
-    data: RwLock<CampaignData>,
-}
-
-struct CampaignData {
-    campaign: Campaign,
-    recipients: Vec<Recipient>,
-    by_phone: HashMap<u64, u32>,
-    counts: Counts,
-    /// Recipients whose reply was counted (`replied`).
-    replied: HashSet<u32>,
-    /// No recipient before this one is PENDING.
-    first_pending: u32,
-    /// Removed from the store; a change racing with the delete finds nothing.
-    deleted: bool,
-}
-
-#[derive(Default)]
-struct TenantCell {
-    /// Campaign ids in creation order.
-    campaigns: RwLock<Vec<Uuid>>,
-    contacts: RwLock<contacts::Contacts>,
-    /// identity → variables sorted by name (a Vec: a BTreeMap node for the usual two
-    /// variables cost ~600 bytes per contact of a million-recipient campaign).
-    contexts: RwLock<HashMap<Box<str>, contexts::Variables>>,
-    channels: RwLock<Vec<ChannelDef>>,
-    templates: RwLock<Vec<TemplateDef>>,
-    tags: RwLock<Vec<TagDef>>,
-    custom_fields: RwLock<Vec<CustomFieldDef>>,
-    inbox: parking_lot::Mutex<inbox::Inbox>,
-    /// phone → entry.
-    suppressions: RwLock<HashMap<u64, Suppression>>,
 }
 
 impl MemoryStore {
@@ -389,14 +357,34 @@ impl Store for MemoryStore {
     async fn replay_delivery(&self, webhook: Uuid, event: Uuid) -> Result<bool> {
         callbacks::replay(self, webhook, event)
     }
-}
 
-/// Replaces the catalog item with the same id, or appends it.
-fn upsert<T>(list: &RwLock<Vec<T>>, item: T, id: impl Fn(&T) -> String) {
-    let mut list = list.write();
-    let key = id(&item);
-    match list.iter_mut().find(|x| id(x) == key) {
-        Some(x) => *x = item,
-        None => list.push(item),
+    async fn retry_failed(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        which: &crate::store::RetryReasons,
+        change: StartChange<'_>,
+    ) -> Result<(Campaign, u64)> {
+        retry::retry_failed(self, tenant, id, which, change)
+    }
+
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        hash: &str,
+        now: i64,
+        window: crate::store::IdempotencyWindow,
+    ) -> Result<crate::store::IdempotencyBegin> {
+        idempotency::begin(self, tenant, key, hash, now, window)
+    }
+
+    async fn idempotency_finish(
+        &self,
+        tenant: &str,
+        key: &str,
+        response: Option<crate::store::StoredResponse>,
+    ) -> Result<()> {
+        idempotency::finish(self, tenant, key, response)
     }
 }

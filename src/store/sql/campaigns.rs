@@ -120,7 +120,7 @@ async fn told(store: &SqlStore, tx: &mut Tx, campaign: &Campaign, before: Campai
 }
 
 /// Writes a campaign's document and the columns queries filter on.
-async fn write(tx: &mut Tx, campaign: &Campaign) -> Result<()> {
+pub(super) async fn write(tx: &mut Tx, campaign: &Campaign) -> Result<()> {
     sqlx::query("UPDATE campaigns SET status = $2, scheduled = $3, channel_id = $4, data = $5 WHERE id = $1")
         .bind(campaign.id.to_string())
         .bind(status_name(campaign.status))

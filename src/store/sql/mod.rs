@@ -14,27 +14,28 @@ mod catalog;
 mod contacts;
 mod contexts;
 mod dialect;
+mod idempotency;
 mod inbox;
 mod leases;
 mod outbound;
+mod pools;
 mod progress;
 mod recipients;
 mod replies;
+mod retry;
 mod rows;
 mod schema;
 mod suppressions;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use uuid::Uuid;
 
 pub use dialect::Dialect;
 
 use super::{AudienceAdded, CampaignChange, CampaignFilter, Outcome, Page, Receipt, StartChange, Store};
+use super::{IdempotencyBegin, IdempotencyWindow, RetryReasons, StoredResponse};
 use crate::callbacks::outbox::{Delivery, DeliveryState, Webhook};
 use crate::campaign::{Campaign, CampaignStatus, Counts, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
@@ -55,50 +56,6 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 fn db(e: sqlx::Error) -> Error {
     Error::Storage(e.to_string())
-}
-
-/// Per-connection SQLite settings: WAL (readers never wait for the writer), full sync (a
-/// commit is on disk before it returns), a busy timeout instead of immediate errors.
-fn sqlite_pragmas<'c>(
-    conn: &'c mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> futures_util::future::BoxFuture<'c, std::result::Result<(), sqlx::Error>> {
-    Box::pin(async move {
-        for p in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
-            sqlx::query(p).execute(&mut *conn).await?;
-        }
-        Ok(())
-    })
-}
-
-impl SqlStore {
-    /// Connects (creating the SQLite file and its directory) and runs the migrations.
-    pub async fn connect(url: &str, dialect: Dialect) -> Result<SqlStore> {
-        sqlx::any::install_default_drivers();
-        let (write, read) = match dialect {
-            Dialect::Sqlite => {
-                // No ping before each acquire: a connection to a local file cannot go stale as
-                // a network one can, and the ping is one more trip to the driver's worker
-                // thread for every statement (perf: a quarter of the outbound path's time).
-                let options = || AnyPoolOptions::new().test_before_acquire(false).after_connect(sqlite_pragmas);
-                let write = options().max_connections(1).connect(url).await.map_err(db)?;
-                let read = options().max_connections(4).connect(url).await.map_err(db)?;
-                (write, read)
-            }
-            Dialect::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
-                    .await
-                    .map_err(db)?;
-                (pool.clone(), pool)
-            }
-        };
-        let store = SqlStore { write, read, dialect };
-        schema::migrate(&store).await?;
-        Ok(store)
-    }
 }
 
 #[async_trait]
@@ -406,5 +363,30 @@ impl Store for SqlStore {
 
     async fn replay_delivery(&self, webhook: Uuid, event: Uuid) -> Result<bool> {
         callbacks::replay(self, webhook, event).await
+    }
+
+    async fn retry_failed(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        which: &RetryReasons,
+        change: StartChange<'_>,
+    ) -> Result<(Campaign, u64)> {
+        retry::retry_failed(self, tenant, id, which, change).await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        tenant: &str,
+        key: &str,
+        hash: &str,
+        now: i64,
+        window: IdempotencyWindow,
+    ) -> Result<IdempotencyBegin> {
+        idempotency::begin(self, tenant, key, hash, now, window).await
+    }
+
+    async fn idempotency_finish(&self, tenant: &str, key: &str, response: Option<StoredResponse>) -> Result<()> {
+        idempotency::finish(self, tenant, key, response).await
     }
 }

@@ -38,7 +38,7 @@ fn recipient_status(v: i64) -> RecipientStatus {
 }
 
 pub(super) const RECIPIENT_COLUMNS: &str =
-    "seq, status, reason, phone, given, params, context, contact_id, processed_at, received_at, read_at, failed_at";
+    "seq, status, reason, phone, given, params, context, contact_id, processed_at, received_at, read_at, failed_at, retries, first_reason";
 
 /// What a status move reads and writes: no parameter text, no given text.
 pub(super) const PROGRESS_COLUMNS: &str = "seq, status, reason, phone, processed_at, received_at, read_at, failed_at";
@@ -58,6 +58,8 @@ pub(super) fn progress_of(row: &AnyRow) -> Result<Recipient> {
         received_at: get_i("received_at")?,
         read_at: get_i("read_at")?,
         failed_at: get_i("failed_at")?,
+        retries: 0,
+        first_reason: 0,
     })
 }
 
@@ -82,6 +84,8 @@ pub(super) fn recipient_of(row: &AnyRow) -> Result<Recipient> {
         received_at: get_i("received_at")?,
         read_at: get_i("read_at")?,
         failed_at: get_i("failed_at")?,
+        retries: get_i("retries")?.clamp(0, i64::from(u16::MAX)) as u16,
+        first_reason: get_i("first_reason")? as u32,
     })
 }
 

@@ -177,6 +177,32 @@ CREATE INDEX IF NOT EXISTS callback_state ON callback_deliveries (webhook_id, st
 CREATE INDEX IF NOT EXISTS callback_order ON callback_deliveries (ord)
 "#,
     ),
+    (
+        // Issue 16 point 2: a retried recipient's attempts and first failure. Versions of
+        // issue 16's own (16x), apart from the sequential ones, so that branches merge.
+        162,
+        r#"
+ALTER TABLE recipients ADD COLUMN retries BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE recipients ADD COLUMN first_reason BIGINT NOT NULL DEFAULT 0
+"#,
+    ),
+    (
+        // Issue 16 point 4: idempotency keys of the REST face.
+        164,
+        r#"
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    tenant TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    status BIGINT NOT NULL DEFAULT 0,
+    content_type TEXT,
+    body TEXT,
+    PRIMARY KEY (tenant, idem_key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency_keys (tenant, created)
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(store: &SqlStore) -> Result<()> {
