@@ -89,7 +89,7 @@ async fn a_key_is_at_most_255_characters() {
 }
 
 #[tokio::test]
-async fn a_start_and_contacts_repeated_with_their_key_run_once() {
+async fn a_start_contacts_and_a_webhook_repeated_with_their_key_run_once() {
     let gw = Gateway::start().await;
     let rest = Rest::new(&gw);
     let contact = json!({"name": "Ana", "phone": "+5531998761234"});
@@ -119,6 +119,15 @@ async fn a_start_and_contacts_repeated_with_their_key_run_once() {
     assert_eq!(restarted.body, started.body);
     // Without the key the second start is refused, as always.
     rest.fails("POST", &path, Some(json!({})), 409).await;
+
+    let hook = json!({"url": "https://203.0.113.9/h", "events": ["campaign.status"], "secret": "k"});
+    let made = keyed(gw.addr, API_KEY, "hook-1", "POST", "/webhooks", &hook).await;
+    assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
+    let again = keyed(gw.addr, API_KEY, "hook-1", "POST", "/webhooks", &hook).await;
+    assert_eq!((again.status, replayed(&again), again.body.clone()), (201, true, made.body.clone()));
+    let hooks = rest.ok_get("/webhooks").await;
+    let count = hooks.as_array().or_else(|| hooks["data"].as_array()).map(Vec::len);
+    assert_eq!(count, Some(1), "one webhook, not two: {hooks}");
     gw.stop().await;
 }
 

@@ -76,7 +76,7 @@ pub fn router() -> Router<AppState> {
         .route("/simulator/{channel_id}/inbound", post(simulator::inbound))
         .route("/suppressions", get(suppressions::list).post(suppressions::create))
         .route("/suppressions/{phone}", delete(suppressions::delete))
-        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks", get(webhooks::list).post(Idempotent(webhooks::create)))
         .route("/webhooks/{id}", get(webhooks::get).delete(webhooks::delete))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/webhooks/{id}/deliveries/{event_id}/replay", post(webhooks::replay))
