@@ -37,18 +37,16 @@ impl Default for IdempotencySettings {
 impl IdempotencySettings {
     /// The rule serde cannot express, as (key, message).
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
-        for (key, v) in [
-            ("ttl_ms", self.ttl_ms),
-            ("in_flight_ms", self.in_flight_ms),
-            ("max_keys", self.max_keys),
-            ("lime_window_ms", self.lime_window_ms),
-            ("lime_max_ids", self.lime_max_ids as u64),
-        ] {
-            if v == 0 {
-                return Err((format!("idempotency.{key}"), "must be at least 1".into()));
-            }
-        }
-        Ok(())
+        super::validation::at_least_one(
+            "idempotency",
+            &[
+                ("ttl_ms", self.ttl_ms),
+                ("in_flight_ms", self.in_flight_ms),
+                ("max_keys", self.max_keys),
+                ("lime_window_ms", self.lime_window_ms),
+                ("lime_max_ids", self.lime_max_ids as u64),
+            ],
+        )
     }
 
     /// The REST keys' windows, as the store takes them.

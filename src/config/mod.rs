@@ -399,6 +399,20 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_count_or_duration_is_refused_naming_its_key() {
+        for (section, key) in [
+            ("outbound", "notify_attempts"),
+            ("webhooks", "concurrency"),
+            ("idempotency", "ttl_ms"),
+            ("idempotency", "lime_max_ids"),
+        ] {
+            let (at, msg) = Config::parse(&format!("[{section}]\n{key} = 0\n")).unwrap_err();
+            assert_eq!((at.as_str(), msg.as_str()), (format!("{section}.{key}").as_str(), "must be at least 1"));
+        }
+        Config::parse("[idempotency]\nttl_ms = 1\n[webhooks]\nconcurrency = 1\n").unwrap();
+    }
+
+    #[test]
     fn wrong_type_names_the_nested_key() {
         let text = "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n[[tenants.channels]]\nid = \"c\"\ntype = \"sms\"\n";
         let (key, msg) = Config::parse(text).unwrap_err();

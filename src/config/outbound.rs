@@ -28,14 +28,14 @@ impl Default for OutboundSettings {
 impl OutboundSettings {
     /// The rule serde cannot express, as (key, message).
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
-        for (key, v) in [("queue_max", self.queue_max), ("batch", self.batch), ("notify_queue", self.notify_queue)] {
-            if v == 0 {
-                return Err((format!("outbound.{key}"), "must be at least 1".into()));
-            }
-        }
-        if self.notify_attempts == 0 {
-            return Err(("outbound.notify_attempts".into(), "must be at least 1".into()));
-        }
-        Ok(())
+        super::validation::at_least_one(
+            "outbound",
+            &[
+                ("queue_max", self.queue_max as u64),
+                ("batch", self.batch as u64),
+                ("notify_queue", self.notify_queue as u64),
+                ("notify_attempts", u64::from(self.notify_attempts)),
+            ],
+        )
     }
 }

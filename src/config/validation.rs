@@ -341,6 +341,15 @@ fn type_name(t: ChannelType) -> &'static str {
     }
 }
 
+/// The first of `values` (key, value) that is 0, as `section.key: must be at least 1`: the
+/// rule of every count and duration of a settings section.
+pub(super) fn at_least_one(section: &str, values: &[(&str, u64)]) -> Result<(), (String, String)> {
+    match values.iter().find(|(_, v)| *v == 0) {
+        Some((key, _)) => Err((format!("{section}.{key}"), "must be at least 1".into())),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

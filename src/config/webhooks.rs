@@ -55,20 +55,19 @@ impl Default for WebhookSettings {
 impl WebhookSettings {
     /// The rules serde cannot express, as (key, message).
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
-        for (key, v) in [
-            ("retry_for_ms", self.retry_for_ms),
-            ("max_pending", self.max_pending),
-            ("timeout_ms", self.timeout_ms),
-            ("first_backoff_ms", self.first_backoff_ms),
-            ("max_backoff_ms", self.max_backoff_ms),
-            ("poll_ms", self.poll_ms),
-            ("batch", self.batch as u64),
-            ("concurrency", self.concurrency as u64),
-        ] {
-            if v == 0 {
-                return Err((format!("webhooks.{key}"), "must be at least 1".into()));
-            }
-        }
+        super::validation::at_least_one(
+            "webhooks",
+            &[
+                ("retry_for_ms", self.retry_for_ms),
+                ("max_pending", self.max_pending),
+                ("timeout_ms", self.timeout_ms),
+                ("first_backoff_ms", self.first_backoff_ms),
+                ("max_backoff_ms", self.max_backoff_ms),
+                ("poll_ms", self.poll_ms),
+                ("batch", self.batch as u64),
+                ("concurrency", self.concurrency as u64),
+            ],
+        )?;
         if self.batch > 10_000 {
             return Err(("webhooks.batch".into(), "must be at most 10000".into()));
         }

@@ -23,7 +23,7 @@ use crate::spec::RestSpec;
 use crate::state::AppState;
 use crate::store::CampaignFilter;
 
-fn not_found(id: &str) -> ApiError {
+pub(super) fn not_found(id: &str) -> ApiError {
     ApiError(Error::NotFound(format!("Campaign {id} not found")))
 }
 

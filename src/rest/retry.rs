@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::Json;
 
 use super::campaign_input::RetryInput;
-use super::campaigns::{campaign_view, parse_id};
+use super::campaigns::{campaign_view, not_found, parse_id};
 use super::view::CampaignView;
 use super::{json_body, ApiError, ApiResult, Workspace};
 use crate::error::Error;
@@ -32,7 +32,7 @@ pub async fn retry(
     let input: RetryInput = json_body(&state, body).await?;
     let uuid = parse_id(&id)?;
     let retried = state.engine.retry_failed(ws.id(), uuid, &input.request()).await.map_err(|e| match e {
-        Error::NotFound(_) => ApiError(Error::NotFound(format!("Campaign {id} not found"))),
+        Error::NotFound(_) => not_found(&id),
         other => ApiError(other),
     })?;
     Ok(Json(campaign_view(&state, &ws, &retried.campaign).await?))
