@@ -84,6 +84,7 @@ pub mod router;
 pub mod scheduler;
 pub mod scrape;
 pub mod secret;
+pub mod segment;
 pub mod shutdown;
 pub mod spec;
 pub mod state;

@@ -45,6 +45,10 @@ pub struct RestSpec {
     pub content: Option<Content>,
     pub template_id: Option<String>,
     pub filters: Option<Filters>,
+    /// A saved segment whose filters the audience is frozen from at start, instead of
+    /// `filters` (campaign-features.md, "Saved segments").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_id: Option<uuid::Uuid>,
     pub metadata: Option<Map<String, Value>>,
 }
 

@@ -21,6 +21,7 @@ mod env;
 mod idempotency;
 mod observability;
 mod outbound;
+mod segments;
 mod validation;
 mod webhooks;
 
@@ -29,6 +30,7 @@ pub use conversations::{ConversationSettings, DEFAULT_OPT_IN_KEYWORDS, DEFAULT_O
 pub use idempotency::IdempotencySettings;
 pub use observability::{LogFormat, MetricsConfig};
 pub use outbound::OutboundSettings;
+pub use segments::SegmentSettings;
 pub use webhooks::{TenantWebhookConfig, WebhookSettings};
 
 /// The whole configuration. Unknown keys are errors, so that a typo never goes unnoticed.
@@ -72,6 +74,9 @@ pub struct Config {
     /// `[idempotency]`: REST `Idempotency-Key` and repeated LIME `set` ids.
     #[serde(default)]
     pub idempotency: IdempotencySettings,
+    /// `[segments]`: bounds of saved segments.
+    #[serde(default)]
+    pub segments: SegmentSettings,
 }
 
 /// Where campaigns, recipients, contacts and contexts live.
@@ -405,6 +410,7 @@ mod tests {
             ("webhooks", "concurrency"),
             ("idempotency", "ttl_ms"),
             ("idempotency", "lime_max_ids"),
+            ("segments", "max_name_chars"),
         ] {
             let (at, msg) = Config::parse(&format!("[{section}]\n{key} = 0\n")).unwrap_err();
             assert_eq!((at.as_str(), msg.as_str()), (format!("{section}.{key}").as_str(), "must be at least 1"));

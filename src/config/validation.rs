@@ -120,6 +120,7 @@ impl Config {
         self.outbound.validate()?;
         self.webhooks.validate()?;
         self.idempotency.validate()?;
+        self.segments.validate()?;
         let mut identifiers = HashSet::new();
         let mut api_keys = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {

@@ -8,6 +8,7 @@
 pub mod memory;
 mod records;
 mod rules;
+mod segments;
 pub mod sql;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub use records::{
     AudienceAdded, CampaignChange, CampaignFilter, IdempotencyBegin, IdempotencyWindow, Outcome, Page, Receipt,
     RetryReasons, StartChange, StoredResponse,
 };
+pub use segments::SegmentStore;
 pub use sql::{Dialect, SqlStore};
 
 /// Opens the configured backend (creating the SQLite file's directory, running migrations).
@@ -51,7 +53,7 @@ pub async fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Ar
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SegmentStore + Send + Sync + 'static {
     /// A trivial query, for readiness (`GET /ready`): Ok when the store answers.
     async fn ping(&self) -> Result<()> {
         Ok(())

@@ -96,3 +96,19 @@ pub(super) fn too_many_keys(window: super::IdempotencyWindow) -> Error {
         window.max_keys
     ))
 }
+
+/// Another segment of the workspace has this name.
+pub(super) fn duplicate_segment(name: &str) -> Error {
+    Error::NotAllowed(format!("A segment named \"{}\" already exists in this workspace", name.trim()))
+}
+
+/// The workspace holds `max` segments already.
+pub(super) fn too_many_segments(max: u64) -> Error {
+    Error::NotAllowed(format!(
+        "This workspace holds {max} segments, the limit (segments.max_per_workspace); delete one first"
+    ))
+}
+
+pub(super) fn segment_not_found(id: Uuid) -> Error {
+    Error::NotFound(format!("Segment {id} not found"))
+}

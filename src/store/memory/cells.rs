@@ -43,6 +43,8 @@ pub(super) struct TenantCell {
     /// phone → entry.
     pub(super) suppressions: RwLock<HashMap<u64, Suppression>>,
     pub(super) idempotency: parking_lot::Mutex<idempotency::Keys>,
+    /// Saved segments in creation order.
+    pub(super) segments: parking_lot::Mutex<Vec<crate::segment::Segment>>,
 }
 
 /// Replaces the catalog item with the same id, or appends it.

@@ -17,6 +17,7 @@ mod progress;
 mod recipients;
 mod replies;
 mod retry;
+mod segments;
 
 use std::sync::Arc;
 

@@ -25,6 +25,7 @@ mod replies;
 mod retry;
 mod rows;
 mod schema;
+mod segments;
 mod suppressions;
 
 use async_trait::async_trait;

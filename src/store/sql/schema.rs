@@ -203,6 +203,21 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency_keys (tenant, created)
 "#,
     ),
+    (
+        // Issue 16 point 4: saved segments (versions 180–189 are this feature's).
+        180,
+        r#"
+CREATE TABLE IF NOT EXISTS segments (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS segments_name ON segments (tenant, name_key);
+CREATE INDEX IF NOT EXISTS segments_order ON segments (tenant, seq)
+"#,
+    ),
 ];
 
 pub(super) async fn migrate(store: &SqlStore) -> Result<()> {
