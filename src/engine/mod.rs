@@ -2,16 +2,23 @@
 //! started here. The campaign operations both faces call are in `start` (a DRAFT starts, its
 //! audience fixed; `selection` freezes a REST campaign's from the contacts) and `lifecycle`
 //! (loading; pause, resume, cancel); `export` reads a whole audience in keyset pages; `retry`
-//! sends failed recipients again.
+//! sends failed recipients again; `preview` counts what filters reach; `segments` keeps the
+//! saved segments; `clone` copies a campaign as a DRAFT.
 
+mod clone;
 pub mod export;
 mod lifecycle;
+mod preview;
 mod retry;
+mod segments;
 mod selection;
 mod start;
 
+pub use clone::copy_name;
 pub use lifecycle::Transition;
+pub use preview::{Preview, PREVIEW_DETAILS};
 pub use retry::{Retried, RetryRequest, RetryScope};
+pub use segments::{Counted, SegmentChange};
 pub use start::{Audience, StartError, StartRequest};
 
 use std::sync::Arc;
@@ -46,6 +53,8 @@ pub struct Inner {
     pub channels: Channels,
     pub clock: Clock,
     pub settings: CampaignSettings,
+    /// `[segments]`: bounds of saved segments.
+    pub segment_settings: crate::config::SegmentSettings,
     pub phones: Arc<PhoneNormalizer>,
     /// Titles of provider reason codes, learned as sends fail.
     pub reasons: Arc<Reasons>,
@@ -163,6 +172,7 @@ impl Engine {
             channels,
             clock,
             settings,
+            segment_settings: config.segments.clone(),
             phones,
             reasons,
             template_sync,

@@ -17,7 +17,8 @@ pub(super) async fn from_contacts(
     spec: &RestSpec,
 ) -> Result<Vec<NewRecipient>> {
     let custom = store.custom_fields(tenant).await?;
-    let compiled = spec.filters.clone().unwrap_or_default().compile(&custom)?;
+    // A segment is resolved here, at start: its filters as they are now.
+    let compiled = super::segments::filters_of(store, tenant, spec).await?.compile(&custom)?;
     let sources: Vec<(String, Source)> = match spec.message_type {
         Some(MessageType::Template) => {
             let templates = store.templates(tenant).await?;

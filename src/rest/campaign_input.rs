@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::{bad, ApiResult, Workspace};
 use crate::campaign::{Campaign, MessageSpec, Millis};
@@ -25,6 +26,9 @@ pub struct CampaignInput {
     pub template_id: Option<String>,
     pub channel_id: Option<String>,
     pub filters: Option<Filters>,
+    /// A saved segment of the workspace (instead of `filters`): its filters as they are when
+    /// the campaign starts make the audience.
+    pub segment_id: Option<String>,
     /// `template_variable_mapping` (`{"{{1}}": "nome", …}`) and free keys.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
@@ -41,6 +45,14 @@ pub struct CampaignInput {
 pub struct StartInput {
     /// Overrides the campaign's `scheduled_at` (ISO-8601, future).
     pub scheduled_at: Option<String>,
+}
+
+/// `POST /campaigns/{id}/clone`: the copy's name.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloneInput {
+    /// Default `"<name> (cópia)"`; given, it must not be empty.
+    pub name: Option<String>,
 }
 
 /// `POST /campaigns/{id}/retry`: which failed recipients to send again.
@@ -90,6 +102,16 @@ pub(super) async fn build(state: &AppState, ws: &Workspace, c: Campaign, input: 
     if c.rest.is_none() {
         return compose(c, input, now, Known { channels: &[], custom: &[], templates: &[] });
     }
+    if let Some(id) = &input.segment_id {
+        let known = Uuid::try_parse(id).ok().filter(|_| input.filters.is_none());
+        let found = match known {
+            Some(uuid) => store.segment(tenant, uuid).await?.is_some(),
+            None => true, // `compose` words the refusal.
+        };
+        if !found {
+            return Err(bad(format!("segment_id \"{id}\" does not exist in this workspace")));
+        }
+    }
     let (channels, custom, templates) =
         (store.channels(tenant).await?, store.custom_fields(tenant).await?, store.templates(tenant).await?);
     compose(c, input, now, Known { channels: &channels, custom: &custom, templates: &templates })
@@ -126,8 +148,19 @@ pub fn compose(mut c: Campaign, input: CampaignInput, now: Millis, known: Known<
     if input.template_id.is_some() {
         spec.template_id = input.template_id;
     }
-    if input.filters.is_some() {
-        spec.filters = input.filters;
+    match (input.filters, input.segment_id) {
+        (Some(_), Some(_)) => return Err(bad("give filters or segment_id, not both")),
+        (Some(filters), None) => {
+            spec.filters = Some(filters);
+            spec.segment_id = None;
+        }
+        (None, Some(id)) => {
+            let uuid = Uuid::try_parse(&id)
+                .map_err(|_| bad(format!("segment_id \"{id}\" does not exist in this workspace")))?;
+            spec.segment_id = Some(uuid);
+            spec.filters = None;
+        }
+        (None, None) => {}
     }
     if input.metadata.is_some() {
         spec.metadata = input.metadata;
@@ -208,6 +241,7 @@ fn build_lime(now: Millis, mut c: Campaign, input: CampaignInput) -> ApiResult<C
         ("template_id", input.template_id.is_some()),
         ("channel_id", input.channel_id.is_some()),
         ("filters", input.filters.is_some()),
+        ("segment_id", input.segment_id.is_some()),
         ("metadata", input.metadata.is_some()),
     ];
     if let Some((field, _)) = lime_owned.iter().find(|(_, given)| *given) {

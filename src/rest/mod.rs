@@ -10,12 +10,14 @@
 //! - [`webhooks`]: the workspace's status callbacks (register, log, replay).
 //! - [`view`]: JSON shapes; [`openapi`]: the OpenAPI 3.1 document.
 //! - [`retry`]: failed recipients sent again; [`idempotency`]: `Idempotency-Key` on the
-//!   routes that create.
+//!   routes that create; [`segments`]: saved segments; [`clone`]: a campaign copied as a
+//!   DRAFT.
 //! - [`events`]: a campaign's live progress (Server-Sent Events); [`progress`]: the shared
 //!   pollers behind it.
 
 pub mod campaign_input;
 pub mod campaigns;
+pub mod clone;
 pub mod contacts;
 pub mod events;
 pub mod export;
@@ -26,6 +28,7 @@ pub mod progress;
 pub mod resources;
 pub mod results;
 pub mod retry;
+pub mod segments;
 pub mod simulator;
 pub mod suppressions;
 pub mod view;
@@ -82,6 +85,10 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/{id}/deliveries/{event_id}/replay", post(webhooks::replay))
         .route("/openapi.json", get(openapi::document))
         .route("/campaigns/{id}/retry", post(retry::retry))
+        .route("/segments", get(segments::list).post(segments::create))
+        .route("/segments/{id}", get(segments::get).put(segments::update).delete(segments::delete))
+        .route("/segments/{id}/preview", post(segments::preview))
+        .route("/campaigns/{id}/clone", post(clone::clone))
 }
 
 /// Layer of every `/api/v1` route: a request with a workspace's `X-API-Key` counts against

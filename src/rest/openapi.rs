@@ -55,6 +55,13 @@ use super::{
         webhooks::deliveries,
         webhooks::replay,
         super::retry::retry,
+        super::segments::create,
+        super::segments::list,
+        super::segments::get,
+        super::segments::update,
+        super::segments::delete,
+        super::segments::preview,
+        super::clone::clone,
     ),
     components(schemas(
         view::CampaignView,
@@ -84,6 +91,10 @@ use super::{
         webhooks::DeliveryView,
         campaign_input::RetryInput,
         campaign_input::RetryScopeInput,
+        campaign_input::CloneInput,
+        super::segments::SegmentInput,
+        super::segments::SegmentPreviewInput,
+        super::segments::SegmentView,
         ErrorBody,
     ))
 )]

@@ -27,6 +27,9 @@ pub struct CampaignView {
     pub channel_id: String,
     #[schema(value_type = Option<Object>)]
     pub filters: Option<Value>,
+    /// The saved segment whose filters the audience is frozen from at start (instead of
+    /// `filters`).
+    pub segment_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     pub rate_limit_per_minute: Option<u32>,
@@ -190,6 +193,7 @@ pub fn campaign(c: &Campaign, spec: Option<&RestSpec>, total_contacts: u64, temp
         template_id,
         channel_id: c.channel_id.clone(),
         filters: spec.and_then(|s| s.filters.as_ref()).map(|f| serde_json::to_value(f).expect("plain data")),
+        segment_id: spec.and_then(|s| s.segment_id).map(|id| id.to_string()),
         metadata: spec.and_then(|s| s.metadata.clone()).map(Value::Object),
         rate_limit_per_minute: c.rate_limit_per_minute,
         scheduled_at: c.scheduled.and_then(iso),

@@ -62,6 +62,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/webhooks/{id}/deliveries/{event_id}/replay"),
     ("GET", "/openapi.json"),
     ("POST", "/campaigns/{id}/retry"),
+    ("GET", "/segments"),
+    ("POST", "/segments"),
+    ("GET", "/segments/{id}"),
+    ("PUT", "/segments/{id}"),
+    ("DELETE", "/segments/{id}"),
+    ("POST", "/segments/{id}/preview"),
+    ("POST", "/campaigns/{id}/clone"),
 ];
 
 /// The routes of [`ROUTES`] served without an API key.
