@@ -212,6 +212,7 @@ pub fn campaign_body(data: &[u8]) {
         template_id: spec.template_id,
         channel_id: Some(campaign.channel_id.clone()),
         filters: spec.filters,
+        segment_id: spec.segment_id.map(|id| id.to_string()),
         metadata: spec.metadata,
         rate_limit_per_minute: campaign.rate_limit_per_minute,
         scheduled_at: campaign.scheduled.map(|at| irisgate::datetime::iso(at).expect("a stored time has a text")),

@@ -371,6 +371,39 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
             probe(p(&format!("/campaigns/{NIL}/retry")), Some(json!({"scope": "sometimes"})), "bad scope"),
             probe(p(&format!("/campaigns/{NIL}/retry")), Some(json!({"scope": "failed"})), "unknown id"),
         ],
+        ("POST", "/segments") => vec![
+            probe(p("/segments"), Some(json!({"name": format!("segment {short}"), "filters": {}})), "valid"),
+            probe(p("/segments"), Some(json!({"name": "  "})), "empty name"),
+            probe(
+                p("/segments"),
+                Some(json!({"name": "bad filter", "filters": {"custom_fields": {"planet": "Mars"}}})),
+                "unknown custom field",
+            ),
+        ],
+        ("GET", "/segments") => vec![probe(p("/segments"), None, "valid"), probe(p("/segments?limit=101"), None, "limit")],
+        ("GET" | "PUT" | "DELETE", "/segments/{id}") | ("POST", "/segments/{id}/preview") => {
+            let made = rest.created("/segments", json!({"name": format!("probe {unique}")})).await;
+            let id = made["id"].as_str().unwrap().to_owned();
+            let tail = if path.ends_with("/preview") { "/preview" } else { "" };
+            let body = match method {
+                "PUT" => Some(json!({"name": format!("renamed {unique}")})),
+                "POST" => Some(json!({"includeDetails": true})),
+                _ => None,
+            };
+            let mut out = vec![
+                probe(p(&format!("/segments/{id}{tail}")), body.clone(), "valid"),
+                probe(p(&format!("/segments/{NIL}{tail}")), body, "unknown id"),
+            ];
+            if method == "PUT" {
+                out.push(probe(p(&format!("/segments/{id}")), Some(json!({"name": ""})), "empty name"));
+            }
+            out
+        }
+        ("POST", "/campaigns/{id}/clone") => vec![
+            probe(p(&format!("/campaigns/{}/clone", campaign_in(rest, "RUNNING").await)), Some(json!({})), "valid"),
+            probe(p(&format!("/campaigns/{}/clone", campaign_in(rest, "DRAFT").await)), Some(json!({"name": " "})), "empty name"),
+            probe(p(&format!("/campaigns/{NIL}/clone")), None, "unknown id"),
+        ],
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),
     }
 }
