@@ -190,7 +190,7 @@ pub fn rest_draft() -> Campaign {
         .get_or_init(|| Campaign {
             rate_limit_per_minute: Some(300),
             rest: Some(serde_json::json!({})),
-            ..Campaign::draft("t", "bot@msging.net".into(), 0)
+            ..Campaign::draft("t", None, "bot@msging.net".into(), 0)
         })
         .clone()
 }
@@ -217,6 +217,8 @@ pub fn campaign_body(data: &[u8]) {
         rate_limit_per_minute: campaign.rate_limit_per_minute,
         scheduled_at: campaign.scheduled.map(|at| irisgate::datetime::iso(at).expect("a stored time has a text")),
         allow_open_conversation: Some(campaign.allow_open_ticket),
+        timezone: None,
+        send_window: Some(campaign.send_window.clone().map(irisgate::window::WindowSpec::from)),
     };
     let rebuilt = campaign_input::compose(rest_draft(), echoed, NOW, known());
     assert_eq!(rebuilt.as_ref().ok(), Some(&campaign), "written back, it became {rebuilt:?}");

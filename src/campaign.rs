@@ -176,4 +176,7 @@ pub struct Campaign {
     /// the latest one does not complete the campaign (the worker after it does).
     #[serde(default)]
     pub retried: u32,
+    /// When it may send (local hours and days in a time zone); `None` = any time.
+    #[serde(default)]
+    pub send_window: Option<crate::window::SendWindow>,
 }

@@ -16,6 +16,13 @@ impl Clock {
         Clock(Arc::new((chrono::Utc::now().timestamp_millis(), Instant::now())))
     }
 
+    /// A clock that reads `wall` now and moves on from there: a gateway living at another
+    /// time than the machine's (a simulation, a test that jumps days ahead on SQLite, whose
+    /// blocking threads rule out tokio's paused clock).
+    pub fn at(wall: Millis) -> Clock {
+        Clock(Arc::new((wall, Instant::now())))
+    }
+
     /// Milliseconds since the Unix epoch.
     pub fn now(&self) -> Millis {
         let (wall, base) = *self.0;

@@ -31,6 +31,15 @@ pub fn parse(s: &str) -> Option<Millis> {
         .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_millis())
 }
 
+/// A local date-time without an offset (`2026-12-24T09:00:00`, `2026-12-24T09:00`,
+/// `2026-12-24 09:00`): `None` for one with an offset, whose zone is already said.
+pub fn parse_local(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

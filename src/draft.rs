@@ -6,12 +6,14 @@
 use uuid::Uuid;
 
 use crate::campaign::{Campaign, CampaignKind, CampaignStatus, ChannelType, MessageSpec, Millis};
+use crate::window::SendWindow;
 
 impl Campaign {
     /// A DRAFT of `tenant`, created by `sender` at `created`, with a fresh id: a WhatsApp
-    /// batch with no name, channel, message or schedule yet. The faces fill in what they read
-    /// (`Campaign { name, …, ..Campaign::draft(…) }`).
-    pub fn draft(tenant: &str, sender: String, created: Millis) -> Campaign {
+    /// batch with no name, channel, message or schedule yet, sending in the tenant's
+    /// `default_send_window` (`None`: any time). The faces fill in what they read
+    /// (`Campaign { name, …, ..Campaign::draft(…) }`), a window of its own included.
+    pub fn draft(tenant: &str, default_window: Option<&SendWindow>, sender: String, created: Millis) -> Campaign {
         Campaign {
             id: Uuid::new_v4(),
             tenant: tenant.to_owned(),
@@ -37,6 +39,7 @@ impl Campaign {
             allow_open_ticket: false,
             rest: None,
             retried: 0,
+            send_window: default_window.cloned(),
         }
     }
 }

@@ -95,6 +95,7 @@ pub mod transport;
 pub mod ui;
 pub mod variables;
 pub mod webhooks;
+pub mod window;
 
 use std::time::Duration;
 

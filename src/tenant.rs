@@ -48,6 +48,8 @@ pub struct Tenant {
     pub features: Vec<Feature>,
     /// Commands a second over both faces (burst: one second's worth).
     pub max_commands_per_second: u32,
+    /// The send window of campaigns created without one (`None`: they send any time).
+    pub default_send_window: Option<crate::window::SendWindow>,
 }
 
 impl Tenant {
@@ -58,12 +60,25 @@ impl Tenant {
         api_keys: Vec<KeyDigest>,
         features: Vec<Feature>,
     ) -> Tenant {
-        Tenant { id, identity, secret, api_keys, features, max_commands_per_second: DEFAULT_COMMANDS_PER_SECOND }
+        Tenant {
+            id,
+            identity,
+            secret,
+            api_keys,
+            features,
+            max_commands_per_second: DEFAULT_COMMANDS_PER_SECOND,
+            default_send_window: None,
+        }
     }
 
     /// The tenant with a command rate other than [`DEFAULT_COMMANDS_PER_SECOND`].
     pub fn with_command_rate(self, per_second: u32) -> Tenant {
         Tenant { max_commands_per_second: per_second, ..self }
+    }
+
+    /// The tenant whose campaigns created without a window send in `window`.
+    pub fn with_default_send_window(self, window: Option<crate::window::SendWindow>) -> Tenant {
+        Tenant { default_send_window: window, ..self }
     }
 
     pub fn allows(&self, feature: Feature) -> bool {

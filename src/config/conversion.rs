@@ -16,6 +16,7 @@ use crate::channel::settings::{
     WHATSAPP_DEFAULT_PER_SECOND,
 };
 use crate::secret::Secret;
+use crate::window::SendWindow;
 use crate::tenant::{configured_digest, decode_base64, Feature, KeyDigest, Tenant, Tenants};
 
 /// The digest an access key is compared by: `sha256:<hex>` as given, otherwise the SHA-256
@@ -57,6 +58,9 @@ impl Tenants {
                 t.features.iter().filter_map(|f| Feature::parse(f)).collect(),
             )
             .with_command_rate(t.max_commands_per_second)
+            .with_default_send_window(
+                t.default_send_window.as_ref().map(|w| SendWindow::parse(w).expect("validated by Config")),
+            )
         }))
     }
 }

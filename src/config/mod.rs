@@ -317,6 +317,11 @@ pub struct TenantConfig {
     /// Status callbacks declared in the file (`[[tenants.webhooks]]`).
     #[serde(default)]
     pub webhooks: Vec<TenantWebhookConfig>,
+    /// The send window of the tenant's campaigns created without one, on both faces
+    /// (`{start = "09:00", end = "20:00", days = ["MON", …], timezone = "America/Sao_Paulo"}`);
+    /// none: they send any time.
+    #[serde(default)]
+    pub default_send_window: Option<crate::window::WindowSpec>,
 }
 
 /// A configuration that cannot be used, with the key at fault.

@@ -132,6 +132,11 @@ impl Config {
                     }
                 }
             }
+            if let Some(window) = &tenant.default_send_window {
+                if let Err((field, why)) = crate::window::SendWindow::parse(window) {
+                    return err(key(&format!("default_send_window.{field}")), why);
+                }
+            }
             if tenant.identifier.is_empty()
                 || !tenant.identifier.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
             {

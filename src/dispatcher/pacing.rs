@@ -1,6 +1,6 @@
 //! Pacing of a run: the campaign's ceiling and its channel's, shared by the channel's
-//! campaigns (and, through the store, by the nodes), with waits that give way to a pause or
-//! cancel.
+//! campaigns (and, through the store, by the nodes), and the campaign's send window, with
+//! waits that give way to a pause or cancel.
 
 use std::time::Duration;
 
@@ -10,6 +10,30 @@ use super::Inner;
 use crate::channel::Channel;
 use crate::error::Result;
 use crate::limiter::Pacer;
+use crate::window::local_iso;
+
+/// Whether the campaign's send window (if it has one) is open now.
+pub(super) fn window_open(inner: &Inner, plan: &Plan) -> bool {
+    plan.campaign.send_window.as_ref().is_none_or(|w| w.is_open(inner.clock.now()))
+}
+
+/// Sleeps until the next opening of the campaign's send window, giving way to a pause or
+/// cancel (shutdown included). Nothing is kept about the wait: after a restart the worker
+/// finds the window closed again and waits anew.
+pub(super) async fn wait_for_window(inner: &Inner, plan: &Plan, signals: &mut Signals) {
+    let Some(window) = &plan.campaign.send_window else { return };
+    let now = inner.clock.now();
+    let next = window.next_open(now);
+    if next <= now {
+        return;
+    }
+    tracing::info!(
+        campaign = %plan.campaign.id,
+        next_window_at = %local_iso(window.zone(), next),
+        "outside its send window: nothing is sent until it opens"
+    );
+    signals.sleep_until(inner.clock.instant_at(next)).await;
+}
 
 /// The pacers of a run: the campaign's own ceiling and its channel's shared one.
 pub(super) struct Pacing {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::handle::Signals;
-use super::pacing::Pacing;
+use super::pacing::{wait_for_window, window_open, Pacing};
 use super::prepare::Plan;
 use super::transmit::{ready, transmit};
 use super::Inner;
@@ -150,6 +150,11 @@ impl<'a> Outbox<'a> {
         if group.is_empty() {
             return Ok((Vec::new(), Flow::Go));
         }
+        // Paced sends look at the window before each send (in `turn`), the others here: a
+        // batch never starts outside it.
+        if self.pacing.is_none() && !self.in_window(signals).await? {
+            return Ok((Vec::new(), Flow::Stop));
+        }
         if !ready(self.channel, signals).await {
             return Ok((Vec::new(), Flow::Stop));
         }
@@ -193,8 +198,33 @@ impl<'a> Outbox<'a> {
                 return Ok(false);
             }
             if pacing.acquire(self.inner, self.plan, self.channel, signals).await? {
+                if window_open(self.inner, self.plan) {
+                    break;
+                }
+                // Outside the window: what went out recorded first, and after the wait a
+                // fresh slot, so the opening brings no burst.
+                record(self.inner, self.plan, std::mem::take(sent)).await?;
+                wait_for_window(self.inner, self.plan, signals).await;
+            }
+        }
+        if started.elapsed() >= RECHECK_AFTER {
+            return still_running(self.inner, self.plan).await;
+        }
+        Ok(true)
+    }
+
+    /// Waits, while paused and while the send window is closed, until a batch may start;
+    /// false when the run must stop.
+    async fn in_window(&self, signals: &mut Signals) -> Result<bool> {
+        let started = Instant::now();
+        loop {
+            if !signals.proceed().await {
+                return Ok(false);
+            }
+            if window_open(self.inner, self.plan) {
                 break;
             }
+            wait_for_window(self.inner, self.plan, signals).await;
         }
         if started.elapsed() >= RECHECK_AFTER {
             return still_running(self.inner, self.plan).await;

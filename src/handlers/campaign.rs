@@ -194,7 +194,7 @@ async fn parse(
         scheduled,
         message,
         allow_open_ticket: c.bool("allowOpenTicket")?.unwrap_or(false),
-        ..Campaign::draft(tenant, caller.tenant.identity.to_string(), now)
+        ..Campaign::draft(tenant, caller.tenant.default_send_window.as_ref(), caller.tenant.identity.to_string(), now)
     };
     Ok((campaign, template))
 }

@@ -14,6 +14,7 @@ use crate::filter::Filters;
 use crate::spec::{Content, MessageType, RestSpec};
 use crate::state::AppState;
 use crate::variables;
+use crate::window::{self, SendWindow, WindowSpec};
 
 /// Body of create (every field) and update (the fields to change).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -34,17 +35,34 @@ pub struct CampaignInput {
     pub metadata: Option<Map<String, Value>>,
     /// 1–300 (default 300).
     pub rate_limit_per_minute: Option<u32>,
-    /// ISO-8601, in the future; `start` then schedules instead of sending at once.
+    /// ISO-8601, in the future; `start` then schedules instead of sending at once. With an
+    /// offset (`2026-12-24T09:00:00-03:00`), or a local time read in `timezone`.
     pub scheduled_at: Option<String>,
+    /// IANA zone of a `scheduled_at` given without an offset.
+    #[schema(example = "America/Sao_Paulo")]
+    pub timezone: Option<String>,
     /// Send also to contacts with an open conversation (else they fail with 1602).
     pub allow_open_conversation: Option<bool>,
+    /// When it may send: local hours and days in an IANA zone. Absent on create: the
+    /// workspace's default window (if any); `null`: any time.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<WindowSpec>)]
+    pub send_window: Option<Option<WindowSpec>>,
+}
+
+/// A field that may be given as `null` (`Some(None)`), apart from absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartInput {
-    /// Overrides the campaign's `scheduled_at` (ISO-8601, future).
+    /// Overrides the campaign's `scheduled_at` (ISO-8601, future; with an offset, or a
+    /// local time read in `timezone`).
     pub scheduled_at: Option<String>,
+    /// IANA zone of a `scheduled_at` given without an offset.
+    pub timezone: Option<String>,
 }
 
 /// `POST /campaigns/{id}/clone`: the copy's name.
@@ -246,7 +264,7 @@ fn build_lime(now: Millis, mut c: Campaign, input: CampaignInput) -> ApiResult<C
     ];
     if let Some((field, _)) = lime_owned.iter().find(|(_, given)| *given) {
         return Err(bad(format!(
-            "{field} cannot be changed on a campaign created on the LIME face (name, rate_limit_per_minute, scheduled_at and allow_open_conversation can)"
+            "{field} cannot be changed on a campaign created on the LIME face (name, rate_limit_per_minute, scheduled_at, allow_open_conversation and send_window can)"
         )));
     }
     apply_pacing_and_schedule(now, &mut c, &input)?;
@@ -271,20 +289,48 @@ fn apply_pacing_and_schedule(now: Millis, c: &mut Campaign, input: &CampaignInpu
     if let Some(open) = input.allow_open_conversation {
         c.allow_open_ticket = open;
     }
-    if let Some(at) = &input.scheduled_at {
-        c.scheduled = Some(after(now, at)?);
+    match (&input.scheduled_at, &input.timezone) {
+        (Some(at), zone) => c.scheduled = Some(after(now, at, zone.as_deref())?),
+        (None, Some(_)) => return Err(bad("timezone is the zone of scheduled_at: give scheduled_at with it")),
+        (None, None) => {}
+    }
+    if let Some(window) = &input.send_window {
+        c.send_window = window.as_ref().map(send_window).transpose()?;
     }
     Ok(())
 }
 
-/// An ISO-8601 `scheduled_at` that lies in the future.
-pub(super) fn future_time(state: &AppState, at: &str) -> ApiResult<i64> {
-    after(state.engine.clock.now(), at)
+/// A checked `send_window`; the error names its field.
+fn send_window(spec: &WindowSpec) -> ApiResult<SendWindow> {
+    SendWindow::parse(spec).map_err(|(field, why)| bad(format!("send_window.{field} {why}")))
 }
 
-/// An ISO-8601 `scheduled_at` that lies after `now`.
-fn after(now: Millis, at: &str) -> ApiResult<i64> {
-    let ms = datetime::parse(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?;
+impl StartInput {
+    /// The start time it asks for (`None`: now, or the campaign's own `scheduled_at`).
+    pub(super) fn scheduled(&self, state: &AppState) -> ApiResult<Option<Millis>> {
+        match (&self.scheduled_at, &self.timezone) {
+            (Some(at), zone) => after(state.engine.clock.now(), at, zone.as_deref()).map(Some),
+            (None, Some(_)) => Err(bad("timezone is the zone of scheduled_at: give scheduled_at with it")),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// An ISO-8601 `scheduled_at` that lies after `now`: with an offset (or UTC), or without
+/// one and read as a local time of `zone`.
+fn after(now: Millis, at: &str, zone: Option<&str>) -> ApiResult<i64> {
+    let ms = match zone {
+        None => datetime::parse(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?,
+        Some(zone) => {
+            let tz = window::parse_zone(zone)
+                .ok_or_else(|| bad(format!("timezone \"{zone}\" is not an IANA time zone (e.g. America/Sao_Paulo)")))?;
+            let local = datetime::parse_local(at).ok_or_else(|| {
+                bad(format!("scheduled_at \"{at}\" is not a local date-time (2026-12-24T09:00:00, no offset, with timezone)"))
+            })?;
+            window::local_instant(tz, local)
+                .ok_or_else(|| bad(format!("scheduled_at \"{at}\" does not exist in {zone}")))?
+        }
+    };
     if ms <= now {
         return Err(bad(format!("scheduled_at must be in the future ({at})")));
     }

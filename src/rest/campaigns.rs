@@ -13,7 +13,7 @@ use serde_json::json;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::campaign_input::{build, future_time, CampaignInput, StartInput};
+use super::campaign_input::{build, CampaignInput, StartInput};
 use super::view::{self, CampaignView};
 use super::{bad, created, json_body, ApiError, ApiResult, PageOf, Paging, Workspace, Q};
 use crate::campaign::{Campaign, CampaignStatus};
@@ -58,7 +58,7 @@ async fn campaign_view_of(state: &AppState, ws: &Workspace, c: &Campaign) -> Res
         (None, Some(_)) => state.engine.store.templates(ws.id()).await?,
         _ => Vec::new(),
     };
-    Ok(view::campaign(c, spec.as_ref(), counts.total, &templates))
+    Ok(view::campaign(c, spec.as_ref(), counts.total, &templates, state.engine.clock.now()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -122,7 +122,7 @@ pub async fn create(State(state): State<AppState>, ws: Workspace, body: Body) ->
         source_application: Some("API".into()),
         rate_limit_per_minute: Some(300),
         rest: Some(json!({})),
-        ..Campaign::draft(ws.id(), ws.0.identity.to_string(), now)
+        ..Campaign::draft(ws.id(), ws.0.default_send_window.as_ref(), ws.0.identity.to_string(), now)
     };
     let campaign = build(&state, &ws, draft, input).await?;
     state.engine.store.insert_campaign(campaign.clone(), Vec::new()).await?;
@@ -212,7 +212,7 @@ pub async fn start(
     ws.require_campaigns()?;
     let input: StartInput = json_body(&state, body).await?;
     let uuid = parse_id(&id)?;
-    let scheduled = input.scheduled_at.as_deref().map(|at| future_time(&state, at)).transpose()?;
+    let scheduled = input.scheduled(&state)?;
     let request = StartRequest { scheduled, audience: Audience::Filters };
     let started = state.engine.start_campaign(ws.id(), uuid, request).await.map_err(|e| match e {
         StartError::NotDraft(status) => only_drafts("started", status),

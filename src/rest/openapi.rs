@@ -74,6 +74,7 @@ use super::{
         view::CustomFieldView,
         campaign_input::CampaignInput,
         campaign_input::StartInput,
+        crate::window::WindowSpec,
         preview::PreviewInput,
         preview::PreviewView,
         resources::TagInput,

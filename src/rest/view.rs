@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::campaign::{Campaign, Counts, Recipient, RecipientStatus};
+use crate::campaign::{Campaign, CampaignStatus, Counts, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, FieldType, TagDef, TemplateDef};
 use crate::channel::Health;
 use crate::contact::Contact;
@@ -12,6 +12,7 @@ use crate::datetime::iso;
 use crate::phone::Phone;
 use crate::reasons::Reasons;
 use crate::spec::{MessageType, RestSpec};
+use crate::window::WindowSpec;
 
 /// A campaign as `/api/v1/campaigns` shows it (LIME-created ones included).
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,6 +35,12 @@ pub struct CampaignView {
     pub metadata: Option<Value>,
     pub rate_limit_per_minute: Option<u32>,
     pub scheduled_at: Option<String>,
+    /// When it may send (`null`: any time).
+    pub send_window: Option<WindowSpec>,
+    /// RUNNING but outside its send window: nothing is sent until `next_window_at`.
+    pub waiting_for_window: bool,
+    /// The next opening of its send window, in the window's zone (`null`: open now, or no window).
+    pub next_window_at: Option<String>,
     /// DRAFT, SCHEDULED, RUNNING, PAUSED, COMPLETED, CANCELLED or FAILED.
     pub status: String,
     pub failed_reason: Option<String>,
@@ -65,6 +72,19 @@ pub struct StatsView {
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub estimated_completion_at: Option<String>,
+    /// RUNNING but outside its send window: nothing is sent until `next_window_at`.
+    pub waiting_for_window: bool,
+    /// The next opening of its send window, in the window's zone (`2026-12-28T09:00:00-03:00`);
+    /// `null` while it is open or when the campaign has no window.
+    pub next_window_at: Option<String>,
+}
+
+/// Whether a campaign waits for its window at `now`, and the window's next opening (read from
+/// the stored window and the clock, so it holds across a restart with nothing else kept).
+fn window_state(c: &Campaign, now: i64) -> (bool, Option<String>) {
+    let Some(w) = c.send_window.as_ref().filter(|_| !c.status.is_final()) else { return (false, None) };
+    let next = w.next_open_iso(now);
+    (c.status == CampaignStatus::Running && next.is_some(), next)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -161,7 +181,14 @@ pub struct CustomFieldView {
 
 /// A campaign as the REST face shows it; `spec` is its REST part (`None`: made on the LIME
 /// face, whose template id is looked up in `templates`), `total_contacts` its recipients.
-pub fn campaign(c: &Campaign, spec: Option<&RestSpec>, total_contacts: u64, templates: &[TemplateDef]) -> CampaignView {
+pub fn campaign(
+    c: &Campaign,
+    spec: Option<&RestSpec>,
+    total_contacts: u64,
+    templates: &[TemplateDef],
+    now: i64,
+) -> CampaignView {
+    let (waiting_for_window, next_window_at) = window_state(c, now);
     let (message_type, content, template_id) = match spec {
         Some(s) => (
             s.message_type.unwrap_or(MessageType::Text),
@@ -197,6 +224,9 @@ pub fn campaign(c: &Campaign, spec: Option<&RestSpec>, total_contacts: u64, temp
         metadata: spec.and_then(|s| s.metadata.clone()).map(Value::Object),
         rate_limit_per_minute: c.rate_limit_per_minute,
         scheduled_at: c.scheduled.and_then(iso),
+        send_window: c.send_window.clone().map(WindowSpec::from),
+        waiting_for_window,
+        next_window_at,
         status: c.status.rest().into(),
         failed_reason: c.failed_reason.clone(),
         total_contacts,
@@ -217,7 +247,7 @@ pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
     let success_rate = if processed == 0 { 0.0 } else { round2(ok as f64 * 100.0 / processed as f64) };
     let progress = if counts.total == 0 { 0.0 } else { round2(processed as f64 * 100.0 / counts.total as f64) };
     let estimated = match c.status {
-        crate::campaign::CampaignStatus::Running if counts.pending > 0 => {
+        CampaignStatus::Running if counts.pending > 0 => {
             let per_send_ms = match c.rate_limit_per_minute {
                 Some(r) if r > 0 => 60_000.0 / r as f64,
                 _ if processed > 0 && c.send_date > 0 => (now - c.send_date).max(1) as f64 / processed as f64,
@@ -227,6 +257,7 @@ pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
         }
         _ => None,
     };
+    let (waiting_for_window, next_window_at) = window_state(c, now);
     StatsView {
         campaign_id: c.id.to_string(),
         status: c.status.rest().into(),
@@ -242,6 +273,8 @@ pub fn stats(c: &Campaign, counts: &Counts, now: i64) -> StatsView {
         started_at: iso(c.send_date),
         completed_at: iso(c.completed_at),
         estimated_completion_at: estimated,
+        waiting_for_window,
+        next_window_at,
     }
 }
 

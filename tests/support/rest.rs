@@ -357,12 +357,19 @@ pub struct StoreGateway {
 
 impl StoreGateway {
     pub async fn start(config: Config, store: Arc<dyn irisgate::store::Store>) -> StoreGateway {
+        StoreGateway::start_at(config, store, irisgate::clock::Clock::new()).await
+    }
+
+    /// [`StoreGateway::start`] on `clock` (e.g. [`irisgate::clock::Clock::at`] another time).
+    pub async fn start_at(
+        config: Config,
+        store: Arc<dyn irisgate::store::Store>,
+        clock: irisgate::clock::Clock,
+    ) -> StoreGateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let engine = irisgate::engine::Engine::start(&config, store, irisgate::clock::Clock::new(), shutdown.clone())
-            .await
-            .unwrap();
+        let engine = irisgate::engine::Engine::start(&config, store, clock, shutdown.clone()).await.unwrap();
         let state = irisgate::AppState::new(config, engine, shutdown.clone());
         let app = irisgate::app::router(state);
         let stop = shutdown.clone();
