@@ -14,7 +14,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::{Delivery, DeliveryState, Webhook};
-use super::{body, signer, url_policy};
+use super::url_policy::{self, Checked};
+use super::{body, signer};
 use crate::clock::Clock;
 use crate::config::WebhookSettings;
 use crate::error::Result;
@@ -53,10 +54,28 @@ impl Deliverer {
     }
 }
 
+/// How often the outbox is trimmed to `webhooks.max_pending`. Trimming walks a webhook's
+/// pending rows (up to that many), so doing it every round made a backlog cost as much as it
+/// held (bench_callbacks); an outbox may run over by what arrives in this time.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
+
+/// A client pinned to the addresses the policy checked, with that check.
+type Pinned = (Checked, reqwest::Client);
+
+/// What the worker keeps between rounds.
+#[derive(Default)]
+struct Rounds {
+    /// Each webhook's client, kept while its URL resolves to the same checked addresses, so a
+    /// busy webhook keeps its connections open (a new client per round reconnected each time).
+    clients: HashMap<uuid::Uuid, Pinned>,
+    trimmed: Option<tokio::time::Instant>,
+}
+
 async fn run(ctx: Context, wake: Arc<Notify>, shutdown: CancellationToken) {
     let every = Duration::from_millis(ctx.settings.poll_ms);
+    let mut rounds = Rounds::default();
     loop {
-        let busy = match pass(&ctx, &shutdown).await {
+        let busy = match pass(&ctx, &mut rounds, &shutdown).await {
             Ok(busy) => busy,
             Err(e) => {
                 tracing::warn!(error = %e, "status callbacks: the outbox could not be read or written; retrying");
@@ -77,12 +96,25 @@ async fn run(ctx: Context, wake: Arc<Notify>, shutdown: CancellationToken) {
 }
 
 /// One round over every webhook; true when something was attempted (more may be due).
-async fn pass(ctx: &Context, shutdown: &CancellationToken) -> Result<bool> {
+async fn pass(ctx: &Context, rounds: &mut Rounds, shutdown: &CancellationToken) -> Result<bool> {
     let hooks = ctx.store.webhooks(None).await?;
-    let rounds = futures_util::future::join_all(hooks.iter().map(|h| round(ctx, h, shutdown))).await;
+    let now = tokio::time::Instant::now();
+    let trim = rounds.trimmed.is_none_or(|at| now.duration_since(at) >= TRIM_EVERY);
+    if trim {
+        rounds.trimmed = Some(now);
+    }
+    let mut clients = std::mem::take(&mut rounds.clients);
+    let results =
+        futures_util::future::join_all(hooks.iter().map(|h| round(ctx, h, clients.remove(&h.id), trim, shutdown)))
+            .await;
+    // Webhooks deleted since are not put back; a failed round keeps nothing (built again).
     let mut busy = false;
-    for r in rounds {
-        busy |= r?;
+    for (h, r) in hooks.iter().zip(results) {
+        let (attempted, client) = r?;
+        busy |= attempted;
+        if let Some(client) = client {
+            rounds.clients.insert(h.id, client);
+        }
     }
     Ok(busy)
 }
@@ -91,19 +123,32 @@ async fn pass(ctx: &Context, shutdown: &CancellationToken) -> Result<bool> {
 /// or why the URL is refused now (its host may resolve elsewhere than at creation).
 type Target = std::result::Result<(reqwest::Client, reqwest::Url), String>;
 
-async fn target(settings: &WebhookSettings, hook: &Webhook) -> Target {
+async fn target(settings: &WebhookSettings, hook: &Webhook, cached: &mut Option<Pinned>) -> Target {
     let checked = url_policy::check(settings, &hook.url).await.map_err(|e| e.client_message())?;
+    if let Some((before, client)) = cached.as_ref() {
+        if *before == checked {
+            return Ok((client.clone(), checked.url));
+        }
+    }
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy();
     if !checked.addrs.is_empty() {
         builder = builder.resolve_to_addrs(&checked.host, &checked.addrs);
     }
     let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+    *cached = Some((checked.clone(), client.clone()));
     Ok((client, checked.url))
 }
 
-/// One webhook's round: the oldest drops past `max_pending`, then its due events.
-async fn round(ctx: &Context, hook: &Webhook, shutdown: &CancellationToken) -> Result<bool> {
-    let dropped = ctx.store.trim_deliveries(hook.id, ctx.settings.max_pending).await?;
+/// One webhook's round: the oldest drops past `max_pending` (when `trim`), then its due events.
+/// Returns whether something was attempted, and the client to keep for the next round.
+async fn round(
+    ctx: &Context,
+    hook: &Webhook,
+    mut client: Option<Pinned>,
+    trim: bool,
+    shutdown: &CancellationToken,
+) -> Result<(bool, Option<Pinned>)> {
+    let dropped = if trim { ctx.store.trim_deliveries(hook.id, ctx.settings.max_pending).await? } else { 0 };
     if dropped > 0 {
         tracing::warn!(webhook = %hook.id, dropped, "status callbacks over webhooks.max_pending: the oldest dropped");
         ctx.metrics.callbacks(&hook.tenant, "dropped", dropped);
@@ -111,9 +156,9 @@ async fn round(ctx: &Context, hook: &Webhook, shutdown: &CancellationToken) -> R
     let due = ctx.store.pending_deliveries(hook.id, ctx.settings.batch).await?;
     let chains = chains(due, ctx.clock.now());
     if chains.is_empty() {
-        return Ok(false);
+        return Ok((false, client));
     }
-    let target = target(&ctx.settings, hook).await;
+    let target = target(&ctx.settings, hook, &mut client).await;
     let done: Vec<Vec<Delivery>> = stream::iter(chains)
         .map(|chain| deliver_chain(ctx, hook, &target, chain, shutdown))
         .buffer_unordered(ctx.settings.concurrency)
@@ -123,7 +168,7 @@ async fn round(ctx: &Context, hook: &Webhook, shutdown: &CancellationToken) -> R
     let attempted = !written.is_empty();
     // One transaction for the round: a crash before it sends these again (at least once).
     ctx.store.update_deliveries(&written).await?;
-    Ok(attempted)
+    Ok((attempted, client))
 }
 
 /// Groups due deliveries by recipient, in outbox order. A recipient whose earliest pending event

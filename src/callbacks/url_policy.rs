@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::media_link::{literal_ip, refused, NEVER};
 
 /// A URL that passed the policy, with the addresses it was checked at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     pub url: Url,
     pub host: String,
