@@ -3,7 +3,8 @@
 //! 127.0.0.1:0 (SQLite) and seeded over REST and LIME. It checks the login page (and the
 //! message for a wrong key), the list with campaigns of both faces, the status filter and the
 //! name search, the funnel numbers against `GET /stats`, live progress without reload (SSE)
-//! during a paced campaign, the pause and resume buttons, the form's errors beside their fields
+//! during a paced campaign, the pause and resume buttons, retry failed (attempts in the API and
+//! the table) and clone (a DRAFT copy opened at once), the form's errors beside their fields
 //! (its own checks and the API's 400), no horizontal overflow at 360 px on every page, and
 //! pt-BR number formatting. A failing check leaves a screenshot under
 //! `target/dashboard/screenshots/`.

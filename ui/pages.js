@@ -105,7 +105,7 @@ Pages.campaign = function (main, ctx, id) {
         h("div", {}, h("label", { for: "phone-search" }, "Phone"), phone),
         h("a", { id: "export", href: `/api/v1/campaigns/${id}/messages.csv`, download: "" }, "Export CSV")),
       h("div", { class: "table-wrap" }, h("table", { class: "cards" },
-        h("thead", {}, h("tr", {}, ["Phone", "Status", "Sent", "Delivered", "Read", "Failed", "Reason"].map((t) => h("th", {}, t)))), rows)),
+        h("thead", {}, h("tr", {}, ["Phone", "Status", "Attempts", "Sent", "Delivered", "Read", "Failed", "Reason"].map((t) => h("th", {}, t)))), rows)),
       pager));
   let campaign = null, page = 1;
   const samples = []; // [time ms, processed] from the live stats, for sends per minute.
@@ -125,20 +125,31 @@ Pages.campaign = function (main, ctx, id) {
     }
     perMinute.querySelector("#minute-box").replaceChildren(
       Charts.perMinute([...minutes].slice(-30).map(([minute, count]) => ({ minute, count }))));
-    renderActions(s.status);
+    renderActions(s);
   }
-  function renderActions(status) {
-    const act = (name, label, cls, confirmText) => h("button", { type: "button", id: "btn-" + name, class: cls,
+  function renderActions(s) {
+    const status = s.status;
+    const act = (name, label, cls, confirmText, body, then) => h("button", { type: "button", id: "btn-" + name, class: cls,
       onclick: async () => {
         if (confirmText && !confirm(confirmText)) return;
-        try { await Api.post(`/campaigns/${id}/${name}`); err.textContent = ""; refresh(); } catch (e) { err.textContent = e.message; }
+        try {
+          const answer = await Api.post(`/campaigns/${id}/${name}`, body);
+          err.textContent = "";
+          if (then) then(answer); else refresh();
+        } catch (e) { err.textContent = e.message; }
       } }, label);
     const can = {
       start: status === "DRAFT", pause: status === "RUNNING", resume: status === "PAUSED",
       cancel: !["COMPLETED", "CANCELLED", "FAILED"].includes(status),
+      // The API retries failures of a campaign that has run (campaign-features.md); invalid
+      // numbers and opt-outs are never taken back, so the count here is an upper bound.
+      retry: ["RUNNING", "PAUSED", "COMPLETED", "FAILED"].includes(status) && s.failed > 0,
     };
     actions.replaceChildren(...[
       can.start && act("start", "Start"), can.pause && act("pause", "Pause"), can.resume && act("resume", "Resume"),
+      can.retry && act("retry", "Retry failed", "", `Send the failed recipients (up to ${fmt.n(s.failed)}) again? ` +
+        "Invalid numbers and opted-out people are left out.", { scope: "failed" }),
+      act("clone", "Clone", "", null, {}, (copy) => { location.hash = `#/campaign/${copy.id}`; }),
       can.cancel && act("cancel", "Cancel", "danger", "Cancel this campaign? Unsent recipients will never be sent."),
     ].filter(Boolean));
   }
@@ -148,6 +159,7 @@ Pages.campaign = function (main, ctx, id) {
       const term = phone.value.replace(/\D/g, "");
       rows.replaceChildren(...list.data.filter((m) => !term || m.phone.replace(/\D/g, "").includes(term)).map((m) =>
         h("tr", {}, h("td", { "data-label": "Phone" }, m.phone), h("td", { "data-label": "Status" }, m.status),
+          h("td", { "data-label": "Attempts", class: "attempts" }, fmt.n(m.attempts)),
           h("td", { "data-label": "Sent" }, fmt.time(m.sent_at)), h("td", { "data-label": "Delivered" }, fmt.time(m.delivered_at)),
           h("td", { "data-label": "Read" }, fmt.time(m.read_at)), h("td", { "data-label": "Failed" }, fmt.time(m.failed_at)),
           h("td", { "data-label": "Reason" }, m.error_code ? `${m.error_code} ${m.error_message || ""}` : ""))));

@@ -109,6 +109,30 @@ def checks(driver):
         return got if got == want else False
     until(driver, f"funnel = REST stats {want}", funnel)
 
+    # Retry failed: the failed recipients are sent again (their attempts become 2 in the API
+    # and in the page's table); those that did not fail are not touched.
+    failed = {m["phone"] for m in rest("GET", f"/campaigns/{QUICK}/messages?status=FAILED&limit=100")["data"]}
+    assert failed, "the quick campaign has failures to retry (simulator numbers 0000 and 0001)"
+    until(driver, "retry button", lambda: driver.find_element(By.ID, "btn-retry")).click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.switch_to.alert).accept()
+
+    def attempts():
+        msgs = rest("GET", f"/campaigns/{QUICK}/messages?limit=100")["data"]
+        return {m["phone"]: m["attempts"] for m in msgs}
+    until(driver, "failed recipients sent again", lambda: all(attempts()[p] == 2 for p in failed))
+    assert all(n == 1 for p, n in attempts().items() if p not in failed), attempts()
+    until(driver, "attempts shown in the table",
+          lambda: sorted(c.text for c in driver.find_elements(By.CSS_SELECTOR, "#message-rows td.attempts")).count("2") == len(failed))
+
+    # Clone: a DRAFT copy named "<name> (cópia)", opened at once.
+    until(driver, "clone button", lambda: driver.find_element(By.ID, "btn-clone")).click()
+    until(driver, "the copy's page", lambda: "#/campaign/" in driver.current_url and QUICK not in driver.current_url
+          and text(driver, "h1") == "Quick (cópia)")
+    copy = driver.current_url.rsplit("/", 1)[1]
+    until(driver, "DRAFT badge", lambda: text(driver, "#summary .badge") == "DRAFT")
+    assert rest("GET", f"/campaigns/{copy}")["status"] == "DRAFT"
+    assert driver.find_elements(By.ID, "btn-start") and not driver.find_elements(By.ID, "btn-retry")
+
     # Live progress without reload (Server-Sent Events), then pause / resume.
     driver.get(BASE + f"/ui/#/campaign/{PACED}")
     first = until(driver, "paced progress", lambda: text(driver, "#progress-text"))
