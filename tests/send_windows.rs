@@ -1,19 +1,16 @@
 //! Send windows and time zones (campaign-features.md): a RUNNING campaign sends only inside
 //! its window, waits outside it (stats: `waiting_for_window`, `next_window_at`) and resumes at
 //! the next opening with everyone sent once; windows across midnight and weekends in
-//! America/Sao_Paulo on tokio's paused clock (in-process, memory store); 400s naming a bad
-//! zone, time or day; `scheduled_at` read in a `timezone`; the tenant's
-//! `default_send_window` on both faces; a restart in the middle of a window wait on SQLite.
+//! America/Sao_Paulo on tokio's paused clock (in-process, memory store); pause and cancel
+//! during a window wait. The 400s, `scheduled_at` with a `timezone`, the tenant's
+//! `default_send_window` and a restart during a wait are in tests/send_window_rules.rs (SQLite).
 
 mod support;
-
-use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Weekday};
 use chrono_tz::America::Sao_Paulo;
 use serde_json::{json, Value};
 use support::pacing::*;
-use support::rest::*;
 use support::*;
 
 /// The next instant (ms), at least a minute after `now`, at which Sao Paulo's clocks read
@@ -102,7 +99,10 @@ async fn friday_evening_sends_until_20h_waits_the_weekend_and_finishes_on_monday
     advance_to(&d, closes + 16 * 3_600_000).await;
     assert_eq!(send_times(&d, &id).await.len(), 30, "nothing on Saturday");
     let view = d.rest_ok("GET", &format!("/api/v1/campaigns/{id}"), None, 200).await;
-    assert_eq!((view["waiting_for_window"].clone(), view["next_window_at"].clone()), (json!(true), json!(sao_paulo(monday))));
+    assert_eq!(
+        (view["waiting_for_window"].clone(), view["next_window_at"].clone()),
+        (json!(true), json!(sao_paulo(monday)))
+    );
     advance_to(&d, monday - 60_000).await;
     assert_eq!(send_times(&d, &id).await.len(), 30, "nothing before Monday 09:00");
     advance_to(&d, monday + 15_000).await;
@@ -170,5 +170,8 @@ async fn pause_and_cancel_end_a_window_wait() {
     advance(3 * 24 * 3_600_000).await;
     assert!(ledger(&dir).is_empty(), "a cancelled campaign never sends, not even when the window opens");
     let s = stats(&d, &id).await;
-    assert_eq!((s["status"].clone(), s["pending"].clone(), s["next_window_at"].clone()), (json!("CANCELLED"), json!(5), Value::Null));
+    assert_eq!(
+        (s["status"].clone(), s["pending"].clone(), s["next_window_at"].clone()),
+        (json!("CANCELLED"), json!(5), Value::Null)
+    );
 }

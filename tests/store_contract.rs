@@ -16,6 +16,7 @@ use irisgate::conversation::{InboxEntry, Suppression};
 use irisgate::error::Error;
 use irisgate::outbound::{Content, OutboundChange, OutboundMessage, OutboundStatus};
 use irisgate::phone::PhoneNormalizer;
+use irisgate::segment::{Segment, SegmentDeleted};
 use irisgate::store::{CampaignFilter, Dialect, MemoryStore, Outcome, Page, Receipt, SqlStore, Store};
 use irisgate::store::{IdempotencyBegin, IdempotencyWindow, RetryReasons, StoredResponse};
 use serde_json::json;
@@ -76,6 +77,7 @@ fn campaign(tenant: &str, created: i64) -> Campaign {
         allow_open_ticket: false,
         rest: None,
         retried: 0,
+        send_window: None,
     }
 }
 
@@ -799,6 +801,51 @@ async fn idempotency_keys_replay_refuse_other_bodies_expire_and_are_bounded(b: B
     assert_eq!(begin("t1", "k3", "h1", 1_250).await, IdempotencyBegin::Claimed, "k2 forgotten too");
 }
 
+fn segment(tenant: &str, name: &str, at: i64) -> Segment {
+    let filters = irisgate::filter::Filters { tag_ids: Some(vec![name.to_lowercase()]), ..Default::default() };
+    Segment { id: Uuid::new_v4(), tenant: tenant.into(), name: name.into(), filters, created: at, updated: at }
+}
+
+async fn segments_are_per_tenant_uniquely_named_bounded_and_kept_while_a_draft_uses_them(b: Backend) {
+    let s = &b.store;
+    let vip = segment("t1", "VIP", 1);
+    s.insert_segment(vip.clone(), 3).await.unwrap();
+    let same = s.insert_segment(segment("t1", " vip", 2), 3).await;
+    assert!(matches!(same, Err(Error::NotAllowed(_))), "names are unique per workspace, any case: {same:?}");
+    s.insert_segment(segment("t2", "VIP", 2), 3).await.expect("another workspace may use the name");
+    s.insert_segment(segment("t1", "Novos", 3), 3).await.unwrap();
+    s.insert_segment(segment("t1", "Antigos", 4), 3).await.unwrap();
+    let over = s.insert_segment(segment("t1", "Mais um", 5), 3).await;
+    assert!(matches!(over, Err(Error::NotAllowed(_))), "at most 3: {over:?}");
+    assert_eq!(s.segment("t1", vip.id).await.unwrap(), Some(vip.clone()), "read back as written");
+    assert_eq!(s.segment("t2", vip.id).await.unwrap(), None, "another workspace's id is not found");
+    let (total, page) = s.segments("t1", Page { skip: 1, take: 1 }).await.unwrap();
+    assert_eq!((total, page.iter().map(|g| g.name.as_str()).collect::<Vec<_>>()), (3, vec!["Novos"]), "creation order");
+
+    let renamed = Segment { name: "novos".into(), ..vip.clone() };
+    assert!(matches!(s.replace_segment(renamed).await, Err(Error::NotAllowed(_))), "a taken name is refused");
+    let edited = Segment { name: "VIP ouro".into(), updated: 9, ..vip.clone() };
+    s.replace_segment(edited.clone()).await.unwrap();
+    assert_eq!(s.segment("t1", vip.id).await.unwrap(), Some(edited));
+    let ghost = Segment { id: Uuid::new_v4(), ..vip.clone() };
+    assert!(matches!(s.replace_segment(ghost).await, Err(Error::NotFound(_))));
+
+    let mut draft = campaign("t1", 10);
+    draft.rest = Some(json!({"segment_id": vip.id}));
+    s.insert_campaign(draft.clone(), vec![]).await.unwrap();
+    let blocking = irisgate::segment::RESOLVING;
+    assert_eq!(
+        s.delete_segment("t1", vip.id, blocking).await.unwrap(),
+        SegmentDeleted::InUse(vec![(draft.id, draft.name.clone())]),
+        "a DRAFT resolves it at start"
+    );
+    assert_eq!(s.delete_segment("t2", vip.id, blocking).await.unwrap(), SegmentDeleted::NotFound, "per workspace");
+    s.delete_campaign("t1", draft.id, &[CampaignStatus::Draft]).await.unwrap();
+    assert_eq!(s.delete_segment("t1", vip.id, blocking).await.unwrap(), SegmentDeleted::Deleted);
+    assert_eq!(s.segment("t1", vip.id).await.unwrap(), None);
+    assert_eq!(s.delete_segment("t1", vip.id, blocking).await.unwrap(), SegmentDeleted::NotFound);
+}
+
 macro_rules! contract {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -840,4 +887,5 @@ every_backend!(
     status_changes_fill_the_outbox_of_the_tenants_webhooks_in_order,
     a_retry_moves_matching_failures_back_once_and_a_refusal_writes_nothing,
     idempotency_keys_replay_refuse_other_bodies_expire_and_are_bounded,
+    segments_are_per_tenant_uniquely_named_bounded_and_kept_while_a_draft_uses_them,
 );
