@@ -18,6 +18,8 @@ use irisgate::outbound::{Content, OutboundChange, OutboundMessage, OutboundStatu
 use irisgate::phone::PhoneNormalizer;
 use irisgate::store::{CampaignFilter, Dialect, MemoryStore, Outcome, Page, Receipt, SqlStore, Store};
 use irisgate::store::{IdempotencyBegin, IdempotencyWindow, RetryReasons, StoredResponse};
+use irisgate::filter::Filters;
+use irisgate::segment::{Segment, SegmentDeleted};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -799,6 +801,60 @@ async fn idempotency_keys_replay_refuse_other_bodies_expire_and_are_bounded(b: B
     assert_eq!(begin("t1", "k3", "h1", 1_250).await, IdempotencyBegin::Claimed, "k2 forgotten too");
 }
 
+fn saved(tenant: &str, name: &str, created: i64) -> Segment {
+    Segment {
+        id: Uuid::new_v4(),
+        tenant: tenant.into(),
+        name: name.into(),
+        filters: Filters { tag_ids: Some(vec!["vip".into()]), ..Filters::default() },
+        created,
+        updated: created,
+    }
+}
+
+async fn segments_are_per_tenant_unique_by_name_bounded_and_kept_while_a_draft_uses_them(b: Backend) {
+    let s = &b.store;
+    let first = saved("t1", "Clientes SP", 1);
+    s.insert_segment(first.clone(), 3).await.unwrap();
+    let dup = s.insert_segment(saved("t1", "clientes sp", 2), 3).await;
+    assert!(matches!(dup, Err(Error::NotAllowed(_))), "same name, other case: {dup:?}");
+    s.insert_segment(saved("t2", "Clientes SP", 2), 3).await.unwrap();
+    let second = saved("t1", "Rio", 3);
+    s.insert_segment(second.clone(), 3).await.unwrap();
+    s.insert_segment(saved("t1", "BH", 4), 3).await.unwrap();
+    let full = s.insert_segment(saved("t1", "Recife", 5), 3).await;
+    assert!(matches!(full, Err(Error::NotAllowed(_))), "max: {full:?}");
+    let (total, page) = s.segments("t1", Page { skip: 1, take: 1 }).await.unwrap();
+    assert_eq!((total, page), (3, vec![second.clone()]), "creation order");
+    assert_eq!(s.segment("t1", first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(s.segment("t2", first.id).await.unwrap(), None, "another tenant's");
+
+    let clash = s.replace_segment(Segment { name: "RIO ".into(), ..first.clone() }).await;
+    assert!(matches!(clash, Err(Error::NotAllowed(_))), "{clash:?}");
+    let renamed = Segment { name: "Paulistas".into(), updated: 9, ..first.clone() };
+    s.replace_segment(renamed.clone()).await.unwrap();
+    assert_eq!(s.segment("t1", first.id).await.unwrap(), Some(renamed));
+    let missing = s.replace_segment(saved("t1", "ghost", 1)).await;
+    assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
+
+    let mut draft = campaign("t1", 10);
+    draft.rest = Some(json!({"segment_id": first.id}));
+    s.insert_campaign(draft.clone(), Vec::new()).await.unwrap();
+    let blocked = s.delete_segment("t1", first.id, &[CampaignStatus::Draft]).await.unwrap();
+    assert_eq!(blocked, SegmentDeleted::InUse(vec![(draft.id, draft.name.clone())]));
+    assert!(s.segment("t1", first.id).await.unwrap().is_some(), "kept");
+    assert_eq!(s.delete_segment("t2", second.id, &[CampaignStatus::Draft]).await.unwrap(), SegmentDeleted::NotFound);
+    s.update_campaign("t1", draft.id, &mut |c| {
+        c.status = CampaignStatus::Running;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.delete_segment("t1", first.id, &[CampaignStatus::Draft]).await.unwrap(), SegmentDeleted::Deleted);
+    assert_eq!(s.segment("t1", first.id).await.unwrap(), None);
+    assert_eq!(s.segments("t1", Page { skip: 0, take: 10 }).await.unwrap().0, 2);
+}
+
 macro_rules! contract {
     ($backend:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -823,6 +879,7 @@ macro_rules! every_backend {
 }
 
 every_backend!(
+    segments_are_per_tenant_unique_by_name_bounded_and_kept_while_a_draft_uses_them,
     campaigns_are_per_tenant_and_listed_newest_first,
     updates_are_atomic_and_a_refused_change_writes_nothing,
     audiences_deduplicate_by_phone_and_respect_the_limit,
