@@ -82,7 +82,10 @@ async fn a_rest_campaign_is_cloned_as_an_equal_unscheduled_draft_that_starts_and
     let first = clone(&rest, &template, Value::Null).await;
     let second = clone(&rest, first["id"].as_str().unwrap(), json!({})).await;
     assert_eq!(second["name"], "tpl (cópia) (cópia)");
-    assert_eq!((second["template_id"].as_str(), &second["metadata"]["template_variable_mapping"]), (Some("template_123"), &mapping));
+    assert_eq!(
+        (second["template_id"].as_str(), &second["metadata"]["template_variable_mapping"]),
+        (Some("template_123"), &mapping)
+    );
 
     // Unknown, malformed and another workspace's ids are 404; a plan without campaigns is 403.
     rest.fails("POST", &format!("/campaigns/{}/clone", uuid::Uuid::new_v4()), None, 404).await;

@@ -380,7 +380,9 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
                 "unknown custom field",
             ),
         ],
-        ("GET", "/segments") => vec![probe(p("/segments"), None, "valid"), probe(p("/segments?limit=101"), None, "limit")],
+        ("GET", "/segments") => {
+            vec![probe(p("/segments"), None, "valid"), probe(p("/segments?limit=101"), None, "limit")]
+        }
         ("GET" | "PUT" | "DELETE", "/segments/{id}") | ("POST", "/segments/{id}/preview") => {
             let made = rest.created("/segments", json!({"name": format!("probe {unique}")})).await;
             let id = made["id"].as_str().unwrap().to_owned();
@@ -401,7 +403,11 @@ async fn probes(rest: &Rest, method: &str, path: &str) -> Vec<Probe> {
         }
         ("POST", "/campaigns/{id}/clone") => vec![
             probe(p(&format!("/campaigns/{}/clone", campaign_in(rest, "RUNNING").await)), Some(json!({})), "valid"),
-            probe(p(&format!("/campaigns/{}/clone", campaign_in(rest, "DRAFT").await)), Some(json!({"name": " "})), "empty name"),
+            probe(
+                p(&format!("/campaigns/{}/clone", campaign_in(rest, "DRAFT").await)),
+                Some(json!({"name": " "})),
+                "empty name",
+            ),
             probe(p(&format!("/campaigns/{NIL}/clone")), None, "unknown id"),
         ],
         (m, other) => panic!("the document has {m} {other}, which this test does not know how to call"),

@@ -41,7 +41,10 @@ async fn segments_are_kept_per_workspace_counted_on_read_and_named_uniquely() {
     let id = sid(&made);
     let list = rest.ok_get("/segments").await;
     assert_eq!(list["pagination"]["total"], 1, "{list}");
-    assert_eq!((list["data"][0]["id"].as_str(), list["data"][0]["contact_count"].as_u64()), (Some(id.as_str()), Some(2)));
+    assert_eq!(
+        (list["data"][0]["id"].as_str(), list["data"][0]["contact_count"].as_u64()),
+        (Some(id.as_str()), Some(2))
+    );
 
     // Counted when read: a new matching contact shows at once.
     rest.contact(json!({"name": "Eva", "phone": "+5531998761114", "custom_fields": {"city": "SP"}})).await;
@@ -72,7 +75,8 @@ async fn segments_are_kept_per_workspace_counted_on_read_and_named_uniquely() {
 
     // Preview: the body of the campaign preview for the same filters (suppressions included).
     rest.created("/suppressions", json!({"phone": "+5531998761112"})).await;
-    let ours = rest.expect("POST", &format!("/segments/{id}/preview"), Some(json!({"includeDetails": true})), 200).await;
+    let ours =
+        rest.expect("POST", &format!("/segments/{id}/preview"), Some(json!({"includeDetails": true})), 200).await;
     let theirs =
         rest.expect("POST", "/campaigns/preview", Some(json!({"filters": sp, "includeDetails": true})), 200).await;
     assert_eq!(ours, theirs);
@@ -90,12 +94,20 @@ async fn segments_are_kept_per_workspace_counted_on_read_and_named_uniquely() {
     let renamed = rest.expect("PUT", &format!("/segments/{other}"), Some(json!({"name": "Cariocas"})), 200).await;
     assert_eq!((renamed["name"].as_str(), renamed["contact_count"].as_u64()), (Some("Cariocas"), Some(1)));
     let widened = rest
-        .expect("PUT", &format!("/segments/{other}"), Some(json!({"filters": {"field_filters": [
-            {"field": "name", "operator": "is_not_empty"}]}})), 200)
+        .expect(
+            "PUT",
+            &format!("/segments/{other}"),
+            Some(json!({"filters": {"field_filters": [
+            {"field": "name", "operator": "is_not_empty"}]}})),
+            200,
+        )
         .await;
     assert_eq!((widened["name"].as_str(), widened["contact_count"].as_u64()), (Some("Cariocas"), Some(4)));
     let page = rest.ok_get("/segments?limit=1&page=2").await;
-    assert_eq!((page["data"][0]["id"].as_str(), page["pagination"]["total_pages"].as_u64()), (Some(other.as_str()), Some(2)));
+    assert_eq!(
+        (page["data"][0]["id"].as_str(), page["pagination"]["total_pages"].as_u64()),
+        (Some(other.as_str()), Some(2))
+    );
 
     // Another workspace sees none of it.
     let stranger = Rest::with_key(&gw, Some(OTHER_KEY));
@@ -177,7 +189,8 @@ async fn a_campaign_takes_its_segments_filters_as_they_are_when_it_starts() {
     // Switching a DRAFT from a segment to filters (and back) through PUT.
     let seg2 = sid(&segment(&rest, "todos", json!({})).await);
     let draft = rest.campaign(body(json!({"segment_id": seg2}))).await;
-    let changed = rest.expect("PUT", &format!("/campaigns/{draft}"), Some(json!({"filters": {"tag_ids": ["vip"]}})), 200).await;
+    let changed =
+        rest.expect("PUT", &format!("/campaigns/{draft}"), Some(json!({"filters": {"tag_ids": ["vip"]}})), 200).await;
     assert_eq!((&changed["segment_id"], &changed["filters"]["tag_ids"]), (&Value::Null, &json!(["vip"])), "{changed}");
     rest.expect("DELETE", &format!("/segments/{seg2}"), None, 204).await;
     gw.stop().await;

@@ -14,12 +14,12 @@ use irisgate::catalog::{ChannelDef, TagDef};
 use irisgate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
 use irisgate::conversation::{InboxEntry, Suppression};
 use irisgate::error::Error;
+use irisgate::filter::Filters;
 use irisgate::outbound::{Content, OutboundChange, OutboundMessage, OutboundStatus};
 use irisgate::phone::PhoneNormalizer;
+use irisgate::segment::{Segment, SegmentDeleted};
 use irisgate::store::{CampaignFilter, Dialect, MemoryStore, Outcome, Page, Receipt, SqlStore, Store};
 use irisgate::store::{IdempotencyBegin, IdempotencyWindow, RetryReasons, StoredResponse};
-use irisgate::filter::Filters;
-use irisgate::segment::{Segment, SegmentDeleted};
 use serde_json::json;
 use uuid::Uuid;
 

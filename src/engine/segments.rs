@@ -64,7 +64,8 @@ impl Engine {
         let name = self.segment_name(name)?;
         self.checked(tenant, &filters).await?;
         let now = self.clock.now();
-        let segment = Segment { id: Uuid::new_v4(), tenant: tenant.to_owned(), name, filters, created: now, updated: now };
+        let segment =
+            Segment { id: Uuid::new_v4(), tenant: tenant.to_owned(), name, filters, created: now, updated: now };
         self.store.insert_segment(segment.clone(), self.segment_settings.max_per_workspace).await?;
         tracing::info!(segment = %segment.id, tenant, "segment created");
         self.counted(segment).await
@@ -85,7 +86,8 @@ impl Engine {
         let (total, segments) = self.store.segments(tenant, page).await?;
         let filters: Vec<&Filters> = segments.iter().map(|s| &s.filters).collect();
         let counts = self.match_counts(tenant, &filters).await?;
-        let counted = segments.into_iter().zip(counts).map(|(segment, contact_count)| Counted { segment, contact_count });
+        let counted =
+            segments.into_iter().zip(counts).map(|(segment, contact_count)| Counted { segment, contact_count });
         Ok((total, counted.collect()))
     }
 

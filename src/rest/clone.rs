@@ -20,7 +20,12 @@ use crate::state::AppState;
     responses((status = 201, description = "The DRAFT copy", body = CampaignView),
               (status = 400, description = "Empty name"), (status = 403, description = "Plan lacks the campaigns feature"),
               (status = 404, description = "Not found"), (status = 409, description = "Its segment no longer exists")))]
-pub async fn clone(State(state): State<AppState>, ws: Workspace, Path(id): Path<String>, body: Body) -> ApiResult<Response> {
+pub async fn clone(
+    State(state): State<AppState>,
+    ws: Workspace,
+    Path(id): Path<String>,
+    body: Body,
+) -> ApiResult<Response> {
     ws.require_campaigns()?;
     let input: CloneInput = json_body(&state, body).await?;
     let uuid = parse_id(&id)?;

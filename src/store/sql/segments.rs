@@ -18,11 +18,12 @@ impl SegmentStore for SqlStore {
     async fn insert_segment(&self, segment: Segment, max: u64) -> Result<()> {
         let mut tx = self.write.begin().await.map_err(db)?;
         let (held, last): (i64, i64) = {
-            let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS last FROM segments WHERE tenant = $1")
-                .bind(&segment.tenant)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
+            let row =
+                sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS last FROM segments WHERE tenant = $1")
+                    .bind(&segment.tenant)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
             (row.try_get("n").map_err(db)?, row.try_get("last").map_err(db)?)
         };
         if held as u64 >= max {
