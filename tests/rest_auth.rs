@@ -108,6 +108,8 @@ async fn without_the_campaigns_feature_every_campaign_write_is_the_exact_403() {
         ("POST", format!("/campaigns/{running}/resume"), None),
         ("POST", format!("/campaigns/{running}/cancel"), None),
         ("POST", format!("/campaigns/{draft}/cancel"), None),
+        ("POST", format!("/campaigns/{completed}/clone"), None),
+        ("POST", "/segments".into(), Some(json!({"name": "free"}))),
     ];
     for (method, path, body) in writes {
         let reply = rest.call(method, &path, body.as_ref()).await;
@@ -121,6 +123,7 @@ async fn without_the_campaigns_feature_every_campaign_write_is_the_exact_403() {
     assert_eq!(rest.status(&completed).await, "COMPLETED");
     assert_eq!(rest.status(&running).await, "RUNNING");
     assert_eq!(rest.ok_get("/campaigns").await["pagination"]["total"], 3);
+    assert_eq!(rest.ok_get("/segments").await["pagination"]["total"], 0);
     gw.stop().await;
 }
 
