@@ -93,11 +93,10 @@ impl SendWindow {
             Some(given) => {
                 let mut days = Vec::new();
                 for g in given {
-                    let day = DAY_NAMES
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(g.trim()))
-                        .map(|(_, d)| *d)
-                        .ok_or_else(|| ("days", format!("\"{g}\" is not a day (MON, TUE, WED, THU, FRI, SAT, SUN)")))?;
+                    let day =
+                        DAY_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(g.trim())).map(|(_, d)| *d).ok_or_else(
+                            || ("days", format!("\"{g}\" is not a day (MON, TUE, WED, THU, FRI, SAT, SUN)")),
+                        )?;
                     if !days.contains(&day) {
                         days.push(day);
                     }
@@ -230,10 +229,7 @@ mod tests {
         assert!(!w.is_open(at("2026-12-04T20:00:00-03:00")));
         assert!(!w.is_open(at("2026-12-05T12:00:00-03:00")), "Saturday");
         assert_eq!(w.next_open(at("2026-12-04T20:00:00-03:00")), at("2026-12-07T09:00:00-03:00"));
-        assert_eq!(
-            w.next_open_iso(at("2026-12-05T12:00:00-03:00")).as_deref(),
-            Some("2026-12-07T09:00:00-03:00")
-        );
+        assert_eq!(w.next_open_iso(at("2026-12-05T12:00:00-03:00")).as_deref(), Some("2026-12-07T09:00:00-03:00"));
         assert_eq!(w.next_open(at("2026-12-07T08:59:00-03:00")), at("2026-12-07T09:00:00-03:00"));
         let open = at("2026-12-07T10:00:00-03:00");
         assert_eq!(w.next_open(open), open, "open now");

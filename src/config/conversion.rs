@@ -16,8 +16,8 @@ use crate::channel::settings::{
     WHATSAPP_DEFAULT_PER_SECOND,
 };
 use crate::secret::Secret;
-use crate::window::SendWindow;
 use crate::tenant::{configured_digest, decode_base64, Feature, KeyDigest, Tenant, Tenants};
+use crate::window::SendWindow;
 
 /// The digest an access key is compared by: `sha256:<hex>` as given, otherwise the SHA-256
 /// of the key base64-decoded (the secret BLiP clients prove, in both of their forms).

@@ -286,12 +286,16 @@ impl StartInput {
 /// one and read as a local time of `zone`.
 fn after(now: Millis, at: &str, zone: Option<&str>) -> ApiResult<i64> {
     let ms = match zone {
-        None => datetime::parse(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?,
+        None => {
+            datetime::parse(at).ok_or_else(|| bad(format!("scheduled_at \"{at}\" is not an ISO-8601 date-time")))?
+        }
         Some(zone) => {
             let tz = window::parse_zone(zone)
                 .ok_or_else(|| bad(format!("timezone \"{zone}\" is not an IANA time zone (e.g. America/Sao_Paulo)")))?;
             let local = datetime::parse_local(at).ok_or_else(|| {
-                bad(format!("scheduled_at \"{at}\" is not a local date-time (2026-12-24T09:00:00, no offset, with timezone)"))
+                bad(format!(
+                    "scheduled_at \"{at}\" is not a local date-time (2026-12-24T09:00:00, no offset, with timezone)"
+                ))
             })?;
             window::local_instant(tz, local)
                 .ok_or_else(|| bad(format!("scheduled_at \"{at}\" does not exist in {zone}")))?
