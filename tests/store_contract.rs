@@ -76,6 +76,7 @@ fn campaign(tenant: &str, created: i64) -> Campaign {
         allow_open_ticket: false,
         rest: None,
         retried: 0,
+        send_window: None,
     }
 }
 
