@@ -1,16 +1,19 @@
 //! Send windows and time zones (campaign-features.md): a RUNNING campaign sends only inside
 //! its window, waits outside it (stats: `waiting_for_window`, `next_window_at`) and resumes at
 //! the next opening with everyone sent once; windows across midnight and weekends in
-//! America/Sao_Paulo on tokio's paused clock (in-process, memory store); pause and cancel
-//! during a window wait. The 400s, `scheduled_at` with a `timezone`, the tenant's
-//! `default_send_window` and a restart during a wait are in tests/send_window_rules.rs (SQLite).
+//! America/Sao_Paulo on tokio's paused clock (in-process, memory store); 400s naming a bad
+//! zone, time or day; `scheduled_at` read in a `timezone`; the tenant's
+//! `default_send_window` on both faces; a restart in the middle of a window wait on SQLite.
 
 mod support;
+
+use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Weekday};
 use chrono_tz::America::Sao_Paulo;
 use serde_json::{json, Value};
 use support::pacing::*;
+use support::rest::*;
 use support::*;
 
 /// The next instant (ms), at least a minute after `now`, at which Sao Paulo's clocks read
@@ -174,4 +177,190 @@ async fn pause_and_cancel_end_a_window_wait() {
         (s["status"].clone(), s["pending"].clone(), s["next_window_at"].clone()),
         (json!("CANCELLED"), json!(5), Value::Null)
     );
+}
+
+/// A window that opens two hours from now in Sao Paulo and lasts an hour, every day: closed
+/// now; its start as `HH:MM`.
+fn closed_window() -> (Value, String) {
+    let local = chrono::Utc::now().with_timezone(&Sao_Paulo);
+    let start = (local + chrono::Duration::hours(2)).format("%H:%M").to_string();
+    let end = (local + chrono::Duration::hours(3)).format("%H:%M").to_string();
+    (json!({"start": start, "end": end, "timezone": "America/Sao_Paulo"}), start)
+}
+
+fn text_body(window: Option<Value>) -> Value {
+    let mut b = json!({"name": "janela", "message_type": "TEXT", "channel_id": "channel_123",
+        "content": {"type": "text", "text": {"body": "Olá {{nome}}"}}});
+    if let Some(w) = window {
+        b["send_window"] = w;
+    }
+    b
+}
+
+#[tokio::test]
+async fn an_invalid_zone_time_or_day_is_refused_naming_it() {
+    let gw = Gateway::start().await;
+    let rest = Rest::new(&gw);
+    let good = json!({"start": "09:00", "end": "20:00", "days": ["MON"], "timezone": "America/Sao_Paulo"});
+    for (field, value, named) in [
+        ("timezone", json!("America/Sao_Paolo"), "send_window.timezone \"America/Sao_Paolo\""),
+        ("timezone", json!("GMT-3 Brasília"), "send_window.timezone"),
+        ("start", json!("9h"), "send_window.start \"9h\""),
+        ("end", json!("25:00"), "send_window.end \"25:00\""),
+        ("days", json!(["MON", "SEG"]), "\"SEG\" is not a day"),
+        ("days", json!([]), "send_window.days"),
+    ] {
+        let mut window = good.clone();
+        window[field] = value;
+        let message = rest.fails("POST", "/campaigns", Some(text_body(Some(window))), 400).await;
+        assert!(message.contains(named), "{field}: {message}");
+    }
+    let id = rest.campaign(text_body(Some(good.clone()))).await;
+    let mut bad = good.clone();
+    bad["timezone"] = json!("Mars/Olympus");
+    let message = rest.fails("PUT", &format!("/campaigns/{id}"), Some(json!({"send_window": bad})), 400).await;
+    assert!(message.contains("send_window.timezone \"Mars/Olympus\""), "{message}");
+    let shown = rest.ok_get(&format!("/campaigns/{id}")).await;
+    assert_eq!(shown["send_window"], good, "kept after the refused update");
+    let message = rest
+        .fails(
+            "POST",
+            "/campaigns",
+            Some(json!({"scheduled_at": "2030-01-01T09:00:00", "timezone": "Terra/Nowhere", "name": "x"})),
+            400,
+        )
+        .await;
+    assert!(message.contains("timezone \"Terra/Nowhere\""), "{message}");
+    // `null` removes a window.
+    let cleared = rest.expect("PUT", &format!("/campaigns/{id}"), Some(json!({"send_window": null})), 200).await;
+    assert_eq!(cleared["send_window"], Value::Null);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn scheduled_at_takes_an_offset_or_a_local_time_with_its_timezone() {
+    let gw = Gateway::start().await;
+    let rest = Rest::new(&gw);
+    let year = chrono::Utc::now().year() + 1;
+    let mut body = text_body(None);
+    body["scheduled_at"] = json!(format!("{year}-12-24T09:00:00"));
+    body["timezone"] = json!("America/Sao_Paulo");
+    let c = rest.created("/campaigns", body).await;
+    assert_eq!(c["scheduled_at"], format!("{year}-12-24T12:00:00.000Z"), "09:00 in Sao Paulo is 12:00 UTC");
+    let mut body = text_body(None);
+    body["scheduled_at"] = json!(format!("{year}-12-24T09:00:00-03:00"));
+    assert_eq!(rest.created("/campaigns", body).await["scheduled_at"], format!("{year}-12-24T12:00:00.000Z"));
+    // New York in July is -04:00 (daylight saving time).
+    let mut body = text_body(None);
+    body["scheduled_at"] = json!(format!("{year}-07-04T09:00"));
+    body["timezone"] = json!("America/New_York");
+    assert_eq!(rest.created("/campaigns", body).await["scheduled_at"], format!("{year}-07-04T13:00:00.000Z"));
+    let mut body = text_body(None);
+    body["scheduled_at"] = json!(format!("{year}-12-24T09:00:00-03:00"));
+    body["timezone"] = json!("America/Sao_Paulo");
+    let message = rest.fails("POST", "/campaigns", Some(body), 400).await;
+    assert!(message.contains("scheduled_at"), "an offset and a timezone: {message}");
+    // On start too.
+    rest.contact(json!({"name": "Ana", "phone": "+5531998761234"})).await;
+    let id = rest.campaign(text_body(None)).await;
+    let started = rest
+        .expect(
+            "POST",
+            &format!("/campaigns/{id}/start"),
+            Some(json!({"scheduled_at": format!("{year}-03-10T08:30:00"), "timezone": "America/Sao_Paulo"})),
+            200,
+        )
+        .await;
+    assert_eq!(
+        (started["status"].clone(), started["scheduled_at"].clone()),
+        (json!("SCHEDULED"), json!(format!("{year}-03-10T11:30:00.000Z")))
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn the_tenant_default_window_applies_to_lime_and_rest_campaigns_created_without_one() {
+    let (mut config, dir) = ledger_config();
+    let (window, start) = closed_window();
+    config.tenants[0].default_send_window = Some(serde_json::from_value(window.clone()).unwrap());
+    let gw = Gateway::start_with(config).await;
+    let rest = Rest::new(&gw);
+    // LIME `set /campaign/full` over POST /commands: created and dispatched, but it waits.
+    let command = json!({"id": id(), "to": "postmaster@activecampaign.msging.net", "method": "set",
+        "uri": "/campaign/full", "type": FULL, "resource": batch("lime", &["+5531998761234", "+5531998765678"])});
+    let reply = gw.command(command).await.json();
+    assert_eq!(reply["status"], "success", "{reply}");
+    let lime = reply["resource"]["id"].as_str().unwrap().to_owned();
+    let s = rest.stats_until(&lime, "waiting for the window", |s| s["waiting_for_window"] == true).await;
+    assert_eq!(s["status"], "RUNNING", "{s}");
+    assert!(s["next_window_at"].as_str().unwrap().contains(&format!("T{start}:00-03:00")), "{s}");
+    let shown = rest.ok_get(&format!("/campaigns/{lime}")).await;
+    assert_eq!(shown["send_window"]["timezone"], "America/Sao_Paulo", "{shown}");
+    assert_eq!(shown["send_window"]["start"], start.as_str());
+    // REST: the default when absent, none when null, its own when given.
+    let defaulted = rest.created("/campaigns", text_body(None)).await;
+    assert_eq!(defaulted["send_window"]["start"], start.as_str(), "{defaulted}");
+    let none = rest.created("/campaigns", text_body(Some(Value::Null))).await;
+    assert_eq!(none["send_window"], Value::Null);
+    let own = json!({"start": "08:00", "end": "12:00", "days": ["SAT"], "timezone": "Europe/Lisbon"});
+    assert_eq!(rest.created("/campaigns", text_body(Some(own.clone()))).await["send_window"], own);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(ledger(&dir).is_empty(), "nothing sent outside the window");
+    gw.stop().await;
+}
+
+#[test]
+fn a_bad_default_send_window_stops_start_up_naming_the_key() {
+    let toml = |zone: &str| {
+        format!(
+            "[[tenants]]\nidentifier = \"a\"\naccess_key = \"c2VjcmV0\"\n\
+             default_send_window = {{start = \"09:00\", end = \"20:00\", days = [\"MON\"], timezone = \"{zone}\"}}\n"
+        )
+    };
+    assert!(irisgate::Config::parse(&toml("America/Sao_Paulo")).is_ok());
+    let (key, message) = irisgate::Config::parse(&toml("Brasil/Recife")).unwrap_err();
+    assert_eq!(key, "tenants[0].default_send_window.timezone", "{message}");
+    assert!(message.contains("\"Brasil/Recife\""), "{message}");
+}
+
+#[tokio::test]
+async fn a_restart_during_a_window_wait_loses_nobody_and_sends_nobody_twice() {
+    let (store, _db) = sqlite_store().await;
+    let (config, dir) = ledger_config();
+    // Friday 19:59:57 in Sao Paulo, three seconds before the window closes.
+    let friday = Sao_Paulo.with_ymd_and_hms(2027, 1, 8, 19, 59, 57).unwrap();
+    assert_eq!(friday.weekday(), Weekday::Fri);
+    let first =
+        StoreGateway::start_at(config.clone(), store.clone(), irisgate::clock::Clock::at(friday.timestamp_millis()))
+            .await;
+    let rest = first.rest(API_KEY);
+    for i in 0..6 {
+        rest.contact(json!({"name": format!("C{i}"), "phone": phone(i)})).await;
+    }
+    let mut body =
+        text_body(Some(json!({"start": "09:00", "end": "20:00", "days": ["MON", "TUE", "WED", "THU", "FRI"],
+        "timezone": "America/Sao_Paulo"})));
+    body["rate_limit_per_minute"] = json!(60);
+    let id = rest.campaign(body).await;
+    rest.start(&id).await;
+    let s = rest.stats_until(&id, "the window closing", |s| s["waiting_for_window"] == true).await;
+    assert_eq!(s["next_window_at"], "2027-01-11T09:00:00-03:00", "{s}");
+    let sent_friday = ledger(&dir).len();
+    assert!((1..6).contains(&sent_friday), "some sent before 20:00: {sent_friday}");
+    assert_eq!(
+        s["sent"].as_u64().unwrap() as usize
+            + s["delivered"].as_u64().unwrap() as usize
+            + s["read"].as_u64().unwrap() as usize,
+        sent_friday,
+        "{s}"
+    );
+    first.stop().await;
+    // Started again on Monday at 09:00: the rest, once.
+    let monday = Sao_Paulo.with_ymd_and_hms(2027, 1, 11, 9, 0, 0).unwrap().timestamp_millis();
+    let second = StoreGateway::start_at(config, store, irisgate::clock::Clock::at(monday)).await;
+    let rest = second.rest(API_KEY);
+    let s = rest.stats_until(&id, "completion after the restart", |s| s["status"] == "COMPLETED").await;
+    assert_eq!((s["pending"].clone(), s["failed"].clone()), (json!(0), json!(0)), "{s}");
+    everyone_once(&dir, 6);
+    second.stop().await;
 }
