@@ -6,10 +6,12 @@
 //! - [`state`]: the shared, cheap-to-clone state handle; [`admission`]: load shedding.
 //! - [`campaign`], [`recipient`], [`contact`], [`catalog`]: the model both faces share;
 //!   [`draft`]: the one constructor of a new campaign; [`params`]: a recipient's packed
-//!   template parameters.
+//!   template parameters; [`window`]: send windows in IANA time zones; [`segment`]: saved
+//!   segments (named filters a campaign resolves when it starts).
 //! - [`store`]: the storage trait and its backends.
 //! - [`engine`]: the campaign operations both faces call — load, start (the audience frozen
-//!   there), pause / resume / cancel — and the reason table; [`dispatcher`], [`scheduler`],
+//!   there), pause / resume / cancel, retry failed, clone, segments, previews — and the
+//!   reason table; [`dispatcher`], [`scheduler`],
 //!   [`receipts`] are its background workers; [`channel`] the providers (the simulator);
 //!   [`limiter`] pacing.
 //! - [`audience`], [`phone`]: audience input (JSON items, CSV) and phone normalisation;

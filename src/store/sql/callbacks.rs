@@ -160,24 +160,46 @@ pub(super) async fn pending(store: &SqlStore, webhook: Uuid, limit: usize) -> Re
     rows.iter().map(delivery_of).collect()
 }
 
+/// Rows of one `UPDATE` of delivery outcomes: a round's worth (`webhooks.batch`, 512 by
+/// default) in one statement, and a JSON parameter that stays well under a megabyte.
+const UPDATE_CHUNK: usize = 2_000;
+
+/// A round's outcomes in one transaction, a statement per chunk: a statement per delivery held
+/// SQLite's one writer long enough to slow dispatch (BENCHMARKS.md, status callbacks).
 pub(super) async fn update(store: &SqlStore, deliveries: &[Delivery]) -> Result<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let columns = [
+        ("w", "text"),
+        ("e", "text"),
+        ("st", "bigint"),
+        ("n", "bigint"),
+        ("lc", "bigint"),
+        ("le", "text"),
+        ("na", "bigint"),
+        ("fa", "bigint"),
+    ];
+    let source = match store.dialect {
+        Dialect::Sqlite => format!("{} AS j", store.dialect.json_rows("$1", &columns)),
+        Dialect::Postgres => store.dialect.json_rows("$1", &columns),
+    };
+    let sql = format!(
+        "UPDATE callback_deliveries SET state = j.st, attempts = j.n, last_code = j.lc, last_error = j.le, \
+         next_at = j.na, first_at = j.fa FROM {source} \
+         WHERE callback_deliveries.webhook_id = j.w AND callback_deliveries.event_id = j.e"
+    );
     let mut tx = store.write.begin().await.map_err(db)?;
-    for d in deliveries {
-        sqlx::query(
-            "UPDATE callback_deliveries SET state = $3, attempts = $4, last_code = $5, last_error = $6, next_at = $7, \
-             first_at = $8 WHERE webhook_id = $1 AND event_id = $2",
-        )
-        .bind(d.webhook.to_string())
-        .bind(d.event.id.to_string())
-        .bind(d.state as i64)
-        .bind(d.attempts as i64)
-        .bind(d.last_code.map(i64::from))
-        .bind(d.last_error.clone())
-        .bind(d.next_at)
-        .bind(d.first_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    for chunk in deliveries.chunks(UPDATE_CHUNK) {
+        let rows: Vec<Value> = chunk
+            .iter()
+            .map(|d| {
+                json!({"w": d.webhook.to_string(), "e": d.event.id.to_string(), "st": d.state as i64,
+                       "n": d.attempts as i64, "lc": d.last_code.map(i64::from), "le": d.last_error,
+                       "na": d.next_at, "fa": d.first_at})
+            })
+            .collect();
+        sqlx::query(&sql).bind(Value::Array(rows).to_string()).execute(&mut *tx).await.map_err(db)?;
     }
     tx.commit().await.map_err(db)?;
     Ok(())
