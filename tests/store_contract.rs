@@ -655,7 +655,9 @@ async fn a_batch_of_inbound_writes_is_recorded_in_order_with_repeats_not_new(b: 
     let list = numbers(1);
     s.insert_campaign(c.clone(), list.iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
     s.mark_sending(c.id, &[0], 10).await.unwrap();
-    s.record_outcomes(c.id, &[Outcome { seq: 0, status: RecipientStatus::Processed, at: 20, reason: 0 }]).await.unwrap();
+    s.record_outcomes(c.id, &[Outcome { seq: 0, status: RecipientStatus::Processed, at: 20, reason: 0 }])
+        .await
+        .unwrap();
     let phone: u64 = list[0].trim_start_matches('+').parse().unwrap();
     let person = format!("{phone}@wa.gw.msging.net");
     let write = |tenant: &str, id: &str, at, replied, suppression| InboundWrite {

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 
 use super::envelope::{self, Addressing, Content};
+use super::intake::{self, Intake};
 use super::keywords::{Keyword, Keywords};
 use super::sessions::Sessions;
-use super::intake::{self, Intake};
 use super::{InboundWrite, InboxEntry, Suppression, SuppressionChange};
 use crate::campaign::{ChannelType, Millis};
 use crate::channel::{Channels, Outbound};

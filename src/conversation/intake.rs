@@ -42,7 +42,9 @@ impl Intake {
                 Error::Unavailable("The gateway is shutting down; send the message again later".into())
             }
         })?;
-        answer.await.map_err(|_| Error::Unavailable("The gateway is shutting down; send the message again later".into()))?
+        answer
+            .await
+            .map_err(|_| Error::Unavailable("The gateway is shutting down; send the message again later".into()))?
     }
 }
 

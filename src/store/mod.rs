@@ -286,8 +286,12 @@ pub trait Store: Send + Sync + 'static {
                 self.mark_replied(campaign, seq, at).await?;
             }
             match &w.suppression {
-                Some(SuppressionChange::Suppress(s)) => drop(self.suppress(&w.tenant, s.clone()).await?),
-                Some(SuppressionChange::Unsuppress(phone)) => drop(self.unsuppress(&w.tenant, *phone).await?),
+                Some(SuppressionChange::Suppress(s)) => {
+                    let _new = self.suppress(&w.tenant, s.clone()).await?;
+                }
+                Some(SuppressionChange::Unsuppress(phone)) => {
+                    let _removed = self.unsuppress(&w.tenant, *phone).await?;
+                }
                 None => {}
             }
             added.push(self.inbox_insert(&w.tenant, w.entry.clone(), max).await?);

@@ -26,8 +26,12 @@ pub(super) async fn record(store: &SqlStore, writes: &[InboundWrite], max: u64) 
             replies::mark_replied_in(store, &mut tx, campaign, seq, at).await?;
         }
         match &w.suppression {
-            Some(SuppressionChange::Suppress(s)) => drop(suppressions::put_in(&mut tx, &w.tenant, s.clone()).await?),
-            Some(SuppressionChange::Unsuppress(phone)) => drop(suppressions::delete_in(&mut tx, &w.tenant, *phone).await?),
+            Some(SuppressionChange::Suppress(s)) => {
+                let _new = suppressions::put_in(&mut tx, &w.tenant, s.clone()).await?;
+            }
+            Some(SuppressionChange::Unsuppress(phone)) => {
+                let _removed = suppressions::delete_in(&mut tx, &w.tenant, *phone).await?;
+            }
             None => {}
         }
         let new = inbox::insert_in(&mut tx, &w.tenant, &w.entry).await?;

@@ -39,7 +39,13 @@ pub(super) async fn mark_replied(store: &SqlStore, campaign: Uuid, seq: u32, at:
 }
 
 /// [`mark_replied`] inside the caller's transaction.
-pub(super) async fn mark_replied_in(store: &SqlStore, tx: &mut Tx, campaign: Uuid, seq: u32, at: Millis) -> Result<bool> {
+pub(super) async fn mark_replied_in(
+    store: &SqlStore,
+    tx: &mut Tx,
+    campaign: Uuid,
+    seq: u32,
+    at: Millis,
+) -> Result<bool> {
     let done =
         sqlx::query("UPDATE recipients SET replied_at = $3 WHERE campaign_id = $1 AND seq = $2 AND replied_at = 0")
             .bind(campaign.to_string())
