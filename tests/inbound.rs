@@ -223,3 +223,38 @@ async fn an_inbound_message_opens_the_24_hour_window_of_the_bots_free_form_messa
     };
     assert_eq!(event["event"], "dispatched", "{event}");
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_messages_reaches_the_bot_once_each_in_per_person_order() {
+    let gw = Gateway::start_with(config_redelivering_after(600_000)).await;
+    let rest = Rest::new(&gw);
+    let mut ws = gw.session().await;
+    // 20 people write 10 messages each, all at once: each person's next message is sent when
+    // the previous one was answered 202, so their order is the order they were written.
+    let (people, each) = (20u64, 10u64);
+    let mut sources = Vec::new();
+    for p in 0..people {
+        let rest = rest.clone();
+        sources.push(tokio::spawn(async move {
+            for i in 0..each {
+                inject(&rest, &format!("55319987604{p:02}"), &format!("{p}:{i}"), None).await;
+            }
+        }));
+    }
+    let mut seen: std::collections::HashMap<String, Vec<u64>> = Default::default();
+    for _ in 0..people * each {
+        let m = next_message(&mut ws).await;
+        let text = m["content"].as_str().expect("a text").to_owned();
+        let (who, i) = text.split_once(':').expect("p:i");
+        seen.entry(who.to_owned()).or_default().push(i.parse().unwrap());
+        ack(&mut ws, &m, "consumed").await;
+    }
+    for s in sources {
+        s.await.unwrap();
+    }
+    assert_eq!(message_within(&mut ws, Duration::from_millis(500)).await, None, "nothing twice");
+    assert_eq!(seen.len() as u64, people);
+    for (who, got) in seen {
+        assert_eq!(got, (0..each).collect::<Vec<_>>(), "person {who}: once each, in the order written");
+    }
+}

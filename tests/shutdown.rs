@@ -232,9 +232,10 @@ async fn every_background_task_has_finished_after_the_drain() {
     engine.channels.get("mybot", &def);
     assert_eq!(
         engine.background_tasks(),
-        9,
+        10,
         "scheduler, claimer, the channel's timer, the bot-message intake and sender, the notification \
-         poster, the inbox delivery loop, the simulated people's recorder and the status-callback deliverer"
+         poster, the inbound messages' group commit, the inbox delivery loop, the simulated people's \
+         recorder and the status-callback deliverer"
     );
     shutdown.cancel();
     let started = Instant::now();

@@ -12,7 +12,7 @@ use irisgate::campaign::{
 };
 use irisgate::catalog::{ChannelDef, TagDef};
 use irisgate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
-use irisgate::conversation::{InboxEntry, Suppression};
+use irisgate::conversation::{InboundWrite, InboxEntry, Suppression, SuppressionChange};
 use irisgate::error::Error;
 use irisgate::outbound::{Content, OutboundChange, OutboundMessage, OutboundStatus};
 use irisgate::phone::PhoneNormalizer;
@@ -651,6 +651,60 @@ async fn suppressions_and_replies_are_per_tenant_and_counted_once(b: Backend) {
     assert_eq!(s.counts("t1", c.id).await.unwrap().replied, 1);
 }
 
+async fn a_batch_of_inbound_writes_is_recorded_in_order_with_repeats_not_new(b: Backend) {
+    let s = &b.store;
+    let c = campaign("t1", 1);
+    let list = numbers(1);
+    s.insert_campaign(c.clone(), list.iter().map(|n| recipient(n, "p")).collect()).await.unwrap();
+    s.mark_sending(c.id, &[0], 10).await.unwrap();
+    s.record_outcomes(c.id, &[Outcome { seq: 0, status: RecipientStatus::Processed, at: 20, reason: 0 }])
+        .await
+        .unwrap();
+    let phone: u64 = list[0].trim_start_matches('+').parse().unwrap();
+    let person = format!("{phone}@wa.gw.msging.net");
+    let write = |tenant: &str, id: &str, at, replied, suppression| InboundWrite {
+        tenant: tenant.into(),
+        contact: ContactPatch {
+            identity: Some(person.clone()),
+            phone: Some(phone),
+            name: Some(format!("n-{id}")),
+            last_interaction_at: Some(at),
+            ..ContactPatch::default()
+        },
+        replied,
+        suppression,
+        entry: entry(id, &person, at),
+    };
+    s.inbox_insert("t1", entry("w0", "other", 5), 10).await.unwrap();
+    let stop = Suppression { phone, at: 31, reason: Some("STOP".into()), channel: Some("wa".into()) };
+    let batch = [
+        write("t1", "w1", 30, Some((c.id, 0, 30)), None),
+        write("t1", "w2", 31, Some((c.id, 0, 31)), Some(SuppressionChange::Suppress(stop))),
+        write("t1", "w1", 32, None, None),
+        write("t2", "w1", 33, None, None),
+        write("t1", "w3", 34, None, Some(SuppressionChange::Unsuppress(phone))),
+    ];
+    let added = s.record_inbound(&batch, 3).await.unwrap();
+    let news: Vec<bool> = added.iter().map(|a| a.new).collect();
+    assert_eq!(news, [true, true, false, true, true], "a repeat within the batch is not new; per tenant");
+    let dropped: u64 = added.iter().map(|a| a.dropped).sum();
+    assert_eq!(dropped, 1, "one over the bound of 3 in t1: the oldest waiting went");
+    let ids = |w: Vec<InboxEntry>| w.into_iter().map(|e| e.provider_id).collect::<Vec<_>>();
+    assert_eq!(ids(s.inbox_waiting("t1", 10).await.unwrap()), ["w1", "w2", "w3"], "arrival order");
+    assert_eq!(ids(s.inbox_waiting("t2", 10).await.unwrap()), ["w1"]);
+    assert_eq!(s.counts("t1", c.id).await.unwrap().replied, 1, "the reply counted once");
+    assert!(!s.is_suppressed("t1", phone).await.unwrap(), "the opt-in after the opt-out wins");
+    let contact = s.contact("t1", &ContactKey::Phone(phone)).await.unwrap().expect("the contact");
+    assert_eq!(contact.name.as_deref(), Some("n-w3"), "the batch's patches apply in order");
+    assert_eq!(s.contacts("t1", ALL).await.unwrap().0, 1, "one contact for the person");
+    // Alone, an opt-out stays.
+    let stop = Suppression { phone, at: 40, reason: Some("SAIR".into()), channel: None };
+    let added = s.record_inbound(&[write("t1", "w4", 40, None, Some(SuppressionChange::Suppress(stop)))], 10).await;
+    assert!(added.unwrap()[0].new);
+    assert!(s.is_suppressed("t1", phone).await.unwrap());
+    assert!(s.record_inbound(&[], 10).await.unwrap().is_empty());
+}
+
 async fn status_changes_fill_the_outbox_of_the_tenants_webhooks_in_order(b: Backend) {
     use irisgate::callbacks::outbox::{DeliveryState, EventKind, Webhook};
     let s = &b.store;
@@ -884,6 +938,7 @@ every_backend!(
     outbound_messages_move_forward_and_receipts_find_them_by_provider_id,
     inbox_deduplicates_by_provider_id_keeps_order_and_is_bounded,
     suppressions_and_replies_are_per_tenant_and_counted_once,
+    a_batch_of_inbound_writes_is_recorded_in_order_with_repeats_not_new,
     status_changes_fill_the_outbox_of_the_tenants_webhooks_in_order,
     a_retry_moves_matching_failures_back_once_and_a_refusal_writes_nothing,
     idempotency_keys_replay_refuse_other_bodies_expire_and_are_bounded,

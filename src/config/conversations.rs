@@ -32,6 +32,11 @@ pub struct ConversationSettings {
     /// first waits 200 ms, doubled each time, jittered); attempts go on until the message
     /// expires (`inbox_ttl_ms`).
     pub message_url_retry_max_ms: u64,
+    /// Inbound messages waiting to be written to the store (all tenants); past it a source's
+    /// message is refused at once (HTTP 503; providers send it again).
+    pub write_queue: usize,
+    /// Inbound messages written in one transaction (one sync to disk) at most.
+    pub write_batch: usize,
 }
 
 impl Default for ConversationSettings {
@@ -45,6 +50,8 @@ impl Default for ConversationSettings {
             delivery_batch: 1000,
             inbound_queue: 4096,
             message_url_retry_max_ms: 60_000,
+            write_queue: 10_000,
+            write_batch: 256,
         }
     }
 }
@@ -52,6 +59,14 @@ impl Default for ConversationSettings {
 impl ConversationSettings {
     pub fn redeliver(&self) -> Duration {
         Duration::from_millis(self.redeliver_ms)
+    }
+
+    /// The rule serde cannot express, as (key, message).
+    pub(super) fn validate(&self) -> Result<(), (String, String)> {
+        super::validation::at_least_one(
+            "conversations",
+            &[("write_queue", self.write_queue as u64), ("write_batch", self.write_batch as u64)],
+        )
     }
 }
 

@@ -416,6 +416,8 @@ mod tests {
             ("idempotency", "ttl_ms"),
             ("idempotency", "lime_max_ids"),
             ("segments", "max_name_chars"),
+            ("conversations", "write_queue"),
+            ("conversations", "write_batch"),
         ] {
             let (at, msg) = Config::parse(&format!("[{section}]\n{key} = 0\n")).unwrap_err();
             assert_eq!((at.as_str(), msg.as_str()), (format!("{section}.{key}").as_str(), "must be at least 1"));

@@ -118,6 +118,7 @@ impl Config {
             }
         }
         self.outbound.validate()?;
+        self.conversations.validate()?;
         self.webhooks.validate()?;
         self.idempotency.validate()?;
         self.segments.validate()?;

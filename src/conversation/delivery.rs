@@ -20,6 +20,11 @@ const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct Flights {
     by_message: HashMap<(String, String), Flight>,
+    /// Messages acknowledged, with the `reads` count when they were: an inbox read begun
+    /// before the acknowledgement may still list one, and it must not go out again.
+    acked: HashMap<(String, String), u64>,
+    /// Inbox reads begun by the delivery loop.
+    reads: u64,
 }
 
 struct Flight {
@@ -28,8 +33,11 @@ struct Flight {
 }
 
 impl Flights {
+    /// Message `id` was acknowledged (its removal is durable): never sent again.
     pub(super) fn forget(&mut self, tenant: &str, id: &str) {
-        self.by_message.remove(&(tenant.to_owned(), id.to_owned()));
+        let key = (tenant.to_owned(), id.to_owned());
+        self.by_message.remove(&key);
+        self.acked.insert(key, self.reads);
     }
 }
 
@@ -83,6 +91,11 @@ impl Conversations {
     async fn deliver_once(&self) -> crate::error::Result<Option<Instant>> {
         let mut earliest: Option<Instant> = None;
         for tenant in self.sessions.tenants() {
+            let read = {
+                let mut flights = self.flights.lock();
+                flights.reads += 1;
+                flights.reads
+            };
             let waiting = self.store.inbox_waiting(&tenant, self.settings.delivery_batch).await?;
             let now = Instant::now();
             let mut busy: HashSet<&str> = HashSet::new();
@@ -90,7 +103,12 @@ impl Conversations {
             let present: HashSet<&str> = waiting.iter().map(|e| e.id.as_str()).collect();
             // Acknowledged (or dropped) elsewhere: no longer held by anyone.
             flights.by_message.retain(|(t, id), _| t != &tenant || present.contains(id.as_str()));
+            // Acknowledged before this read began: this read no longer lists it.
+            flights.acked.retain(|(t, _), at| t != &tenant || *at >= read);
             for e in &waiting {
+                if flights.acked.contains_key(&(tenant.clone(), e.id.clone())) {
+                    continue; // acknowledged after this read began
+                }
                 if !busy.insert(e.person.as_str()) {
                     continue; // an earlier message of this person is not acknowledged yet
                 }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
 
 use super::envelope::{self, Addressing, Content};
+use super::intake::{self, Intake};
 use super::keywords::{Keyword, Keywords};
 use super::sessions::Sessions;
-use super::{InboxEntry, Suppression};
+use super::{InboundWrite, InboxEntry, Suppression, SuppressionChange};
 use crate::campaign::{ChannelType, Millis};
 use crate::channel::{Channels, Outbound};
 use crate::clock::Clock;
@@ -81,6 +82,10 @@ pub struct Inner {
     pub(super) dropped: AtomicU64,
     /// Delivery state of the loop (which session holds which message).
     pub(super) flights: parking_lot::Mutex<super::delivery::Flights>,
+    /// The group commit's side of the sources (`receive`).
+    intake: Intake,
+    /// Its worker's side, until [`Conversations::spawn_intake`] takes it.
+    intake_rx: parking_lot::Mutex<Option<mpsc::Receiver<intake::Pending>>>,
 }
 
 impl std::ops::Deref for Conversations {
@@ -94,6 +99,7 @@ impl Conversations {
     pub fn new(config: &Config, store: Arc<dyn Store>, clock: Clock, channels: Channels) -> Conversations {
         let settings = config.conversations.clone();
         let wake = Arc::new(Notify::new());
+        let (intake, intake_rx) = Intake::new(settings.write_queue);
         let tenants = config
             .tenants
             .iter()
@@ -117,7 +123,17 @@ impl Conversations {
             posted: Notify::new(),
             dropped: AtomicU64::new(0),
             flights: Default::default(),
+            intake,
+            intake_rx: parking_lot::Mutex::new(Some(intake_rx)),
         }))
+    }
+
+    /// Starts the group commit of inbound messages on `background` (once; it drains what it
+    /// was handed when the shutdown token is cancelled).
+    pub fn spawn_intake(&self, background: &crate::shutdown::Background) {
+        let Some(rx) = self.intake_rx.lock().take() else { return };
+        let settings = (self.settings.write_batch, self.settings.inbox_max);
+        background.tasks.spawn(intake::run(self.store.clone(), settings, rx, background.shutdown.clone()));
     }
 
     /// Every configured tenant's id.
@@ -132,6 +148,12 @@ impl Conversations {
 
     /// Records an inbound message and everything it implies; returns once it is durable.
     pub async fn receive(&self, m: Inbound) -> Result<Received> {
+        self.record(m, false).await
+    }
+
+    /// [`receive`](Self::receive) through the group commit, or (`direct`) in a transaction of
+    /// its own: the simulator's people, recorded until after the group commit has stopped.
+    async fn record(&self, m: Inbound, direct: bool) -> Result<Received> {
         let plane = self.tenants.get(&m.tenant).ok_or_else(|| Error::NotFound("Unknown tenant".into()))?;
         let id = gateway_id(&m.tenant, &m.provider_id);
         let identity = format!("{}@{}", m.phone, m.channel_type.identity_domain());
@@ -141,32 +163,6 @@ impl Conversations {
             None => None,
         };
         let keyword = m.content.text().and_then(|t| plane.keywords.classify(t));
-        self.store
-            .patch_contacts(
-                &m.tenant,
-                vec![ContactPatch {
-                    identity: Some(identity.clone()),
-                    phone: Some(m.phone),
-                    name: m.name.clone(),
-                    last_interaction_at: Some(m.received_at),
-                    ..ContactPatch::default()
-                }],
-            )
-            .await?;
-        if let Some((c, seq)) = &attributed {
-            self.store.mark_replied(c.id, *seq, m.received_at).await?;
-        }
-        match keyword {
-            Some(Keyword::OptOut) => {
-                let reason = m.content.text().map(|t| t.trim().to_owned());
-                let entry = Suppression { phone: m.phone, at: m.received_at, reason, channel: Some(m.channel.clone()) };
-                self.store.suppress(&m.tenant, entry).await?;
-            }
-            Some(Keyword::OptIn) => {
-                self.store.unsuppress(&m.tenant, m.phone).await?;
-            }
-            None => {}
-        }
         let received_at = crate::datetime::iso(m.received_at).unwrap_or_default();
         let text = envelope::render(
             &Addressing {
@@ -188,7 +184,34 @@ impl Conversations {
             received_at: m.received_at,
             envelope: text,
         };
-        let added = self.store.inbox_insert(&m.tenant, entry, self.settings.inbox_max).await?;
+        let suppression = match keyword {
+            Some(Keyword::OptOut) => {
+                let reason = m.content.text().map(|t| t.trim().to_owned());
+                let entry = Suppression { phone: m.phone, at: m.received_at, reason, channel: Some(m.channel.clone()) };
+                Some(SuppressionChange::Suppress(entry))
+            }
+            Some(Keyword::OptIn) => Some(SuppressionChange::Unsuppress(m.phone)),
+            None => None,
+        };
+        let write = InboundWrite {
+            tenant: m.tenant.clone(),
+            contact: ContactPatch {
+                identity: Some(entry.person.clone()),
+                phone: Some(m.phone),
+                name: m.name.clone(),
+                last_interaction_at: Some(m.received_at),
+                ..ContactPatch::default()
+            },
+            replied: attributed.as_ref().map(|(c, seq)| (c.id, *seq, m.received_at)),
+            suppression,
+            entry,
+        };
+        let added = if direct {
+            let mut added = self.store.record_inbound(std::slice::from_ref(&write), self.settings.inbox_max).await?;
+            added.pop().unwrap_or_default()
+        } else {
+            self.intake.write(write).await?
+        };
         if added.dropped > 0 {
             self.dropped.fetch_add(added.dropped, Ordering::Relaxed);
             self.channels.metrics().inbox_dropped(&m.tenant, added.dropped);
@@ -278,7 +301,7 @@ pub async fn record_simulated(
             }
         };
         let Some(m) = m else { return };
-        if let Err(e) = plane.receive(m).await {
+        if let Err(e) = plane.record(m, true).await {
             tracing::warn!(error = %e, "a simulated reply could not be recorded");
         }
     }

@@ -6,6 +6,7 @@
 //! - [`keywords`]: opt-out / opt-in keyword matching.
 //! - [`envelope`]: the LIME message the bot receives.
 //! - [`sessions`]: the bot's established WebSocket sessions by tenant (round robin).
+//! - [`intake`]: the group commit every source's message is written through.
 //! - [`delivery`]: the background loop taking messages from the inbox to the sessions.
 //! - [`message_url`]: the poster taking them to a tenant's `message_url` while it has none.
 //! - [`inject`], [`suppressions`]: the simulator's inject route and the suppression list.
@@ -14,6 +15,7 @@ pub mod delivery;
 pub mod envelope;
 pub mod inbound;
 pub mod inject;
+mod intake;
 pub mod keywords;
 pub mod message_url;
 pub mod sessions;
@@ -56,4 +58,24 @@ pub struct Suppression {
     pub reason: Option<String>,
     /// The channel the opt-out came on (none for a REST add).
     pub channel: Option<String>,
+}
+
+/// What an opt-out or opt-in keyword does to the suppression list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SuppressionChange {
+    Suppress(Suppression),
+    Unsuppress(u64),
+}
+
+/// Everything one inbound message leaves in the store, written with others of its batch in
+/// one transaction (`Store::record_inbound`): the contact, the reply mark, the suppression
+/// change, then the inbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundWrite {
+    pub tenant: String,
+    pub contact: crate::contact::ContactPatch,
+    /// The campaign send it answers (campaign, seq) and when.
+    pub replied: Option<(uuid::Uuid, u32, Millis)>,
+    pub suppression: Option<SuppressionChange>,
+    pub entry: InboxEntry,
 }

@@ -123,6 +123,7 @@ impl Engine {
             .with_inbound(inbound_sink);
         let conversations =
             crate::conversation::inbound::Conversations::new(config, store.clone(), clock.clone(), channels.clone());
+        conversations.spawn_intake(&background);
         conversations.spawn_delivery(&background);
         conversations.spawn_message_url(config, &background);
         background.tasks.spawn(crate::conversation::inbound::record_simulated(

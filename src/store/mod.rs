@@ -21,7 +21,7 @@ use crate::callbacks::outbox::{Delivery, DeliveryState, Webhook};
 use crate::campaign::{Campaign, CampaignStatus, Counts, Millis, NewRecipient, Recipient, RecipientStatus};
 use crate::catalog::{ChannelDef, CustomFieldDef, TagDef, TemplateDef};
 use crate::contact::{Contact, ContactKey, ContactPatch, ContextWrite};
-use crate::conversation::{InboxAdded, InboxEntry, Suppression};
+use crate::conversation::{InboundWrite, InboxAdded, InboxEntry, Suppression, SuppressionChange};
 use crate::error::Result;
 
 pub use memory::MemoryStore;
@@ -276,6 +276,30 @@ pub trait Store: SegmentStore + Send + Sync + 'static {
 
     /// Up to `limit` messages waiting for the bot, in arrival order.
     async fn inbox_waiting(&self, tenant: &str, limit: usize) -> Result<Vec<InboxEntry>>;
+
+    /// Writes a batch of inbound messages' effects in order, in one transaction where the
+    /// backend has them; one answer per write (a repeated provider id, within the batch too, is
+    /// not new). The effects of a repeat are written again (they are idempotent).
+    async fn record_inbound(&self, writes: &[InboundWrite], max: u64) -> Result<Vec<InboxAdded>> {
+        let mut added = Vec::with_capacity(writes.len());
+        for w in writes {
+            self.patch_contacts(&w.tenant, vec![w.contact.clone()]).await?;
+            if let Some((campaign, seq, at)) = w.replied {
+                self.mark_replied(campaign, seq, at).await?;
+            }
+            match &w.suppression {
+                Some(SuppressionChange::Suppress(s)) => {
+                    let _new = self.suppress(&w.tenant, s.clone()).await?;
+                }
+                Some(SuppressionChange::Unsuppress(phone)) => {
+                    let _removed = self.unsuppress(&w.tenant, *phone).await?;
+                }
+                None => {}
+            }
+            added.push(self.inbox_insert(&w.tenant, w.entry.clone(), max).await?);
+        }
+        Ok(added)
+    }
 
     /// Takes a message off the inbox (the bot acknowledged it); false when it was not waiting.
     async fn inbox_remove(&self, tenant: &str, id: &str) -> Result<bool>;

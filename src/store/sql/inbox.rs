@@ -4,13 +4,25 @@
 
 use sqlx::Row;
 
-use super::{db, SqlStore};
+use super::{db, SqlStore, Tx};
 use crate::campaign::Millis;
 use crate::conversation::{InboxAdded, InboxEntry};
 use crate::error::Result;
 
 pub(super) async fn insert(store: &SqlStore, tenant: &str, e: InboxEntry, max: u64) -> Result<InboxAdded> {
     let mut tx = store.write.begin().await.map_err(db)?;
+    if !insert_in(&mut tx, tenant, &e).await? {
+        tx.rollback().await.map_err(db)?;
+        return Ok(InboxAdded { new: false, dropped: 0 });
+    }
+    let dropped = trim_in(&mut tx, tenant, max).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(InboxAdded { new: true, dropped })
+}
+
+/// Adds a waiting row inside the caller's transaction; false when the provider id (or the
+/// id derived from it) is already recorded. The caller trims with [`trim_in`] afterwards.
+pub(super) async fn insert_in(tx: &mut Tx, tenant: &str, e: &InboxEntry) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO inbox (tenant, id, provider_id, person, received_at, seq, waiting, envelope) \
          VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM inbox WHERE tenant = $1), 1, $6) \
@@ -22,16 +34,18 @@ pub(super) async fn insert(store: &SqlStore, tenant: &str, e: InboxEntry, max: u
     .bind(&e.person)
     .bind(e.received_at)
     .bind(&e.envelope)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
-    if done.rows_affected() == 0 {
-        tx.rollback().await.map_err(db)?;
-        return Ok(InboxAdded { new: false, dropped: 0 });
-    }
+    Ok(done.rows_affected() > 0)
+}
+
+/// Stops the oldest waiting rows past `max` from waiting; how many. One count of the
+/// tenant's waiting rows, so a batch calls it once, not once per row.
+pub(super) async fn trim_in(tx: &mut Tx, tenant: &str, max: u64) -> Result<u64> {
     let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE tenant = $1 AND waiting = 1")
         .bind(tenant)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(db)?;
     let over = (waiting as u64).saturating_sub(max);
@@ -42,12 +56,11 @@ pub(super) async fn insert(store: &SqlStore, tenant: &str, e: InboxEntry, max: u
         )
         .bind(tenant)
         .bind(over as i64)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(db)?;
     }
-    tx.commit().await.map_err(db)?;
-    Ok(InboxAdded { new: true, dropped: over })
+    Ok(over)
 }
 
 pub(super) async fn waiting(store: &SqlStore, tenant: &str, limit: usize) -> Result<Vec<InboxEntry>> {

@@ -15,6 +15,7 @@ mod contacts;
 mod contexts;
 mod dialect;
 mod idempotency;
+mod inbound;
 mod inbox;
 mod leases;
 mod outbound;
@@ -291,6 +292,10 @@ impl Store for SqlStore {
 
     async fn inbox_insert(&self, tenant: &str, entry: InboxEntry, max: u64) -> Result<InboxAdded> {
         inbox::insert(self, tenant, entry, max).await
+    }
+
+    async fn record_inbound(&self, writes: &[crate::conversation::InboundWrite], max: u64) -> Result<Vec<InboxAdded>> {
+        inbound::record(self, writes, max).await
     }
 
     async fn inbox_waiting(&self, tenant: &str, limit: usize) -> Result<Vec<InboxEntry>> {

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{db, SqlStore};
+use super::{db, SqlStore, Tx};
 use crate::callbacks::outbox::Event;
 use crate::campaign::Millis;
 use crate::error::Result;
@@ -33,30 +33,42 @@ pub(super) async fn last_sent_to(
 
 pub(super) async fn mark_replied(store: &SqlStore, campaign: Uuid, seq: u32, at: Millis) -> Result<bool> {
     let mut tx = store.write.begin().await.map_err(db)?;
+    let counted = mark_replied_in(store, &mut tx, campaign, seq, at).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(counted)
+}
+
+/// [`mark_replied`] inside the caller's transaction.
+pub(super) async fn mark_replied_in(
+    store: &SqlStore,
+    tx: &mut Tx,
+    campaign: Uuid,
+    seq: u32,
+    at: Millis,
+) -> Result<bool> {
     let done =
         sqlx::query("UPDATE recipients SET replied_at = $3 WHERE campaign_id = $1 AND seq = $2 AND replied_at = 0")
             .bind(campaign.to_string())
             .bind(seq as i64)
             .bind(at.max(1))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?;
     let counted = done.rows_affected() > 0;
     if counted {
         sqlx::query("UPDATE campaigns SET replied = replied + 1 WHERE id = $1")
             .bind(campaign.to_string())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db)?;
         let phone: i64 = sqlx::query_scalar("SELECT phone FROM recipients WHERE campaign_id = $1 AND seq = $2")
             .bind(campaign.to_string())
             .bind(seq as i64)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(db)?;
         let event = Event::replied(campaign, seq, phone as u64, at);
-        super::callbacks::enqueue_in(store, &mut tx, campaign, &[event]).await?;
+        super::callbacks::enqueue_in(store, tx, campaign, &[event]).await?;
     }
-    tx.commit().await.map_err(db)?;
     Ok(counted)
 }

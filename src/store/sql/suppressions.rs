@@ -3,17 +3,24 @@
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use super::{db, SqlStore};
+use super::{db, SqlStore, Tx};
 use crate::conversation::Suppression;
 use crate::error::Result;
 use crate::store::Page;
 
 pub(super) async fn put(store: &SqlStore, tenant: &str, s: Suppression) -> Result<bool> {
     let mut tx = store.write.begin().await.map_err(db)?;
+    let new = put_in(&mut tx, tenant, s).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(new)
+}
+
+/// [`put`] inside the caller's transaction.
+pub(super) async fn put_in(tx: &mut Tx, tenant: &str, s: Suppression) -> Result<bool> {
     let existed: Option<i64> = sqlx::query_scalar("SELECT phone FROM suppressions WHERE tenant = $1 AND phone = $2")
         .bind(tenant)
         .bind(s.phone as i64)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(db)?;
     sqlx::query(
@@ -25,18 +32,25 @@ pub(super) async fn put(store: &SqlStore, tenant: &str, s: Suppression) -> Resul
     .bind(s.at)
     .bind(s.reason)
     .bind(s.channel)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
-    tx.commit().await.map_err(db)?;
     Ok(existed.is_none())
 }
 
 pub(super) async fn delete(store: &SqlStore, tenant: &str, phone: u64) -> Result<bool> {
+    let mut tx = store.write.begin().await.map_err(db)?;
+    let removed = delete_in(&mut tx, tenant, phone).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(removed)
+}
+
+/// [`delete`] inside the caller's transaction.
+pub(super) async fn delete_in(tx: &mut Tx, tenant: &str, phone: u64) -> Result<bool> {
     let done = sqlx::query("DELETE FROM suppressions WHERE tenant = $1 AND phone = $2")
         .bind(tenant)
         .bind(phone as i64)
-        .execute(&store.write)
+        .execute(&mut **tx)
         .await
         .map_err(db)?;
     Ok(done.rows_affected() > 0)
