@@ -39,7 +39,8 @@
 //! - [`metrics`]: the Prometheus metrics, one typed function each; [`scrape`]: the metrics
 //!   port; [`readiness`]: `GET /ready`; [`layers`]: the HTTP middleware every face shares
 //!   (trace, body limits, request metrics); [`logging`]: text or JSON logs.
-//! - [`shutdown`]: turning SIGINT/SIGTERM into the shutdown token.
+//! - [`shutdown`]: turning SIGINT/SIGTERM into the shutdown token; [`batches`]: the loop of
+//!   the group-commit workers (inbound and outbound intakes).
 //! - [`ui`]: the dashboard's embedded assets (`/ui/`).
 
 // Axum responses are the natural error type of HTTP extraction helpers.
@@ -48,6 +49,7 @@
 pub mod admission;
 pub mod app;
 pub mod audience;
+pub mod batches;
 pub mod callbacks;
 pub mod caller;
 pub mod campaign;

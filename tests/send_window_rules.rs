@@ -1,13 +1,12 @@
 //! Send windows over real sockets on the default SQLite store (campaign-features.md, "Send
 //! windows and time zones"): a bad zone, time or day is a 400 naming it; `scheduled_at` is read
 //! in the `timezone` given beside it; a tenant's `default_send_window` is the window of
-//! campaigns created without one on both faces; a campaign waiting for its window keeps
-//! waiting, with nothing sent or lost, across a restart. (The waits themselves, across
-//! midnight and weekends, are in tests/send_windows.rs on tokio's paused clock.)
+//! campaigns created without one on both faces. (The waits themselves, across midnight and
+//! weekends, and a restart during one are in tests/send_windows.rs on tokio's paused clock.)
 
 mod support;
 
-use chrono::{DateTime, TimeZone, Timelike};
+use chrono::{DateTime, TimeZone};
 use chrono_tz::America::Sao_Paulo;
 use serde_json::{json, Value};
 use support::*;
@@ -99,45 +98,6 @@ async fn the_tenants_default_window_applies_on_both_faces_unless_a_campaign_has_
     let lime = reply.json()["resource"]["id"].as_str().unwrap().to_owned();
     let view = rest.ok_get(&format!("/campaigns/{lime}")).await;
     assert_eq!(view["send_window"], expected, "a LIME campaign gets the default: {view}");
-    gw.stop().await;
-}
-
-#[tokio::test]
-async fn a_campaign_waiting_for_its_window_keeps_waiting_across_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = irisgate::Config::development();
-    config.storage.path = dir.path().join("irisgate.db");
-    // A one-minute window twelve hours from now: closed for the whole test.
-    let now = chrono::Utc::now().with_timezone(&Sao_Paulo);
-    let opens = now + chrono::Duration::hours(12);
-    let hm = |t: DateTime<chrono_tz::Tz>| format!("{:02}:{:02}", t.hour(), t.minute());
-    let w =
-        json!({"start": hm(opens), "end": hm(opens + chrono::Duration::minutes(1)), "timezone": "America/Sao_Paulo"});
-    let gw = Gateway::start_with(config.clone()).await;
-    let rest = Rest::new(&gw);
-    for i in 0..3 {
-        rest.contact(json!({"name": format!("C{i}"), "phone": format!("+55119{:08}", 30_001_000 + i)})).await;
-    }
-    let id = rest.created("/campaigns", text_campaign(Some(w.clone()))).await["id"].as_str().unwrap().to_owned();
-    rest.start(&id).await;
-    let before = rest.stats(&id).await;
-    assert_eq!(
-        (before["status"].clone(), before["waiting_for_window"].clone()),
-        (json!("RUNNING"), json!(true)),
-        "{before}"
-    );
-    assert_eq!(before["pending"], 3, "{before}");
-    gw.stop().await;
-
-    let gw = Gateway::start_with(config).await;
-    let rest = Rest::new(&gw);
-    let after = rest.stats(&id).await;
-    assert_eq!(after["status"], "RUNNING", "{after}");
-    assert_eq!(after["waiting_for_window"], true, "{after}");
-    assert_eq!(after["next_window_at"], before["next_window_at"], "the same opening: {after}");
-    assert_eq!(after["pending"], 3, "nobody sent, nobody lost: {after}");
-    assert_eq!(rest.ok_get(&format!("/campaigns/{id}")).await["send_window"]["start"], w["start"]);
-    assert!(rest.messages(&id, None).await.iter().all(|m| m["status"] == "PENDING"));
     gw.stop().await;
 }
 

@@ -52,39 +52,11 @@ impl Intake {
 pub(super) async fn run(
     store: std::sync::Arc<dyn Store>,
     settings: (usize, u64),
-    mut rx: mpsc::Receiver<Pending>,
+    rx: mpsc::Receiver<Pending>,
     shutdown: CancellationToken,
 ) {
     let (max, inbox_max) = settings;
-    loop {
-        let first = tokio::select! {
-            biased;
-            p = rx.recv() => match p {
-                Some(p) => p,
-                None => return,
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        let mut batch = vec![first];
-        while batch.len() < max {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        commit(&*store, batch, inbox_max).await;
-    }
-    rx.close();
-    let mut batch = Vec::new();
-    while let Some(p) = rx.recv().await {
-        batch.push(p);
-        if batch.len() == max {
-            commit(&*store, std::mem::take(&mut batch), inbox_max).await;
-        }
-    }
-    if !batch.is_empty() {
-        commit(&*store, batch, inbox_max).await;
-    }
+    crate::batches::run(rx, max, shutdown, |batch| commit(&*store, batch, inbox_max)).await;
 }
 
 /// Writes the batch in one transaction, then answers each source: its outcome, or the

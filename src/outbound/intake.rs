@@ -51,37 +51,9 @@ impl Intake {
 
 /// The worker: batches until shutdown, then commits what was handed over before it stops
 /// (nothing a face was promised is dropped).
-pub(super) async fn run(outbox: Outbox, mut rx: mpsc::Receiver<Pending>, shutdown: CancellationToken) {
+pub(super) async fn run(outbox: Outbox, rx: mpsc::Receiver<Pending>, shutdown: CancellationToken) {
     let max = outbox.0.settings.batch;
-    loop {
-        let first = tokio::select! {
-            biased;
-            p = rx.recv() => match p {
-                Some(p) => p,
-                None => return,
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        let mut batch = vec![first];
-        while batch.len() < max {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        commit(&outbox, batch).await;
-    }
-    rx.close();
-    let mut batch = Vec::new();
-    while let Some(p) = rx.recv().await {
-        batch.push(p);
-        if batch.len() == max {
-            commit(&outbox, std::mem::take(&mut batch)).await;
-        }
-    }
-    if !batch.is_empty() {
-        commit(&outbox, batch).await;
-    }
+    crate::batches::run(rx, max, shutdown, |batch| commit(&outbox, batch)).await;
 }
 
 /// Stores the batch in one transaction, then tells each message's outcome in order.
